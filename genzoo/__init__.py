@@ -1,0 +1,70 @@
+"""genzoo: a plugin-based zoo of generative models on PyTorch.
+
+Build any registered model by name, train it on any iterable of image batches, sample from it::
+
+    import genzoo
+
+    model = genzoo.build("vae")
+    model.fit(loader, epochs=5, out="runs/vae")
+    images = model.sample(64)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("genzoo")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+from .build import broken_plugins, build, list_models, model_infos
+from .checkpoint import load
+from .errors import (
+    BatchError,
+    CheckpointError,
+    ConfigError,
+    DeviceError,
+    DuplicateModelError,
+    GenzooError,
+    PluginError,
+    PrecisionError,
+    UnknownModelError,
+)
+from .hookspecs import hookimpl
+from .model import GenerativeModel
+from .plugins import register_plugin, reload_plugins, unregister_plugin
+from .protocols import Batch, Encoder, Generator, Posterior, StepContext, Trainer
+from .registry import BrokenPlugin, ModelInfo
+from .runner import FitResult, RunOptions
+
+__all__ = [
+    "__version__",
+    "build",
+    "load",
+    "list_models",
+    "model_infos",
+    "broken_plugins",
+    "ModelInfo",
+    "BrokenPlugin",
+    "hookimpl",
+    "register_plugin",
+    "unregister_plugin",
+    "reload_plugins",
+    "GenerativeModel",
+    "Generator",
+    "Encoder",
+    "Trainer",
+    "StepContext",
+    "Batch",
+    "Posterior",
+    "RunOptions",
+    "FitResult",
+    "GenzooError",
+    "UnknownModelError",
+    "ConfigError",
+    "DuplicateModelError",
+    "PluginError",
+    "BatchError",
+    "CheckpointError",
+    "DeviceError",
+    "PrecisionError",
+]

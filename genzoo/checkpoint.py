@@ -1,0 +1,174 @@
+"""Checkpoint files: written atomically, read back with ``weights_only=True`` and checked.
+
+A checkpoint is a ``torch.save`` dict holding only tensors and plain Python values:
+
+* ``format`` (``"genzoo-checkpoint"``) and ``format_version``;
+* ``model`` (the registry name), ``config`` (a plain dict) and ``state_dict``;
+* ``versions``: genzoo's, torch's and the model plugin's distribution;
+* from the runner also ``optimizers``, ``scaler``, counters, random states and run options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "model_payload",
+           "load"]
+
+FORMAT = "genzoo-checkpoint"
+#: Bumped when a change makes older genzoo unable to read new files.
+FORMAT_VERSION = 1
+
+
+def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``payload`` to ``path`` atomically: a crash mid-write leaves the old file intact.
+
+    The data goes to a temporary file in the same folder, is flushed to disk, and then renamed
+    over ``path`` in one step.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
+                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read and check a checkpoint written by genzoo.
+
+    Args:
+        path: The file.
+        model: When given, the registry name the checkpoint must be of.
+        map_location: Where to put its tensors.
+
+    Raises:
+        CheckpointError: the file is missing, truncated or corrupted, not a genzoo checkpoint,
+            of another model, or written by a newer genzoo in a format this one cannot read.
+            The message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain values, so it was not loaded "
+            f"(genzoo loads with weights_only=True): {_first_line(err)}"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(
+            f"{path} is truncated or corrupted and cannot be read ({_first_line(err)}); "
+            "use an earlier checkpoint"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a torch file but not a genzoo checkpoint (no 'format': {FORMAT!r} entry)"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}, newer than the {FORMAT_VERSION} "
+            "this genzoo reads; upgrade genzoo to load it"
+        )
+    for key in ("model", "config", "state_dict"):
+        if key not in payload:
+            raise CheckpointError(f"{path} lacks the {key!r} entry every genzoo checkpoint has")
+    if model is not None and payload["model"] != model:
+        raise CheckpointError(
+            f"{path} is a checkpoint of model {payload['model']!r}, not of {model!r}"
+        )
+    return payload
+
+
+def model_payload(model: Any) -> dict[str, Any]:
+    """The part of a checkpoint that describes the model: name, config, weights and versions."""
+    from .build import registry_name_of
+
+    name = registry_name_of(model)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": name,
+        "config": model.config_dict(),
+        "state_dict": model.state_dict(),
+        "versions": versions(name),
+    }
+
+
+def versions(model_name: str) -> dict[str, str | None]:
+    """genzoo's, torch's and the model plugin's versions, for a checkpoint's record."""
+    from . import __version__
+    from .plugins import registry
+
+    info = registry().get(model_name) if model_name in registry() else None
+    return {
+        "genzoo": __version__,
+        "torch": torch.__version__,
+        "plugin": info.distribution if info else None,
+        "plugin_version": info.version if info else None,
+    }
+
+
+def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
+    """Rebuild a model from a checkpoint written by ``save`` or by the runner.
+
+    The model is built by the plugin that registered its name, with the stored config, and
+    the stored weights are loaded into it.
+
+    Args:
+        path: A checkpoint file.
+        device: Where to put the model.
+
+    Raises:
+        CheckpointError: the file cannot be read or its weights do not fit the model.
+        UnknownModelError: no installed plugin provides the checkpoint's model.
+    """
+    from .build import build
+
+    payload = read_checkpoint(path)
+    model = build(payload["model"], **payload["config"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"the weights in {path} do not fit model {payload['model']!r} as this version of its "
+            f"plugin builds it: {_first_line(err)}"
+        ) from err
+    return model.to(device)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+

@@ -1,0 +1,145 @@
+"""Typed model configurations: dataclasses filled from keyword overrides, checked field by field."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+
+__all__ = ["resolve_config", "config_to_dict", "coerce"]
+
+C = TypeVar("C")
+
+
+def resolve_config(cls: type[C], overrides: Mapping[str, Any], *, owner: str = "model") -> C:
+    """Build the dataclass ``cls`` from its defaults and ``overrides``, checking every value.
+
+    Values may have the field's type or be strings (as from a command line), which are parsed.
+
+    Args:
+        cls: A dataclass type whose fields have type annotations.
+        overrides: Field values to change.
+        owner: What the config belongs to, for error messages (``"model 'vae'"``).
+
+    Raises:
+        ConfigError: a key is not a field (the message lists the valid ones and the closest
+            match), or a value does not fit the field's type.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{owner} has no option {key!r}.{hint} Valid options: {', '.join(sorted(fields))}"
+            )
+        try:
+            values[key] = coerce(value, hints[key])
+        except (TypeError, ValueError) as err:
+            raise ConfigError(
+                f"{owner} option {key!r} must be {_describe(hints[key])}, got {value!r} ({err})"
+            ) from None
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{owner}: {err}") from None
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as a plain dict (tuples kept), safe for ``torch.save(weights_only)``."""
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def coerce(value: Any, tp: Any) -> Any:
+    """Return ``value`` as type ``tp``, parsing strings; raise ``TypeError``/``ValueError``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg)
+            except (TypeError, ValueError) as err:
+                errors.append(str(err))
+        raise ValueError("; ".join(errors))
+    if origin is typing.Literal:
+        for choice in args:
+            if value == choice or (isinstance(value, str) and str(choice) == value):
+                return choice
+        raise ValueError(f"not one of {', '.join(map(repr, args))}")
+    if origin is tuple:
+        items = _split(value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0]) for v in items)
+        if len(items) != len(args):
+            raise ValueError(f"expected {len(args)} items, got {len(items)}")
+        return tuple(coerce(v, a) for v, a in zip(items, args))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "yes", "1", "on", "false", "no", "0", "off"}:
+            return value.lower() in {"true", "yes", "1", "on"}
+        raise TypeError("expected true or false")
+    if tp is int:
+        if isinstance(value, bool):
+            raise TypeError("expected an integer, not a bool")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            return int(value)
+        raise TypeError("expected an integer")
+    if tp is float:
+        if isinstance(value, bool):
+            raise TypeError("expected a number, not a bool")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            return float(value)
+        raise TypeError("expected a number")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError("expected a string")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise TypeError(f"expected {_describe(tp)}")
+
+
+def _split(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        text = value.strip().strip("()[]")
+        return [part.strip() for part in text.replace("x", ",").split(",") if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError("expected a sequence")
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a tuple of {_describe(args[0])}"
+        return f"a tuple ({', '.join(_describe(a) for a in args)})"
+    if tp is type(None):
+        return "None"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp)))

@@ -1,0 +1,59 @@
+"""The exceptions genzoo raises.
+
+Every error genzoo raises on purpose derives from :class:`GenzooError`, so ``except GenzooError``
+catches a user mistake without hiding a bug. Each also derives from the matching built-in
+(``LookupError``, ``ValueError``...) so code written against those keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GenzooError",
+    "UnknownModelError",
+    "ConfigError",
+    "DuplicateModelError",
+    "PluginError",
+    "BatchError",
+    "CheckpointError",
+    "DeviceError",
+    "PrecisionError",
+]
+
+
+class GenzooError(Exception):
+    """Base class of every error genzoo raises on purpose."""
+
+
+class UnknownModelError(GenzooError, LookupError):
+    """No registered model has the name asked for."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a dict key
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(GenzooError, ValueError):
+    """A model or run option is unknown, ill-typed or out of range."""
+
+
+class DuplicateModelError(GenzooError):
+    """Two different distributions register the same model name."""
+
+
+class PluginError(GenzooError):
+    """A plugin could not be loaded or broke the plugin contract."""
+
+
+class BatchError(GenzooError, ValueError):
+    """A training batch is not what a model expects (shape, dtype or value range)."""
+
+
+class CheckpointError(GenzooError):
+    """A checkpoint file is missing, damaged, of another model, or of an unknown format."""
+
+
+class DeviceError(GenzooError, RuntimeError):
+    """The requested device does not exist on this machine."""
+
+
+class PrecisionError(GenzooError, ValueError):
+    """The requested precision is unknown or not supported on the chosen device."""

@@ -1,0 +1,214 @@
+"""Plugin discovery: pluggy over the ``genzoo`` entry-point group, loaded lazily and once.
+
+Built-in models and third-party ones take the same path: a distribution declares
+``[project.entry-points.genzoo] name = "module"`` and the module implements
+:func:`~genzoo.hookspecs.genzoo_register_models`.
+
+Two environment variables choose what loads (comma-separated entry-point names):
+
+* ``GENZOO_PLUGINS``: load only these plugins.
+* ``GENZOO_BLOCK_PLUGINS``: never load these plugins.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .registry import BrokenPlugin, ModelInfo, Registry
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PLUGIN_API_VERSION",
+    "plugin_manager",
+    "registry",
+    "register_plugin",
+    "unregister_plugin",
+    "reload_plugins",
+]
+
+ENTRY_POINT_GROUP = "genzoo"
+#: The plugin API this genzoo implements. A plugin module may set ``GENZOO_PLUGIN_API`` to the
+#: version it targets; a different one is reported as broken instead of being loaded.
+PLUGIN_API_VERSION = 1
+
+_lock = threading.RLock()
+_state: tuple[pluggy.PluginManager, Registry] | None = None
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, discovering installed plugins on first use."""
+    return _loaded()[0]
+
+
+def registry() -> Registry:
+    """The process-wide model registry, discovering installed plugins on first use."""
+    return _loaded()[1]
+
+
+def reload_plugins() -> None:
+    """Forget every plugin and discover them again on next use (after a ``pip install``)."""
+    global _state
+    with _lock:
+        _state = None
+        importlib.invalidate_caches()
+
+
+def register_plugin(plugin: object, name: str | None = None) -> str:
+    """Register a plugin object (a module or any object with hook implementations) at run time.
+
+    Useful for models defined in a notebook or a test; installed plugins need no call.
+
+    Args:
+        plugin: An object whose methods are marked with :data:`genzoo.hookimpl`.
+        name: The plugin's name; defaults to pluggy's canonical name for the object.
+
+    Returns:
+        The name it was registered under.
+
+    Raises:
+        PluginError: the plugin is malformed (unknown hook, misspelled argument) or its
+            registration hook raised.
+    """
+    pm, reg = _loaded()
+    with _lock:
+        try:
+            registered = _register_checked(pm, plugin, name)
+        except Exception as err:
+            raise PluginError(f"cannot register plugin {name or plugin!r}: {err}") from err
+        try:
+            _collect_models(pm, reg, registered, dist=None)
+        except Exception as err:
+            pm.unregister(name=registered)
+            reg.remove_plugin(registered)
+            raise PluginError(f"plugin {registered!r} failed to register its models: {err}") from err
+        return registered
+
+
+def unregister_plugin(name: str) -> None:
+    """Remove a plugin registered with :func:`register_plugin` and forget its models."""
+    pm, reg = _loaded()
+    with _lock:
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
+        reg.remove_plugin(name)
+
+
+def _names_from_env(variable: str) -> set[str] | None:
+    raw = os.environ.get(variable)
+    if raw is None or not raw.strip():
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _loaded() -> tuple[pluggy.PluginManager, Registry]:
+    global _state
+    if _state is None:
+        with _lock:
+            if _state is None:
+                _state = _discover()
+    return _state
+
+
+def _discover() -> tuple[pluggy.PluginManager, Registry]:
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    reg = Registry()
+    only = _names_from_env("GENZOO_PLUGINS")
+    blocked = _names_from_env("GENZOO_BLOCK_PLUGINS") or set()
+    seen: set[tuple[str, str]] = set()
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        version = dist.version if dist is not None else None
+        if (ep.name, ep.value) in seen:  # the same distribution seen on two sys.path entries
+            continue
+        seen.add((ep.name, ep.value))
+        if ep.name in blocked or (only is not None and ep.name not in only):
+            pm.set_blocked(ep.name)
+            continue
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            _mark_broken(reg, ep.name, dist_name, version, PluginError(
+                f"entry point {ep.name!r} of {dist_name} clashes with a plugin of the same name "
+                "already loaded; rename the entry point"
+            ))
+            continue
+        try:
+            plugin = ep.load()
+            _check_api_version(plugin, ep.name)
+            _register_checked(pm, plugin, ep.name)
+            _collect_models(pm, reg, ep.name, dist)
+        except Exception as err:  # a broken plugin must not take genzoo down
+            if pm.get_plugin(ep.name) is not None:
+                pm.unregister(name=ep.name)
+            reg.remove_plugin(ep.name)
+            _mark_broken(reg, ep.name, dist_name, version, err)
+    for name, infos in reg.conflicts().items():
+        warnings.warn(str(reg.duplicate_error(name)), stacklevel=3)
+    return pm, reg
+
+
+def _mark_broken(reg: Registry, name: str, dist: str | None, version: str | None,
+                 err: BaseException) -> None:
+    reg.broken[name] = BrokenPlugin(name, dist, version, err)
+    where = f" from {dist} {version}" if dist else ""
+    warnings.warn(
+        f"genzoo plugin {name!r}{where} failed to load and is skipped: "
+        f"{type(err).__name__}: {err}",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def _check_api_version(plugin: object, name: str) -> None:
+    wanted = getattr(plugin, "GENZOO_PLUGIN_API", PLUGIN_API_VERSION)
+    if wanted != PLUGIN_API_VERSION:
+        raise PluginError(
+            f"plugin {name!r} targets genzoo plugin API {wanted!r}, but this genzoo implements "
+            f"API {PLUGIN_API_VERSION}; install a version of the plugin made for this genzoo"
+        )
+
+
+def _register_checked(pm: pluggy.PluginManager, plugin: object, name: str | None) -> str:
+    """Register ``plugin`` and reject hook implementations that match no hook (typos)."""
+    registered = pm.register(plugin, name=name)
+    if registered is None:
+        raise PluginError(f"plugin {name!r} is blocked or already registered")
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError:
+        pm.unregister(plugin)
+        raise
+    return registered
+
+
+def _collect_models(pm: pluggy.PluginManager, reg: Registry, plugin_name: str,
+                    dist: importlib.metadata.Distribution | None) -> None:
+    """Call one plugin's ``genzoo_register_models`` with a ``register`` bound to it."""
+    plugin = pm.get_plugin(plugin_name)
+    impls = [i for i in pm.hook.genzoo_register_models.get_hookimpls() if i.plugin is plugin]
+    dist_name = dist.metadata["Name"] if dist is not None else None
+    version = dist.version if dist is not None else None
+    for impl in impls:
+        impl.function(register=functools.partial(
+            _register_model, reg, plugin_name, dist_name, version))
+
+
+def _register_model(reg: Registry, plugin: str, dist: str | None, version: str | None,
+                    name: str, factory: Callable[..., Any] | str, summary: str = "") -> None:
+    if not (callable(factory) or isinstance(factory, str)):
+        raise PluginError(
+            f"plugin {plugin!r} registered model {name!r} with factory {factory!r}; "
+            "pass a callable or a 'module:attribute' string"
+        )
+    reg.add(ModelInfo(name=name, summary=summary.strip().splitlines()[0] if summary else "",
+                      plugin=plugin, distribution=dist, version=version, factory=factory))

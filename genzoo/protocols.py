@@ -1,0 +1,106 @@
+"""The contracts third-party models code against.
+
+A model is any object; what it can do is said by which of these protocols it satisfies. They
+are :func:`~typing.runtime_checkable`, so ``isinstance(model, genzoo.Encoder)`` tells whether the
+runner can draw reconstruction grids for it. Subclassing :class:`genzoo.GenerativeModel` gives
+``fit``, ``save`` and sampling helpers for free, but is not required by the protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import torch
+
+__all__ = ["Batch", "Posterior", "Generator", "Encoder", "Trainer", "StepContext"]
+
+
+class Batch(NamedTuple):
+    """One training batch as the runner hands it to :meth:`Trainer.training_step`.
+
+    Attributes:
+        images: ``N×C×H×W`` float images in ``[0, 1]`` on the training device.
+        labels: ``N`` integer labels, or ``None`` when the data has none.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+
+
+class Posterior(NamedTuple):
+    """A diagonal Gaussian over the latent space, as an :class:`Encoder` returns it.
+
+    Attributes:
+        mean: ``N×D`` means.
+        logvar: ``N×D`` log-variances.
+    """
+
+    mean: torch.Tensor
+    logvar: torch.Tensor
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Something that draws new images."""
+
+    image_shape: tuple[int, int, int]
+    """``(channels, height, width)`` of the images it makes."""
+
+    def sample(self, n: int, *, seed: int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return ``n`` new images, ``n×C×H×W`` in ``[0, 1]``.
+
+        The same ``seed`` (or a generator in the same state) gives the same images, without
+        touching torch's global random state.
+        """
+        ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Something that maps images to a latent posterior and back."""
+
+    def encode(self, images: torch.Tensor) -> Posterior:
+        """Return the posterior over latents for ``N×C×H×W`` images in ``[0, 1]``."""
+        ...
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the images decoded from their posterior means, in ``[0, 1]``."""
+        ...
+
+
+@runtime_checkable
+class StepContext(Protocol):
+    """What the runner lends a training step: the only way a step updates weights."""
+
+    epoch: int
+    """The current epoch, counting from 0."""
+    index: int
+    """The number of training steps taken before this one."""
+
+    def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
+        """Back-propagate ``loss`` into the parameters of the named optimizer and step it.
+
+        The runner handles zeroing gradients, loss scaling for fp16, gradient averaging across
+        processes and skipped steps; only that optimizer's parameters receive gradients.
+        """
+        ...
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """A model's own training: its optimizers, its losses, one step on a batch."""
+
+    def configure_optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
+        """Return the optimizers by name, built on parameters already on the training device."""
+        ...
+
+    def training_step(self, batch: Batch, step: StepContext) -> Mapping[str, torch.Tensor]:
+        """Take one step on ``batch``, calling ``step.optimize`` per optimizer.
+
+        Returns:
+            The step's losses and other scalars by name, as 0-d tensors (left on the device;
+            the runner reads them back once per logging interval).
+        """
+        ...

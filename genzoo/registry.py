@@ -1,0 +1,201 @@
+"""The model registry: a mapping from model name to the factory that builds it.
+
+Plugins fill it through the :func:`~genzoo.hookspecs.genzoo_register_models` hook; users read it
+through :func:`genzoo.build`, :func:`genzoo.list_models` and :func:`genzoo.model_infos`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import DuplicateModelError, PluginError, UnknownModelError
+
+__all__ = ["ModelInfo", "BrokenPlugin", "Registry"]
+
+Factory = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about one model.
+
+    Attributes:
+        name: The name :func:`genzoo.build` takes.
+        summary: One line saying what the model is.
+        plugin: The plugin (entry-point name) that registered it.
+        distribution: The installed distribution the plugin came from (``None`` for a plugin
+            registered at run time).
+        version: That distribution's version.
+        factory: A callable returning the model, or a lazy ``"module:attribute"`` reference.
+    """
+
+    name: str
+    summary: str
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+    factory: Factory | str = field(default="", repr=False, compare=False)
+
+    @property
+    def origin(self) -> str:
+        """``"distribution version"`` where known, else the plugin name."""
+        if self.distribution:
+            return f"{self.distribution} {self.version or ''}".strip()
+        return f"plugin {self.plugin!r}"
+
+    def load_factory(self) -> Factory:
+        """Return the factory, importing it first if it was registered as ``"module:attr"``."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attr = self.factory.partition(":")
+        if not attr:
+            raise PluginError(
+                f"model {self.name!r} from {self.origin} has factory {self.factory!r}; "
+                "a lazy factory must read 'package.module:attribute'"
+            )
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that failed to load or to register its models.
+
+    Attributes:
+        name: The plugin's entry-point name.
+        distribution: The distribution that ships it, where known.
+        version: That distribution's version.
+        error: The exception it raised; building one of its models raises it again.
+    """
+
+    name: str
+    distribution: str | None
+    version: str | None
+    error: BaseException
+
+    @property
+    def reason(self) -> str:
+        """The error as one line: ``"ExceptionType: message"``."""
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+class Registry:
+    """Model names mapped to :class:`ModelInfo`, with conflicts and broken plugins kept aside.
+
+    A name registered by two different distributions is held as a conflict: neither silently
+    wins, and :meth:`get` raises :class:`~genzoo.errors.DuplicateModelError` naming both.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[str, ModelInfo] = {}
+        self._conflicts: dict[str, list[ModelInfo]] = {}
+        self.broken: dict[str, BrokenPlugin] = {}
+
+    def add(self, info: ModelInfo) -> None:
+        """Register ``info``; the same registration seen twice is a no-op."""
+        if not isinstance(info.name, str) or not info.name or info.name != info.name.strip():
+            raise PluginError(
+                f"plugin {info.plugin!r} registered an invalid model name {info.name!r}: "
+                "use a non-empty string without surrounding spaces"
+            )
+        if info.name in self._conflicts:
+            if all(_same_source(info, seen) for seen in self._conflicts[info.name]):
+                return
+            self._conflicts[info.name].append(info)
+            return
+        seen = self._models.get(info.name)
+        if seen is None:
+            self._models[info.name] = info
+        elif not _same_source(seen, info):
+            del self._models[info.name]
+            self._conflicts[info.name] = [seen, info]
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Forget every model that ``plugin`` registered."""
+        self._models = {k: v for k, v in self._models.items() if v.plugin != plugin}
+        for name, infos in list(self._conflicts.items()):
+            kept = [i for i in infos if i.plugin != plugin]
+            del self._conflicts[name]
+            for info in kept:
+                self.add(info)
+        self.broken.pop(plugin, None)
+
+    def get(self, name: str) -> ModelInfo:
+        """Return the model called ``name``.
+
+        Raises:
+            DuplicateModelError: two distributions register ``name``.
+            UnknownModelError: no model has that name; the message lists the names there are
+                and the closest match.
+        """
+        if name in self._models:
+            return self._models[name]
+        if name in self._conflicts:
+            raise self.duplicate_error(name)
+        broken = self.broken.get(name)
+        if broken is not None:
+            raise broken.error
+        raise self.unknown_error(name)
+
+    def duplicate_error(self, name: str) -> DuplicateModelError:
+        """The error for a name that several distributions register."""
+        infos = self._conflicts[name]
+        sources = " and ".join(f"{i.origin} (plugin {i.plugin!r})" for i in infos)
+        blockers = ",".join(sorted({i.plugin for i in infos[1:]}))
+        return DuplicateModelError(
+            f"model {name!r} is registered by more than one distribution: {sources}. "
+            f"Uninstall one of them, or block one with GENZOO_BLOCK_PLUGINS={blockers}"
+        )
+
+    def unknown_error(self, name: str) -> UnknownModelError:
+        """The error for a name nobody registered, with the closest match."""
+        names = self.names()
+        close = difflib.get_close_matches(str(name), names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        available = ", ".join(names) if names else "none (no model plugin is installed)"
+        broken = ""
+        if self.broken:
+            broken = " Broken plugins: " + "; ".join(
+                f"{b.name} ({b.reason})" for b in self.broken.values()
+            ) + "."
+        return UnknownModelError(
+            f"no model named {name!r}.{hint} Available models: {available}.{broken}"
+        )
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Sorted model names matching the shell-style ``pattern`` (conflicts included)."""
+        every = set(self._models) | set(self._conflicts)
+        return sorted(n for n in every if fnmatch.fnmatchcase(n, pattern))
+
+    def infos(self, pattern: str = "*") -> list[ModelInfo]:
+        """Every registration whose name matches ``pattern``, sorted by name then origin."""
+        out = [i for i in self._models.values()]
+        out += [i for infos in self._conflicts.values() for i in infos]
+        return sorted(
+            (i for i in out if fnmatch.fnmatchcase(i.name, pattern)),
+            key=lambda i: (i.name, i.origin),
+        )
+
+    def conflicts(self) -> dict[str, list[ModelInfo]]:
+        """Names registered by more than one distribution, with every registration."""
+        return {k: list(v) for k, v in self._conflicts.items()}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+
+def _same_source(a: ModelInfo, b: ModelInfo) -> bool:
+    """Whether two registrations come from one place (a duplicated path, a reload)."""
+    if a.distribution or b.distribution:
+        return a.distribution == b.distribution
+    return a.plugin == b.plugin

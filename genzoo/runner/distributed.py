@@ -1,0 +1,141 @@
+"""Training in several processes under ``torchrun``: data sharding and gradient averaging.
+
+Each process (rank) runs the same ``fit``. Parameters start equal (broadcast from rank 0), each
+rank trains on its own share of every epoch's batches, and gradients are averaged across ranks
+before every optimizer step, so the weights stay identical everywhere. Rank 0 alone writes
+checkpoints, grids and logs.
+
+Sharding works on any iterable that yields the same sequence on every rank (ranks share the
+random state that decides the order): rank ``r`` takes batches ``r, r + size, ...`` and a last
+incomplete round is dropped so that every rank takes the same number of steps. A loader with a
+``shard(rank, size)`` method (such as :class:`genzoo.data.InMemoryLoader`) shards itself instead.
+Random draws made during training (a GAN's noise, a VAE's reparameterisation) use a separate
+per-rank stream, so ranks do not draw the same noise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["World"]
+
+
+@dataclass
+class World:
+    """This process's place among the training processes.
+
+    Attributes:
+        rank: This process's index.
+        size: How many processes train together (1 without ``torchrun``).
+        local_rank: The index on this machine, which picks the GPU.
+    """
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    _owns_group: bool = False
+
+    @classmethod
+    def from_env(cls) -> World:
+        """Read ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` as ``torchrun`` sets them."""
+        size = int(os.environ.get("WORLD_SIZE", "1"))
+        if size <= 1:
+            return cls()
+        return cls(rank=int(os.environ.get("RANK", "0")), size=size,
+                   local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes files (rank 0)."""
+        return self.rank == 0
+
+    def setup(self, device: torch.device) -> None:
+        """Join the process group: NCCL on CUDA, gloo on the CPU."""
+        if self.size <= 1 or dist.is_initialized():
+            return
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        self._owns_group = True
+
+    def teardown(self) -> None:
+        """Leave the process group if :meth:`setup` joined it."""
+        if self._owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+            self._owns_group = False
+
+    def broadcast_module(self, module: torch.nn.Module) -> None:
+        """Copy rank 0's parameters and buffers to every rank."""
+        if self.size > 1:
+            for tensor in list(module.parameters()) + list(module.buffers()):
+                dist.broadcast(tensor.data, src=0)
+
+    def broadcast_object(self, obj: Any) -> Any:
+        """Return rank 0's ``obj`` on every rank."""
+        if self.size <= 1:
+            return obj
+        holder = [obj]
+        dist.broadcast_object_list(holder, src=0)
+        return holder[0]
+
+    def average_gradients(self, params: list[torch.nn.Parameter]) -> None:
+        """Average the gradients of ``params`` over every rank, in one flat all-reduce."""
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch._utils._flatten_dense_tensors(grads)
+        dist.all_reduce(flat)
+        flat.div_(self.size)
+        for grad, averaged in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+            grad.copy_(averaged)
+
+    def all_true(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on every rank."""
+        if self.size <= 1:
+            return flag
+        value = torch.tensor([1 if flag else 0])
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+        return bool(value.item())
+
+    def shard(self, data: Iterable[Any]) -> Iterable[Any]:
+        """This rank's share of ``data`` (``data`` itself in a single process)."""
+        if self.size <= 1:
+            return data
+        if hasattr(data, "shard"):
+            return data.shard(self.rank, self.size)
+        return _RoundRobin(data, self.rank, self.size)
+
+    def split_random_streams(self, noise_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shared data stream (the current CPU state) and this rank's noise stream."""
+        shared = torch.get_rng_state()
+        if self.size <= 1:
+            return shared, shared
+        noise = torch.Generator().manual_seed(noise_seed * 7919 + self.rank).get_state()
+        return shared, noise
+
+
+class _RoundRobin:
+    """Rank ``r``'s batches ``r, r + size, ...``, dropping a last incomplete round."""
+
+    def __init__(self, data: Iterable[Any], rank: int, size: int) -> None:
+        self.data, self.rank, self.size = data, rank, size
+
+    def __len__(self) -> int:
+        return len(self.data) // self.size  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Any]:
+        batches = iter(self.data)
+        while True:
+            round_ = []
+            for _ in range(self.size):
+                try:
+                    round_.append(next(batches))
+                except StopIteration:
+                    return
+            yield round_[self.rank]

@@ -1,0 +1,70 @@
+"""The options every model's :meth:`~genzoo.GenerativeModel.fit` takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import ConfigError
+
+__all__ = ["RunOptions"]
+
+_PRECISIONS = {"32": "32", "fp32": "32", "32-true": "32", "bf16": "bf16", "bf16-mixed": "bf16",
+               "16": "16", "fp16": "16", "16-mixed": "16"}
+
+
+@dataclass
+class RunOptions:
+    """How the runner trains: device, precision, files, logging and resumption.
+
+    Attributes:
+        out: The run folder for checkpoints, grids and the metrics log. ``None`` writes nothing.
+        device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
+            ``"mps"``.
+        precision: ``"32"`` (full), ``"bf16"`` (bfloat16 autocast; CPU, CUDA, MPS) or ``"16"``
+            (float16 autocast with a gradient scaler; CUDA only).
+        seed: Seeds Python, NumPy and torch so that a CPU run repeats exactly.
+        resume: A checkpoint to continue from, or ``"auto"`` for the run folder's last one when
+            it exists. Training then goes on up to ``epochs`` in all.
+        checkpoint_every: Write ``checkpoints/last.pt`` every this many epochs (and always at the
+            end and when interrupted); 0 writes only at the end.
+        grid_every: Save sample grids every this many epochs (and a final one); 0 only at the end.
+        grid_size: How many images a grid shows.
+        grid_seed: Seed of the fixed latent batch the grids are drawn from.
+        log_every: Read losses back from the device and update the progress bar every this many
+            steps (each read is a host synchronisation).
+        progress: Show a progress bar; ``None`` shows one when stderr is a terminal.
+        tensorboard: Also log metrics to ``out/tensorboard`` (needs the tensorboard package).
+        max_steps: Stop after this many steps in all (for smoke tests and benchmarks).
+        handle_signals: Turn SIGINT/SIGTERM into "checkpoint, then stop" while fitting.
+    """
+
+    out: str | None = None
+    device: str = "auto"
+    precision: Literal["32", "bf16", "16", "fp32", "fp16", "32-true", "bf16-mixed", "16-mixed"] = "32"
+    seed: int | None = None
+    resume: str | None = None
+    checkpoint_every: int = 1
+    grid_every: int = 1
+    grid_size: int = 64
+    grid_seed: int = 0
+    log_every: int = 50
+    progress: bool | None = None
+    tensorboard: bool = False
+    max_steps: int | None = None
+    handle_signals: bool = True
+
+    def __post_init__(self) -> None:
+        self.precision = _PRECISIONS[str(self.precision)]  # type: ignore[assignment]
+        for name in ("checkpoint_every", "grid_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or a positive number of epochs")
+        for name in ("grid_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.out is not None:
+            self.out = str(self.out)
+        if self.resume is not None:
+            self.resume = str(self.resume)

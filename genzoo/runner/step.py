@@ -1,0 +1,61 @@
+"""The :class:`~genzoo.protocols.StepContext` the runner lends a model's training step."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from ..errors import GenzooError
+from .distributed import World
+
+__all__ = ["Step"]
+
+
+class Step:
+    """Backward, gradient averaging and optimizer steps, owned by the runner.
+
+    A model's ``training_step`` calls :meth:`optimize` once per optimizer. Only that
+    optimizer's parameters receive gradients, so a GAN's generator step does not spend time on
+    the discriminator's weight gradients.
+    """
+
+    def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer],
+                 scaler: torch.amp.GradScaler | None, device: torch.device, world: World) -> None:
+        self.optimizers = dict(optimizers)
+        self.scaler = scaler
+        self.device = device
+        self.world = world
+        self.epoch = 0
+        self.index = 0
+        self._params = {
+            name: [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
+            for name, opt in self.optimizers.items()
+        }
+
+    def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
+        """Back-propagate ``loss`` into the named optimizer's parameters and step it."""
+        try:
+            opt = self.optimizers[optimizer]
+        except KeyError:
+            raise GenzooError(
+                f"training_step asked to optimize with {optimizer!r}, but configure_optimizers "
+                f"returned only {', '.join(map(repr, self.optimizers))}"
+            ) from None
+        params = self._params[optimizer]
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, enabled=False):
+            scaled = self.scaler.scale(loss) if self.scaler is not None else loss
+            scaled.backward(inputs=params)
+        if self.world.size > 1:
+            self.world.average_gradients(params)
+        if self.scaler is not None:
+            self.scaler.step(opt)
+        else:
+            opt.step()
+
+    def end_iteration(self) -> None:
+        """Finish one iteration: one scaler update however many optimizers stepped."""
+        if self.scaler is not None:
+            self.scaler.update()
+        self.index += 1

@@ -1,0 +1,17 @@
+"""The VAE plugin: the seed report's MLP VAE, registered as ``"vae"``.
+
+It is found through the ``genzoo`` entry-point group like any third-party plugin; the model
+code is imported only when a VAE is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import genzoo
+
+
+@genzoo.hookimpl
+def genzoo_register_models(register: Any) -> None:
+    register("vae", "genzoo_vae.model:VAE",
+             summary="MLP VAE (784-400-20), Bernoulli likelihood, BCE + beta * KL")
