@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from .errors import ConfigError, PluginError
 from .plugins import registry
 from .registry import BrokenPlugin, ModelInfo
@@ -11,11 +13,13 @@ from .registry import BrokenPlugin, ModelInfo
 __all__ = ["build", "list_models", "model_infos", "broken_plugins", "registry_name_of"]
 
 
-def build(name: str, **config: Any) -> Any:
+def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
     """Build the model registered as ``name``, with config fields overridden by ``config``.
 
     Args:
         name: A registered model name; :func:`list_models` lists them.
+        seed: Initialise the weights from this seed (torch's global random state is left as
+            it was); otherwise from the global state.
         **config: Fields of the model's config to change from their defaults.
 
     Raises:
@@ -27,7 +31,12 @@ def build(name: str, **config: Any) -> Any:
     info = registry().get(name)
     factory = info.load_factory()
     try:
-        model = factory(**config)
+        if seed is None:
+            model = factory(**config)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = factory(**config)
     except ConfigError as err:
         raise ConfigError(f"cannot build {name!r}: {err}") from None
     if model is None:

@@ -70,6 +70,16 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path} is truncated or corrupted, or not a checkpoint at all: it is not the zip "
+            "archive torch.save writes; use an earlier checkpoint"
+        )
+    damaged = _damaged_record(path)
+    if damaged:
+        raise CheckpointError(
+            f"{path} is corrupted: its record {damaged!r} fails its checksum; use an earlier checkpoint"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -125,7 +135,7 @@ def versions(model_name: str) -> dict[str, str | None]:
     info = registry().get(model_name) if model_name in registry() else None
     return {
         "genzoo": __version__,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "plugin": info.distribution if info else None,
         "plugin_version": info.version if info else None,
     }
@@ -162,6 +172,22 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") ->
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def _damaged_record(path: Path) -> str | None:
+    """The first record of the zip archive whose CRC-32 does not match (torch does not check)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        return f"<archive: {_first_line(err)}>"
+
+
+def _unpickler_reason(err: BaseException) -> str:
+    for line in str(err).splitlines():
+        if "Unsupported global" in line or "Unsupported operand" in line:
+            return line.strip().split(" Please use")[0]
+    return _first_line(err)
 
 
 def _fsync_dir(folder: Path) -> None:

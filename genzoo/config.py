@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -111,8 +112,8 @@ def coerce(value: Any, tp: Any) -> Any:
             return float(value)
         raise TypeError("expected a number")
     if tp is str:
-        if isinstance(value, str):
-            return value
+        if isinstance(value, (str, os.PathLike)):
+            return os.fspath(value)
         raise TypeError("expected a string")
     if isinstance(tp, type) and isinstance(value, tp):
         return value

@@ -1,0 +1,108 @@
+"""Shared pytest fixtures for genzoo's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genzoo.data import write_idx
+
+#: The project's shared data folder (``../shared/data`` from the repository root).
+SHARED_DATA = (Path(__file__).resolve().parents[1] / "../shared/data").resolve()
+_IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def _digit_like(n: int, seed: int, size: int = 28, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uint8 images of class-specific jittered strokes, and their labels.
+
+    Each class has a fixed random polyline (the same for every seed); samples
+    jitter its points and shift it, then draw it as a soft stroke. Models can
+    learn the classes, and samples look vaguely like hand-written digits.
+    """
+    templates = np.random.default_rng(12345).uniform(0.25, 0.75, size=(classes, 4, 2)) * size
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, size=n)
+    pts = templates[labels] + rng.normal(0.0, size / 28 * 1.2, size=(n, 4, 2))
+    pts += rng.uniform(-2.0, 2.0, size=(n, 1, 2)) * size / 28
+    t = np.linspace(0.0, 1.0, 8)[None, None, :, None]
+    path = (pts[:, :-1, None, :] * (1 - t) + pts[:, 1:, None, :] * t).reshape(n, -1, 2)  # n x 24 x 2
+    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1).reshape(-1, 2)
+    d2 = ((grid[None, None, :, :] - path[:, :, None, :]) ** 2).sum(-1).min(1)  # n x size*size
+    ink = np.exp(-d2 / (2 * (size / 28 * 1.3) ** 2))
+    images = np.clip(ink * 255 * 1.2, 0, 255).astype(np.uint8).reshape(n, size, size)
+    return images, labels.astype(np.uint8)
+
+
+def write_idx_set(
+    raw: Path, *, train: int, test: int, size: int = 28, gzip: bool = False, seed: int = 0
+) -> Path:
+    """Write the four MNIST-style IDX files into ``raw`` (optionally as ``.gz``)."""
+    suffix = ".gz" if gzip else ""
+    for split, n, split_seed in (("train", train, seed), ("t10k", test, seed + 1)):
+        images, labels = _digit_like(n, split_seed, size)
+        write_idx(raw / f"{split}-images-idx3-ubyte{suffix}", images, gzip=gzip)
+        write_idx(raw / f"{split}-labels-idx1-ubyte{suffix}", labels, gzip=gzip)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root whose ``MNIST/raw/`` and ``FashionMNIST/raw/`` hold the IDX files.
+
+    The real data in ``../shared/data`` when present; otherwise a generated set
+    of 512 train and 128 test 28x28 digit-like images per data set.
+    """
+    if all((SHARED_DATA / d / "raw" / f).is_file() for d in ("MNIST", "FashionMNIST") for f in _IDX_FILES):
+        return SHARED_DATA
+    root = tmp_path_factory.mktemp("generated_data")
+    write_idx_set(root / "MNIST" / "raw", train=512, test=128, seed=0)
+    write_idx_set(root / "FashionMNIST" / "raw", train=512, test=128, seed=100)
+    return root
+
+
+@pytest.fixture
+def make_idx_root(tmp_path: Path) -> Callable[..., Path]:
+    """Factory for tiny IDX data roots in ``tmp_path``.
+
+    Call ``make_idx_root(folder="MNIST", train=64, test=16, size=28, gzip=False,
+    seed=0, root=None)``; it writes ``<root>/<folder>/raw/{train,t10k}-*-ubyte``
+    and returns ``root`` (default ``tmp_path / "data"``, shared by calls).
+    """
+
+    def make(
+        folder: str = "MNIST",
+        *,
+        train: int = 64,
+        test: int = 16,
+        size: int = 28,
+        gzip: bool = False,
+        seed: int = 0,
+        root: Path | None = None,
+    ) -> Path:
+        root = tmp_path / "data" if root is None else Path(root)
+        write_idx_set(root / folder / "raw", train=train, test=test, size=size, gzip=gzip, seed=seed)
+        return root
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_root: Path):
+    """Up to 2,048 MNIST training images as a ``uint8`` tensor ``N×1×28×28`` (a fixed slice)."""
+    from genzoo.data import load_images
+
+    return load_images("mnist", root=mnist_root, train=True, download=False).images[:2048]
+
+
+@pytest.fixture(autouse=True)
+def _no_tty_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep progress bars out of test output unless a test asks for them."""
+    monkeypatch.setenv("GENZOO_TEST", "1")
