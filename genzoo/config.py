@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -79,7 +80,8 @@ def coerce(value: Any, tp: Any) -> Any:
         raise ValueError("; ".join(errors))
     if origin is typing.Literal:
         for choice in args:
-            if value == choice or (isinstance(value, str) and str(choice) == value):
+            if (type(value) is type(choice) and value == choice) or (
+                    isinstance(value, str) and str(choice) == value):
                 return choice
         raise ValueError(f"not one of {', '.join(map(repr, args))}")
     if origin is tuple:
@@ -120,10 +122,15 @@ def coerce(value: Any, tp: Any) -> Any:
     raise TypeError(f"expected {_describe(tp)}")
 
 
+_SIZE = re.compile(r"\s*\d+(\s*x\s*\d+)+\s*")
+
+
 def _split(value: Any) -> list[Any]:
     if isinstance(value, str):
         text = value.strip().strip("()[]")
-        return [part.strip() for part in text.replace("x", ",").split(",") if part.strip()]
+        if _SIZE.fullmatch(text):  # "1x28x28"
+            text = text.replace("x", ",")
+        return [part.strip() for part in text.split(",") if part.strip()]
     if isinstance(value, (list, tuple)):
         return list(value)
     raise TypeError("expected a sequence")

@@ -104,10 +104,8 @@ def unregister_plugin(name: str) -> None:
 
 
 def _names_from_env(variable: str) -> set[str] | None:
-    raw = os.environ.get(variable)
-    if raw is None or not raw.strip():
-        return None
-    return {part.strip() for part in raw.split(",") if part.strip()}
+    names = {part.strip() for part in os.environ.get(variable, "").split(",") if part.strip()}
+    return names or None
 
 
 def _loaded() -> tuple[pluggy.PluginManager, Registry]:
@@ -152,8 +150,8 @@ def _discover() -> tuple[pluggy.PluginManager, Registry]:
                 pm.unregister(name=ep.name)
             reg.remove_plugin(ep.name)
             _mark_broken(reg, ep.name, dist_name, version, err)
-    for name, infos in reg.conflicts().items():
-        warnings.warn(str(reg.duplicate_error(name)), stacklevel=3)
+    for name in reg.conflicts():
+        warnings.warn(str(reg.duplicate_error(name)), RuntimeWarning, stacklevel=3)
     return pm, reg
 
 

@@ -58,9 +58,15 @@ class ModelInfo:
                 f"model {self.name!r} from {self.origin} has factory {self.factory!r}; "
                 "a lazy factory must read 'package.module:attribute'"
             )
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as err:
+            raise PluginError(
+                f"model {self.name!r} from {self.origin}: cannot import its factory "
+                f"{self.factory!r}: {err}"
+            ) from err
         return obj
 
 
@@ -106,7 +112,7 @@ class Registry:
                 "use a non-empty string without surrounding spaces"
             )
         if info.name in self._conflicts:
-            if all(_same_source(info, seen) for seen in self._conflicts[info.name]):
+            if any(_same_source(info, seen) for seen in self._conflicts[info.name]):
                 return
             self._conflicts[info.name].append(info)
             return

@@ -18,6 +18,7 @@ from genzoo.data.image_set import ImageSet
 from genzoo.data.loader import InMemoryLoader
 from genzoo.data.named_sets import dataset_names, load_images
 from genzoo.data.roots import DATA_ENV_VAR, data_root
+from genzoo.data.sources import load_source
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -29,6 +30,7 @@ __all__ = [
     "dataset_names",
     "load_folder",
     "load_images",
+    "load_source",
     "read_idx",
     "write_idx",
 ]

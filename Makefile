@@ -1,0 +1,57 @@
+# genzoo's developer commands. Each sets up what it needs: a virtual environment with the pinned
+# requirements, kept outside the clone (keyed on the requirements' hash, so it is reused until
+# they change), and an editable install of this checkout.
+#
+#   make demo    train the seed GAN and VAE on MNIST: grids and checkpoints under runs/
+#   make test    run the test suite
+#   make docs    build the HTML docs (warnings are errors) into docs/_build/html
+#   make bench   run the benchmarks (full run; BENCH_QUICK=1 for a smoke run)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+REQUIREMENTS := .ci/requirements.txt
+VENV ?= $(HOME)/.cache/genzoo/venv-$(shell sha256sum $(REQUIREMENTS) | cut -c1-16)
+BIN := $(VENV)/bin
+
+# MNIST: the shared folder beside the clone when it is there, else $GENZOO_DATA, else
+# ~/.cache/genzoo/data (downloaded on first use).
+SHARED_DATA := $(wildcard $(CURDIR)/../shared/data/MNIST/raw)
+ifneq ($(SHARED_DATA),)
+ifeq ($(GENZOO_DATA),)
+export GENZOO_DATA := $(abspath $(CURDIR)/../shared/data)
+endif
+endif
+
+GAN_EPOCHS ?= 20
+VAE_EPOCHS ?= 20
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test docs bench clean
+
+venv:
+	@if [ ! -f "$(VENV)/.genzoo-ready" ]; then \
+		echo "creating $(VENV) (once per requirements change; a few minutes)"; \
+		rm -rf "$(VENV)" && $(PYTHON) -m venv "$(VENV)" && \
+		"$(BIN)/pip" install -q --disable-pip-version-check -r $(REQUIREMENTS) && \
+		touch "$(VENV)/.genzoo-ready"; \
+	fi
+	@"$(BIN)/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+
+demo: venv
+	"$(BIN)/genzoo" train gan --data mnist --epochs $(GAN_EPOCHS) --batch-size 64 --seed 0 \
+		--grid-every 5 --out runs/gan
+	"$(BIN)/genzoo" train vae --data mnist --epochs $(VAE_EPOCHS) --batch-size 128 --seed 0 \
+		--grid-every 5 --out runs/vae
+	@echo "grids: runs/gan/grids runs/vae/grids; checkpoints: runs/*/checkpoints/last.pt"
+
+test: venv
+	"$(BIN)/python" -m pytest -q $(PYTEST_ARGS)
+
+docs: venv
+	"$(BIN)/python" -m sphinx -W --keep-going -b html docs docs/_build/html
+
+bench: venv
+	"$(BIN)/python" benchmarks/run.py $(if $(BENCH_QUICK),--quick,)
+
+clean:
+	rm -rf runs docs/_build .pytest_cache

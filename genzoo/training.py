@@ -1,0 +1,125 @@
+"""A whole training run from a :class:`TrainSpec`: data, model, loader, fit. The CLI's engine."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from .runner import FitResult, World, resolve_device
+
+__all__ = ["TrainSpec", "run_training", "spec_to_toml"]
+
+
+@dataclass
+class TrainSpec:
+    """Everything a training run needs; also the schema of ``genzoo train --config`` files.
+
+    Attributes:
+        model: The registered model name.
+        data: ``"mnist"``, ``"fashion-mnist"`` or a folder of images.
+        data_root: Where named data sets live (default: ``$GENZOO_DATA``).
+        download: Download a named data set that is missing.
+        channels: Folder data: convert to this many channels.
+        image_size: Folder data: resize to this size.
+        epochs: Train up to this epoch.
+        batch_size: Images per step.
+        out: The run folder.
+        device: See :class:`genzoo.RunOptions`.
+        precision: See :class:`genzoo.RunOptions`.
+        seed: Seeds the weights, the data order and the noise.
+        grid_every: See :class:`genzoo.RunOptions`.
+        checkpoint_every: See :class:`genzoo.RunOptions`.
+        resume: A checkpoint, or ``"auto"`` for the run folder's last one.
+        log_every: See :class:`genzoo.RunOptions`.
+        max_steps: See :class:`genzoo.RunOptions`.
+        progress: See :class:`genzoo.RunOptions`.
+        tensorboard: See :class:`genzoo.RunOptions`.
+        config: Model config overrides (strings are parsed to the field's type).
+    """
+
+    model: str = ""
+    data: str = "mnist"
+    data_root: str | None = None
+    download: bool = True
+    channels: int | None = None
+    image_size: int | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    out: str | None = None
+    device: str = "auto"
+    precision: Literal["32", "bf16", "16"] = "32"
+    seed: int | None = None
+    grid_every: int = 1
+    checkpoint_every: int = 1
+    resume: str | None = None
+    log_every: int = 50
+    max_steps: int | None = None
+    progress: bool | None = None
+    tensorboard: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
+    """Load the data, build the model with the data's image shape, and fit it.
+
+    Returns:
+        The run's result and its folder.
+    """
+    from .build import build
+    from .data import InMemoryLoader, load_source
+
+    images = load_source(spec.data, root=spec.data_root, download=spec.download,
+                         channels=spec.channels, size=spec.image_size)
+    config = {"image_shape": images.image_shape, **spec.config}
+    model = build(spec.model, seed=spec.seed, **config)
+    world = World.from_env()
+    device = resolve_device(spec.device, world.local_rank if world.size > 1 else None)
+    loader = InMemoryLoader.from_image_set(images, batch_size=spec.batch_size,
+                                           device=device if _fits(images.images, device) else None)
+    out = Path(spec.out) if spec.out else None
+    if out is not None and world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train.toml").write_text(spec_to_toml(spec), encoding="utf-8")
+    result = model.fit(
+        loader, epochs=spec.epochs, out=spec.out, device=str(device), precision=spec.precision,
+        seed=spec.seed, resume=spec.resume, grid_every=spec.grid_every,
+        checkpoint_every=spec.checkpoint_every, log_every=spec.log_every,
+        max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
+    )
+    return result, out
+
+
+def _fits(images: torch.Tensor, device: torch.device) -> bool:
+    """Whether the data set can live on ``device`` with room to spare for training."""
+    if device.type != "cuda":
+        return True
+    free, _total = torch.cuda.mem_get_info(device)
+    return images.numel() * images.element_size() < free // 4
+
+
+def spec_to_toml(spec: TrainSpec) -> str:
+    """``spec`` as a TOML file ``genzoo train --config`` reads back."""
+    lines = []
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if f.name != "config" and value is not None:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    lines.append("\n[config]")
+    lines += [f"{k} = {_toml_value(v)}" for k, v in spec.config.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
