@@ -72,6 +72,7 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     from .build import build
     from .data import InMemoryLoader, load_source
 
+    build(spec.model, **spec.config)  # fail on a bad name or setting before loading any data
     images = load_source(spec.data, root=spec.data_root, download=spec.download,
                          channels=spec.channels, size=spec.image_size)
     config = {"image_shape": images.image_shape, **spec.config}

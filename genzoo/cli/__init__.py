@@ -1,0 +1,80 @@
+"""The ``genzoo`` command line: list, train, sample, evaluate and inspect without writing Python.
+
+Each command lives in its own module and is imported only when it runs (or when help lists it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import click
+
+from ..errors import GenzooError
+
+__all__ = ["main", "COMMANDS"]
+
+#: Command name → ``"module:attribute"`` of its click command, relative to this package.
+COMMANDS: dict[str, str] = {
+    "list": "list_command:list_command",
+    "train": "train_command:train",
+    "sample": "sample_command:sample",
+    "info": "info_command:info",
+    "eval": "eval_command:evaluate",
+    "new-plugin": "new_plugin_command:new_plugin",
+}
+
+
+class _Group(click.Group):
+    """Loads commands lazily, and turns genzoo's own errors into a one-line message with exit
+    status 2 instead of a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self.get_command(ctx, name) is not None)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"{__name__}.{module_name}":
+                return None  # a command not shipped in this version
+            raise
+        return getattr(module, attr)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GenzooError as err:
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Run 'genzoo COMMAND --help' for a command's options and examples.")
+@click.version_option(package_name="genzoo", prog_name="genzoo")
+@click.option("--plugins", "only_plugins", metavar="NAMES",
+              help="Load only these plugins (comma-separated entry-point names).")
+@click.option("--block-plugins", metavar="NAMES", help="Never load these plugins (comma-separated).")
+def main(only_plugins: str | None, block_plugins: str | None) -> None:
+    """genzoo: a plugin-based zoo of generative models on PyTorch.
+
+    \b
+    Examples:
+      genzoo list
+      genzoo train vae --data mnist --epochs 10 --out runs/vae
+      genzoo sample runs/vae/checkpoints/last.pt -n 64 -o vae.png
+      genzoo info runs/vae/checkpoints/last.pt
+    """
+    from ..plugins import reload_plugins
+
+    if only_plugins is not None:
+        os.environ["GENZOO_PLUGINS"] = only_plugins
+    if block_plugins is not None:
+        os.environ["GENZOO_BLOCK_PLUGINS"] = block_plugins
+    if only_plugins is not None or block_plugins is not None:
+        reload_plugins()

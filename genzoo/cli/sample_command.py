@@ -1,0 +1,39 @@
+"""``genzoo sample``: images from a trained checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+
+@click.command(epilog="\b\nExamples:\n  genzoo sample runs/gan/checkpoints/last.pt -n 64 -o gan.png\n"
+                     "  genzoo sample runs/vae/checkpoints/last.pt -n 100 -o samples/ --seed 1")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True, help="How many images.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("samples.png"),
+              show_default=True, help="A .png/.jpg file for a grid, or a folder for one PNG per image.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
+@click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
+@click.option("--nrow", type=click.IntRange(1), help="Images per grid row.  [default: square]")
+def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, nrow: int | None) -> None:
+    """Draw images from a trained CHECKPOINT into a grid or a folder of PNGs."""
+    import math
+
+    from torchvision.utils import save_image
+
+    from ..checkpoint import load
+    from ..runner import resolve_device
+
+    model = load(checkpoint, device=resolve_device(device))
+    images = model.sample(count, seed=seed).cpu()
+    if output.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        save_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))
+        click.echo(f"wrote a grid of {count} samples to {output}")
+    else:
+        output.mkdir(parents=True, exist_ok=True)
+        for index, image in enumerate(images):
+            save_image(image, output / f"sample_{index:05d}.png")
+        click.echo(f"wrote {count} samples to {output}/")

@@ -1,0 +1,104 @@
+"""``genzoo train``: a training run from options, a TOML file, or both."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ConfigError
+from ..training import TrainSpec
+
+
+_EPILOG_TRAIN = """\b
+Examples:
+  genzoo train gan --data mnist --epochs 20 --out runs/gan
+  genzoo train vae --data fashion-mnist --set latent_dim=32 --set beta=0.5
+  genzoo train gan --data ./my_faces --image-size 32 --channels 3 --out runs/faces
+  genzoo train gan --out runs/gan --epochs 40 --resume     # continue runs/gan
+  genzoo train --config run.toml --seed 3                 # options override the file
+"""
+
+
+@click.command(epilog=_EPILOG_TRAIN)
+@click.argument("model", required=False)
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A TOML file with these options (and a [config] table of model settings).")
+@click.option("--data", help="mnist, fashion-mnist, or a folder of PNG/JPEG images.  [default: mnist]")
+@click.option("--data-root", help="Where named data sets live.  [default: $GENZOO_DATA, else ~/.cache/genzoo/data]")
+@click.option("--no-download", "download", flag_value=False, default=None,
+              help="Fail instead of downloading a missing data set.")
+@click.option("--channels", type=click.IntRange(1, 3), help="Folder data: convert to 1 or 3 channels.")
+@click.option("--image-size", type=click.IntRange(1), help="Folder data: resize images to this size.")
+@click.option("--epochs", type=click.IntRange(1), help="Train up to this epoch.  [default: 10]")
+@click.option("--batch-size", type=click.IntRange(1), help="Images per step.  [default: 64]")
+@click.option("--out", help="Run folder for checkpoints, grids and logs.  [default: runs/MODEL]")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.  [default: auto]")
+@click.option("--precision", type=click.Choice(["32", "bf16", "16"]), help="[default: 32]")
+@click.option("--seed", type=int, help="Seed for weights, data order and noise (repeatable on CPU).")
+@click.option("--grid-every", type=click.IntRange(0), help="Save sample grids every K epochs.  [default: 1]")
+@click.option("--checkpoint-every", type=click.IntRange(0), help="Checkpoint every K epochs.  [default: 1]")
+@click.option("--resume", is_flag=False, flag_value="auto", metavar="[CKPT]",
+              help="Continue from CKPT, or without a value from the run folder's last checkpoint.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change a model setting (repeatable), e.g. --set latent_dim=64.")
+@click.option("--log-every", type=click.IntRange(1), help="Steps between loss read-backs.  [default: 50]")
+@click.option("--max-steps", type=click.IntRange(1), help="Stop after this many steps in all.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar.  [default: on a terminal]")
+@click.option("--tensorboard", is_flag=True, default=None, help="Also log to OUT/tensorboard.")
+def train(model: str | None, config_file: Path | None, settings: Sequence[str], **options: Any) -> None:
+    """Train MODEL on a data set or a folder of images.
+
+    Options override the --config file, which overrides the defaults. The run folder gets
+    the resolved settings (train.toml, run.json), checkpoints/last.pt, grids/ and metrics.jsonl.
+    """
+    spec = _train_spec(model, config_file, settings, options)
+    from ..training import run_training
+
+    started = time.perf_counter()
+    result, out = run_training(spec)
+    seconds = time.perf_counter() - started
+    click.echo(f"trained {spec.model} to epoch {result.epochs} ({result.steps} steps) in {seconds:.1f} s")
+    if result.metrics:
+        shown = {k: v for k, v in result.metrics.items() if k not in ("epoch", "step")}
+        click.echo("last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
+    click.echo(f"run folder: {out}")
+    if result.checkpoint:
+        click.echo(f"checkpoint: {result.checkpoint}")
+
+
+def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[str],
+                options: dict[str, Any]) -> TrainSpec:
+    from ..config import resolve_config
+
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            values = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise click.BadParameter(f"{config_file} is not valid TOML: {err}", param_hint="--config")
+    values.update({k: v for k, v in options.items() if v is not None})
+    if model:
+        values["model"] = model
+    model_config = dict(values.pop("config", {}) or {})
+    if not isinstance(model_config, dict):
+        raise click.BadParameter("the [config] entry must be a table of model settings", param_hint="--config")
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        model_config[key.strip()] = value.strip()
+    try:
+        spec = resolve_config(TrainSpec, values, owner="train")
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
+    if not spec.model:
+        raise click.UsageError("name the model to train (genzoo train MODEL), or set model in --config")
+    spec.config = model_config
+    if spec.out is None:
+        spec.out = str(Path("runs") / spec.model)
+    return spec
