@@ -74,19 +74,26 @@ class GenerativeModel(nn.Module):
         """Draw ``n`` latent codes on the CPU (so a seed gives the same codes on any device)."""
         raise NotImplementedError
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """Decode latent codes ``z`` (on the model's device) to images in ``[0, 1]``."""
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode latent codes ``z`` (on the model's device) to images in ``[0, 1]``.
+
+        Class-conditional models also take ``labels`` (``None``: random classes).
+        """
         raise NotImplementedError
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None,
+               labels: torch.Tensor | int | None = None) -> torch.Tensor:
         """Return ``n`` new images, ``n×C×H×W`` floats in ``[0, 1]`` on the model's device.
 
         Args:
             n: How many images.
             seed: Makes the images repeatable without touching torch's global random state.
             generator: A CPU :class:`torch.Generator` to draw the latents from instead.
+            labels: For class-conditional models: one class for all images, or ``n`` classes.
+
+        Raises:
+            ValueError: ``n`` is not positive, or ``labels`` is given to a model without classes.
         """
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
@@ -94,7 +101,19 @@ class GenerativeModel(nn.Module):
             generator = torch.Generator().manual_seed(seed)
         with eval_mode(self):
             z = self.sample_latent(n, generator=generator).to(self.device)
-            return self.generate(z).float().clamp_(0, 1)
+            if labels is None:
+                return self.generate(z).float().clamp_(0, 1)
+            return self.generate(z, labels=self._labels(labels, n)).float().clamp_(0, 1)
+
+    def _labels(self, labels: torch.Tensor | int, n: int) -> torch.Tensor:
+        classes = getattr(self.config, "num_classes", 0)
+        if not classes:
+            raise ValueError(f"{type(self).__name__} is not class-conditional; sample without labels")
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        labels = labels.expand(n) if labels.dim() == 0 else labels
+        if labels.shape != (n,) or labels.min() < 0 or labels.max() >= classes:
+            raise ValueError(f"labels must be one class or {n} classes in [0, {classes})")
+        return labels.to(self.device)
 
     # -- training -----------------------------------------------------------------------------
 
