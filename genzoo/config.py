@@ -80,9 +80,12 @@ def coerce(value: Any, tp: Any) -> Any:
         raise ValueError("; ".join(errors))
     if origin is typing.Literal:
         for choice in args:
-            if (type(value) is type(choice) and value == choice) or (
-                    isinstance(value, str) and str(choice) == value):
+            if type(value) is type(choice) and value == choice:
                 return choice
+            if isinstance(value, str) and str(choice) == value:
+                return choice
+            if isinstance(choice, str) and type(value) is int and str(value) == choice:
+                return choice  # precision = 32 in a TOML file means "32"
         raise ValueError(f"not one of {', '.join(map(repr, args))}")
     if origin is tuple:
         items = _split(value)

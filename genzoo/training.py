@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
+from .errors import ConfigError, PluginError
 from .runner import FitResult, World, resolve_device
 
 __all__ = ["TrainSpec", "run_training", "spec_to_toml"]
@@ -72,7 +73,13 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     from .build import build
     from .data import InMemoryLoader, load_source
 
-    build(spec.model, **spec.config)  # fail on a bad name or setting before loading any data
+    try:
+        build(spec.model, **spec.config)  # fail on a bad name or setting before loading any data
+    except Exception as err:
+        raise_if_broken_plugin(err)
+        raise
+    if spec.out and Path(spec.out).exists() and not Path(spec.out).is_dir():
+        raise ConfigError(f"the run folder {spec.out} is a file, not a folder; pick another --out")
     images = load_source(spec.data, root=spec.data_root, download=spec.download,
                          channels=spec.channels, size=spec.image_size)
     config = {"image_shape": images.image_shape, **spec.config}
@@ -84,7 +91,9 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     out = Path(spec.out) if spec.out else None
     if out is not None and world.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "train.toml").write_text(spec_to_toml(spec), encoding="utf-8")
+        # --set values arrive as strings; write them back parsed to the model's field types
+        typed = {k: getattr(model.config, k, v) for k, v in spec.config.items()}
+        (out / "train.toml").write_text(spec_to_toml(replace(spec, config=typed)), encoding="utf-8")
     result = model.fit(
         loader, epochs=spec.epochs, out=spec.out, device=str(device), precision=spec.precision,
         seed=spec.seed, resume=spec.resume, grid_every=spec.grid_every,
@@ -92,6 +101,17 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
     )
     return result, out
+
+
+def raise_if_broken_plugin(err: BaseException) -> None:
+    """Raise a :class:`PluginError` naming the plugin if ``err`` is a broken plugin's error."""
+    from .build import broken_plugins
+
+    for broken in broken_plugins():
+        if broken.error is err:
+            origin = f" ({broken.distribution} {broken.version})" if broken.distribution else ""
+            raise PluginError(f"plugin {broken.name!r}{origin} failed to load, so its models "
+                              f"cannot be used: {broken.reason}") from err
 
 
 def _fits(images: torch.Tensor, device: torch.device) -> bool:

@@ -26,9 +26,22 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     from ..checkpoint import load
     from ..runner import resolve_device
 
-    model = load(checkpoint, device=resolve_device(device))
+    is_grid = output.suffix.lower() in (".png", ".jpg", ".jpeg")
+    if not is_grid and output.suffix and not output.is_dir():
+        raise click.BadParameter(f"{output.name}: write a grid as .png or .jpg, or name a folder "
+                                 "(no extension) for one PNG per image", param_hint="-o/--output")
+    if not is_grid and output.exists() and not output.is_dir():
+        raise click.BadParameter(f"{output} is a file; name a .png/.jpg grid or a folder",
+                                 param_hint="-o/--output")
+    from ..training import raise_if_broken_plugin
+
+    try:
+        model = load(checkpoint, device=resolve_device(device))
+    except Exception as err:
+        raise_if_broken_plugin(err)
+        raise
     images = model.sample(count, seed=seed).cpu()
-    if output.suffix.lower() in (".png", ".jpg", ".jpeg"):
+    if is_grid:
         output.parent.mkdir(parents=True, exist_ok=True)
         save_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))
         click.echo(f"wrote a grid of {count} samples to {output}")

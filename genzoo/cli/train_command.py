@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import tomllib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ Examples:
 @click.option("--data-root", help="Where named data sets live.  [default: $GENZOO_DATA, else ~/.cache/genzoo/data]")
 @click.option("--no-download", "download", flag_value=False, default=None,
               help="Fail instead of downloading a missing data set.")
-@click.option("--channels", type=click.IntRange(1, 3), help="Folder data: convert to 1 or 3 channels.")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Folder data: convert to 1 or 3 channels.")
 @click.option("--image-size", type=click.IntRange(1), help="Folder data: resize images to this size.")
 @click.option("--epochs", type=click.IntRange(1), help="Train up to this epoch.  [default: 10]")
 @click.option("--batch-size", type=click.IntRange(1), help="Images per step.  [default: 64]")
@@ -60,15 +61,26 @@ def train(model: str | None, config_file: Path | None, settings: Sequence[str], 
     from ..training import run_training
 
     started = time.perf_counter()
-    result, out = run_training(spec)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one "Warning: ..." line, not Python's file:line form
+        result, out = run_training(spec)
     seconds = time.perf_counter() - started
-    click.echo(f"trained {spec.model} to epoch {result.epochs} ({result.steps} steps) in {seconds:.1f} s")
+    if spec.max_steps and result.steps >= spec.max_steps and result.epochs < spec.epochs:
+        done = f"for {result.steps} steps (--max-steps; {result.epochs} whole epochs)"
+    else:
+        done = f"to epoch {result.epochs} ({result.steps} steps)"
+    click.echo(f"trained {spec.model} {done} in {seconds:.1f} s")
     if result.metrics:
         shown = {k: v for k, v in result.metrics.items() if k not in ("epoch", "step")}
         click.echo("last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
     click.echo(f"run folder: {out}")
     if result.checkpoint:
         click.echo(f"checkpoint: {result.checkpoint}")
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    click.echo(f"Warning: {message}", err=True)
 
 
 def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[str],
@@ -84,9 +96,10 @@ def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[
     values.update({k: v for k, v in options.items() if v is not None})
     if model:
         values["model"] = model
-    model_config = dict(values.pop("config", {}) or {})
+    model_config = values.pop("config", None) or {}
     if not isinstance(model_config, dict):
         raise click.BadParameter("the [config] entry must be a table of model settings", param_hint="--config")
+    model_config = dict(model_config)
     for item in settings:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
