@@ -207,6 +207,19 @@ def make_spec(
     )
 
 
+def pip_install_dir(source: Path, site: Path) -> Path:
+    """Install the package at ``source`` into ``site`` with pip, offline; return ``site``."""
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1",
+           "PIP_CONFIG_FILE": os.devnull}
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+               "--no-index", "--target", str(site), str(source.resolve())]
+    done = subprocess.run(command, cwd=source.parent, env=env, capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"pip could not install {source}:\n{done.stdout}\n{done.stderr}")
+    return site
+
+
 def build_plugin(spec: PluginSpec, root: Path) -> Path:
     """Write ``spec``'s sources under ``root/src`` and pip-install them into ``root/site``.
 
@@ -220,22 +233,7 @@ def build_plugin(spec: PluginSpec, root: Path) -> Path:
     (package / "__init__.py").write_text(spec.init_source())
     for name, source in spec.extra_modules:
         (package / f"{name}.py").write_text(textwrap.dedent(source))
-    site = root / "site"
-    env = {
-        **os.environ,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        "PIP_CONFIG_FILE": os.devnull,
-    }
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-        "--no-index", "--target", str(site), str(src),
-    ]
-    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"pip could not install the test plugin {spec.dist}:\n{done.stdout}\n{done.stderr}"
-        )
+    site = pip_install_dir(src, root / "site")
     if not list(site.glob("*.dist-info/entry_points.txt")):
         raise RuntimeError(f"pip installed {spec.dist} without its entry points into {site}")
     return site

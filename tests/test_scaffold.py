@@ -1,0 +1,149 @@
+"""``genzoo new-plugin``: the package it writes installs, is listed, and passes its own tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import genzoo
+from genzoo.cli import main
+from genzoo.scaffold import ScaffoldError, plugin_names, write_plugin
+from tests.plugin_packages import install_plugin, pip_install_dir  # noqa: F401
+
+_SELECTION = ("GENZOO_PLUGINS", "GENZOO_BLOCK_PLUGINS")
+_FILES = ["pyproject.toml", "README.md", ".gitignore", "genzoo_my_model/__init__.py",
+          "genzoo_my_model/model.py", "genzoo_my_model/losses.py", "tests/test_my_model.py"]
+
+
+def test_new_plugin_package_installs_is_listed_and_passes_its_own_tests(
+        tmp_path: Path, install_plugin: Callable, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    for variable in _SELECTION:
+        monkeypatch.delenv(variable, raising=False)
+    package = tmp_path / "genzoo-my-model"
+    result = CliRunner().invoke(main, ["new-plugin", "my-model", str(package)])
+    assert result.exit_code == 0, result.output
+    assert "created genzoo-my-model" in result.output and "pip install -e" in result.output
+    assert sorted(str(p.relative_to(package)) for p in package.rglob("*") if p.is_file()) == sorted(_FILES)
+
+    pyproject = tomllib.loads((package / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "genzoo-my-model"
+    assert pyproject["project"]["entry-points"]["genzoo"] == {"my-model": "genzoo_my_model"}
+
+    site = pip_install_dir(package, tmp_path / "site")
+    env = {k: v for k, v in os.environ.items() if k not in _SELECTION}
+    env.update(PYTHONPATH=str(site), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(package / "tests")], cwd=package, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout
+
+    install_plugin.prepend_site(site)  # type: ignore[attr-defined]
+    info = {i.name: i for i in genzoo.model_infos()}["my-model"]
+    assert (info.plugin, info.distribution, info.version) == ("my-model", "genzoo-my-model", "0.1.0")
+    listed = CliRunner().invoke(main, ["list"]).output
+    assert any(line.startswith("my-model ") and "genzoo-my-model 0.1.0" in line
+               for line in listed.splitlines())
+    model = genzoo.build("my-model", seed=0, hidden_dim=16, latent_dim=2)
+    assert type(model).__name__ == "MyModel" and model.config.latent_dim == 2
+    images = model.sample(3, seed=0)
+    assert images.shape == (3, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
+
+
+@pytest.mark.parametrize("name", ["my-model", "my_model", "genzoo-my-model"])
+def test_names_derived_from_the_plugin_name(name: str) -> None:
+    names = plugin_names(name)
+    assert (names.model, names.distribution, names.package, names.class_name, names.test_file) == (
+        "my-model", "genzoo-my-model", "genzoo_my_model", "MyModel", "test_my_model.py")
+
+
+def test_generated_sources_compile_for_another_name(tmp_path: Path) -> None:
+    write_plugin("ddpm2", tmp_path / "pkg")
+    for path in (tmp_path / "pkg").rglob("*.py"):
+        compile(path.read_text(), str(path), "exec")
+    source = (tmp_path / "pkg" / "genzoo_ddpm2" / "model.py").read_text()
+    assert "class Ddpm2(genzoo.GenerativeModel)" in source and "{{" not in source
+    assert "{{" not in (tmp_path / "pkg" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["My-Model", "1model", "my--model", "my model", "_model",
+                                  "model-", "my.model", "", "x" * 41])
+def test_bad_name_is_refused_and_writes_nothing(tmp_path: Path, name: str) -> None:
+    result = CliRunner().invoke(main, ["new-plugin", name, str(tmp_path / "pkg")])
+    assert result.exit_code == 2
+    assert "not a usable plugin name" in result.output and "my-model" in result.output
+    assert not (tmp_path / "pkg").exists()
+    with pytest.raises(ScaffoldError) as caught:
+        write_plugin(name, tmp_path / "pkg")
+    assert isinstance(caught.value, genzoo.GenzooError)
+
+
+def test_existing_folder_with_files_needs_force(tmp_path: Path) -> None:
+    target = tmp_path / "pkg"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    (target / "README.md").write_text("old")
+    result = CliRunner().invoke(main, ["new-plugin", "my-model", str(target)])
+    assert result.exit_code == 2
+    assert "already exists and is not empty" in result.output and "--force" in result.output
+    assert (target / "README.md").read_text() == "old"
+    assert not (target / "pyproject.toml").exists()
+
+    result = CliRunner().invoke(main, ["new-plugin", "my-model", str(target), "--force"])
+    assert result.exit_code == 0, result.output
+    assert (target / "pyproject.toml").is_file() and (target / "notes.txt").read_text() == "mine"
+    assert "genzoo-my-model" in (target / "README.md").read_text()
+
+
+def test_empty_folder_is_fine_and_a_file_is_not(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert write_plugin("my-model", tmp_path / "empty") == tmp_path / "empty"
+    assert (tmp_path / "empty" / "pyproject.toml").is_file()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ScaffoldError, match="not a folder"):
+        write_plugin("my-model", tmp_path / "file", force=True)
+
+
+def test_directory_defaults_to_the_distribution_name(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["new-plugin", "my_model"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "genzoo-my-model" / "genzoo_my_model" / "model.py").is_file()
+
+
+def test_a_name_already_installed_gets_a_warning(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["new-plugin", "vae", str(tmp_path / "pkg")])
+    assert result.exit_code == 0
+    assert "already installed" in result.stderr
+
+
+def test_help_shows_examples() -> None:
+    result = CliRunner().invoke(main, ["new-plugin", "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output and "genzoo new-plugin my-model" in result.output
+    assert "new-plugin" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_scaffolded_model_trains_in_process(tmp_path: Path) -> None:
+    """The template model, imported from the written files, fits through the runner."""
+    write_plugin("my-model", tmp_path / "pkg")
+    sys.path.insert(0, str(tmp_path / "pkg"))
+    try:
+        from genzoo_my_model.model import MyModel
+
+        model = MyModel(hidden_dim=16, latent_dim=2, image_shape=(1, 4, 4))
+        fitted = model.fit([torch.rand(8, 1, 4, 4)] * 2, epochs=1, seed=0, progress=False)
+        assert fitted.steps == 2 and fitted.metrics["loss"] > 0
+    finally:
+        sys.path.remove(str(tmp_path / "pkg"))
+        for name in [m for m in sys.modules if m.startswith("genzoo_my_model")]:
+            del sys.modules[name]
