@@ -69,6 +69,7 @@ def main(only_plugins: str | None, block_plugins: str | None) -> None:
       genzoo train vae --data mnist --epochs 10 --out runs/vae
       genzoo sample runs/vae/checkpoints/last.pt -n 64 -o vae.png
       genzoo info runs/vae/checkpoints/last.pt
+      genzoo eval runs/vae/checkpoints/last.pt --data mnist -n 10000
     """
     from ..plugins import reload_plugins
 

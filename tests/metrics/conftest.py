@@ -1,0 +1,58 @@
+"""Fixtures for the metrics tests: one quickly trained classifier per session, in a temp cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from genzoo.data import load_images
+from genzoo.metrics import DomainClassifier, domain_classifier
+from genzoo.metrics.classifier_training import one_cpu_thread
+
+#: Quick training for tests (users get the full training set and 2 epochs).
+TRAIN_IMAGES = 10000
+EPOCHS = 2
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Run these tests on one thread (the classifier trains on one anyway): on a busy machine
+    two OpenMP threads waiting on each other made them several times slower."""
+    with one_cpu_thread(torch.device("cpu")):
+        yield
+
+
+@pytest.fixture(scope="session")
+def metrics_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The classifier cache of the session, never ``~/.cache``."""
+    return tmp_path_factory.mktemp("classifiers")
+
+
+@pytest.fixture(scope="session")
+def real_mnist(mnist_root: Path) -> bool:
+    """Whether the tests run on the real MNIST (else on the small generated stand-in, which
+    the quick classifier learns less well: the tests then expect less)."""
+    return len(load_images("mnist", root=mnist_root, download=False)) >= TRAIN_IMAGES
+
+
+@pytest.fixture(scope="session")
+def quick_settings(real_mnist: bool) -> dict[str, int]:
+    """Training settings for the session's classifier: a slice of MNIST, or more epochs on the
+    small generated set."""
+    return {"max_train_images": TRAIN_IMAGES, "epochs": EPOCHS if real_mnist else 8}
+
+
+@pytest.fixture(scope="session")
+def classifier(mnist_root: Path, metrics_cache: Path, quick_settings: dict[str, int]) -> DomainClassifier:
+    """The session's MNIST classifier (trained once, cached in ``metrics_cache``)."""
+    return domain_classifier("mnist", root=mnist_root, cache_dir=metrics_cache, download=False,
+                             **quick_settings)
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_root: Path) -> torch.Tensor:
+    """The MNIST test images, ``uint8`` ``N×1×28×28``."""
+    return load_images("mnist", root=mnist_root, train=False, download=False).images
