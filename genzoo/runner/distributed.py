@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -40,6 +40,7 @@ class World:
     size: int = 1
     local_rank: int = 0
     _owns_group: bool = False
+    _device: torch.device = field(default_factory=lambda: torch.device("cpu"), repr=False)
 
     @classmethod
     def from_env(cls) -> World:
@@ -57,10 +58,13 @@ class World:
 
     def setup(self, device: torch.device) -> None:
         """Join the process group: NCCL on CUDA, gloo on the CPU."""
-        if self.size <= 1 or dist.is_initialized():
+        self._device = device  # where collectives on the runner's own tensors run (NCCL: CUDA)
+        if self.size <= 1:
             return
         if device.type == "cuda":
             torch.cuda.set_device(device)
+        if dist.is_initialized():
+            return
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         self._owns_group = True
 
@@ -99,7 +103,7 @@ class World:
         """Whether ``flag`` holds on every rank."""
         if self.size <= 1:
             return flag
-        value = torch.tensor([1 if flag else 0])
+        value = torch.tensor([1 if flag else 0], device=self._device)
         dist.all_reduce(value, op=dist.ReduceOp.MIN)
         return bool(value.item())
 
@@ -109,14 +113,27 @@ class World:
             return data
         if hasattr(data, "shard"):
             return data.shard(self.rank, self.size)
+        if hasattr(data, "__len__"):
+            return _SizedRoundRobin(data, self.rank, self.size)
         return _RoundRobin(data, self.rank, self.size)
 
     def split_random_streams(self, noise_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The shared data stream (the current CPU state) and this rank's noise stream."""
+        """The shared data stream (rank 0's CPU state) and this rank's noise stream.
+
+        The shared stream is broadcast from rank 0, so the ranks agree on the data order even
+        when their random states differ (``torch.manual_seed(rank)``, or no ``seed=``). On CUDA
+        this rank's generator is re-seeded too (a resumed checkpoint holds rank 0's state).
+        """
         shared = torch.get_rng_state()
         if self.size <= 1:
             return shared, shared
-        noise = torch.Generator().manual_seed(noise_seed * 7919 + self.rank).get_state()
+        on_device = shared.to(self._device)
+        dist.broadcast(on_device, src=0)
+        shared = on_device.cpu()
+        rank_seed = (noise_seed * 7919 + self.rank) % 2**63
+        if self._device.type == "cuda":
+            torch.cuda.manual_seed(rank_seed)
+        noise = torch.Generator().manual_seed(rank_seed).get_state()
         return shared, noise
 
 
@@ -125,9 +142,6 @@ class _RoundRobin:
 
     def __init__(self, data: Iterable[Any], rank: int, size: int) -> None:
         self.data, self.rank, self.size = data, rank, size
-
-    def __len__(self) -> int:
-        return len(self.data) // self.size  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[Any]:
         batches = iter(self.data)
@@ -139,3 +153,10 @@ class _RoundRobin:
                 except StopIteration:
                     return
             yield round_[self.rank]
+
+
+class _SizedRoundRobin(_RoundRobin):
+    """:class:`_RoundRobin` over data with a length (a data without one gets no ``__len__``)."""
+
+    def __len__(self) -> int:
+        return len(self.data) // self.size  # type: ignore[arg-type]

@@ -153,8 +153,6 @@ class _Run:
         payload = self._resume_payload()
         if opts.seed is not None and payload is None:
             seed_everything(opts.seed)
-        if self.world.size > 1 and self.device.type == "cuda":
-            torch.cuda.manual_seed(torch.initial_seed() + self.world.rank)
         model.to(self.device)
         model.train()
         self.world.broadcast_module(model)
@@ -206,6 +204,7 @@ class _Run:
                 )
         if skip:
             restore_rng(resume_rng)
+            streams.resume_noise()
         total = len(batches) if hasattr(batches, "__len__") else None  # type: ignore[arg-type]
         self.progress.start_epoch(epoch + 1, self.epochs, total, done=skip)
         sums: dict[str, torch.Tensor] = {}
@@ -225,7 +224,8 @@ class _Run:
             since_log += 1
             position += 1
             if since_log == opts.log_every:
-                self._log_interval(sums, steps_done, since_log, step)
+                self._log_interval(sums, steps_done, since_log, step,
+                                   images_seen / (time.perf_counter() - started))
                 since_log = 0
             if self._should_stop(step):
                 completed = False
@@ -247,11 +247,14 @@ class _Run:
         self.result.history.append(metrics)
         self.result.metrics = metrics
         self.result.epochs, self.result.steps = done, step.index
+        # hooks first: a callback (an evaluation, say) may add numbers to the epoch's metrics
+        self.hook.genzoo_epoch_end(model=model, run=self.info, epoch=done, metrics=metrics)
         if self.metrics_log is not None and (completed or steps_done):
             self.metrics_log.write(metrics if completed else {**metrics, "partial": True})
         if self.tensorboard is not None:
-            self.tensorboard.write(means, step.index, "epoch")
-        self.hook.genzoo_epoch_end(model=model, run=self.info, epoch=done, metrics=metrics)
+            self.tensorboard.write({k: v for k, v in metrics.items()
+                                    if isinstance(v, float) and k not in ("seconds",)},
+                                   step.index, "epoch")
         if completed:
             last = done == self.epochs
             if _every(opts.grid_every, done) and not last:
@@ -298,10 +301,10 @@ class _Run:
             )
 
     def _log_interval(self, sums: dict[str, torch.Tensor], steps: int, since: int,
-                      step: Step) -> None:
+                      step: Step, samples_per_s: float) -> None:
         means = _read_means(sums, steps)
         self._raise_if_out_of_range(step)
-        self.progress.update(since, means)
+        self.progress.update(since, {**means, "samples/s": samples_per_s * self.world.size})
         if self.tensorboard is not None:
             self.tensorboard.write(means, step.index, "step")
 
@@ -335,7 +338,7 @@ class _Run:
             "epoch": epoch,
             "step": step.index,
             "batch_in_epoch": position,
-            "rng": streams.checkpoint_state(capture_rng()),
+            "rng": streams.checkpoint_state(capture_rng(), mid_epoch=position > 0),
             "rng_epoch_start": epoch_rng,
             "run": dataclasses.asdict(self.opts),
             "metrics": self.result.metrics,
@@ -424,16 +427,21 @@ class _Run:
 
 class _RandomStreams:
     """In several processes, keep the data order's random stream shared by all ranks and give
-    each rank its own stream for the draws made while training. In one process: a no-op."""
+    each rank its own stream for the draws made while training. In one process: a no-op.
+
+    A checkpoint written mid-epoch keeps the shared stream as it was before that epoch's order
+    was drawn, so that a resumed run draws the same order again and skips the batches done."""
 
     def __init__(self, world: World, salt: int) -> None:
         self.world = world
         if world.size > 1:
             self.shared, self.noise = world.split_random_streams(torch.initial_seed() + salt)
+            self.epoch_start = self.shared
 
     def start_epoch(self, batches: Iterable[Any]) -> Iterator[Any]:
         if self.world.size <= 1:
             return iter(batches)
+        self.epoch_start = self.shared
         torch.set_rng_state(self.shared)
         iterator = iter(batches)
         first = next(iterator, None)  # the loader draws its order here
@@ -441,13 +449,18 @@ class _RandomStreams:
         torch.set_rng_state(self.noise)
         return iterator if first is None else _prepend(first, iterator)
 
+    def resume_noise(self) -> None:
+        """Go back to this rank's stream after a mid-epoch resume restored the saved states."""
+        if self.world.size > 1:
+            torch.set_rng_state(self.noise)
+
     def end_epoch(self) -> None:
         if self.world.size > 1:
             self.noise = torch.get_rng_state()
 
-    def checkpoint_state(self, state: dict[str, Any]) -> dict[str, Any]:
+    def checkpoint_state(self, state: dict[str, Any], mid_epoch: bool) -> dict[str, Any]:
         if self.world.size > 1:
-            state = {**state, "torch": self.shared}
+            state = {**state, "torch": self.epoch_start if mid_epoch else self.shared}
         return state
 
 

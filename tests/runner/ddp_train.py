@@ -1,0 +1,115 @@
+"""The training script ``tests/runner/test_distributed.py`` launches with ``torchrun``.
+
+Every rank builds the same small model, trains it with ``fit`` on a slice of MNIST and then
+writes, into ``--record`` (a side folder, not the run folder), ``rank{r}.pt`` with its final
+weights, the initial weights, what ``fit`` returned and, for every training step, the per-image
+pixel sums of the batch it trained on (which identify the images a rank saw).
+
+Usage::
+
+    python -m torch.distributed.run --standalone --nproc_per_node=2 tests/runner/ddp_train.py \
+        --model vae --data ROOT --out RUN --record SIDE --epochs 2 --loader in-memory [--resume]
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import genzoo
+from genzoo.data import InMemoryLoader, load_images
+
+BATCH = 64
+
+
+class Unsized:
+    """A re-iterable over batches with no ``__len__`` (like a generator-backed stream)."""
+
+    def __init__(self, batches: list[torch.Tensor]) -> None:
+        self.batches = batches
+
+    def __iter__(self):
+        yield from self.batches
+
+
+def build(name: str) -> genzoo.GenerativeModel:
+    if name == "gan":
+        return genzoo.build("gan", seed=0, generator_widths=(32, 64, 64, 128),
+                            discriminator_widths=(64, 32))
+    return genzoo.build("vae", seed=0, hidden_dim=64)
+
+
+def make_loader(kind: str, images: torch.Tensor):
+    if kind == "in-memory":
+        return InMemoryLoader(images, batch_size=BATCH)  # shuffled; World.shard calls its shard()
+    if kind == "dataloader":  # shuffled from the global RNG; sharded round-robin
+        return DataLoader(TensorDataset(images.float() / 255), batch_size=BATCH, shuffle=True)
+    batches = list(images.split(BATCH))
+    if kind == "list":
+        return batches
+    if kind == "iterable":
+        return Unsized(batches)
+    raise SystemExit(f"unknown loader kind {kind!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=("gan", "vae"), required=True)
+    parser.add_argument("--data", required=True, help="data root holding MNIST/raw")
+    parser.add_argument("--out", required=True, help="the run folder")
+    parser.add_argument("--record", required=True, help="side folder for rank{r}.pt")
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--loader", default="in-memory",
+                        choices=("in-memory", "dataloader", "list", "iterable"))
+    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--resume", action="store_true", help="fit(..., resume='auto')")
+    parser.add_argument("--rank-seeds", action="store_true",
+                        help="seed torch differently on each rank and call fit without seed=")
+    args = parser.parse_args()
+    faulthandler.enable(all_threads=True)  # a crash in a rank prints its Python stacks
+
+    rank = int(os.environ.get("RANK", "0"))
+    torch.set_num_threads(1)
+    images = load_images("mnist", root=args.data, download=False).images[: args.images]
+    model = build(args.model)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+
+    seen: list[torch.Tensor] = []
+    train_step = model.training_step
+
+    def recording_step(batch, step):
+        seen.append(batch.images.detach().double().flatten(1).sum(1).cpu())
+        return train_step(batch, step)
+
+    model.training_step = recording_step  # what this rank trains on, after sharding
+
+    if args.rank_seeds:  # the ranks' global random states now differ, as in many user scripts
+        torch.manual_seed(1000 + rank)
+    result = model.fit(make_loader(args.loader, images), epochs=args.epochs,
+                       seed=None if args.rank_seeds else 0, out=args.out,
+                       progress=False, resume="auto" if args.resume else None,
+                       max_steps=args.max_steps)
+
+    record = Path(args.record)
+    record.mkdir(parents=True, exist_ok=True)
+    torch.save({
+        "rank": rank,
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "initial": initial,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "seen": seen,
+        "result_epochs": result.epochs,
+        "result_steps": result.steps,
+        "result_out": None if result.out is None else str(result.out),
+        "history_epochs": [h["epoch"] for h in result.history],
+    }, record / f"rank{rank}.pt")
+
+
+if __name__ == "__main__":
+    main()
