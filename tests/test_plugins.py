@@ -29,6 +29,9 @@ from tests.plugin_packages import (  # noqa: F401
 
 GENZOO_DIR = Path(genzoo.__file__).resolve().parent
 
+#: Every model the genzoo distribution registers through its built-in plugins.
+BUILTIN = ["conv-vae", "dcgan", "gan", "vae"]
+
 
 @pytest.fixture(autouse=True)
 def _no_plugin_selection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -65,7 +68,8 @@ def test_builtins_come_from_the_genzoo_entry_point_group() -> None:
     assert pm.get_plugin("vae").__name__ == "genzoo_vae"
     version = importlib.metadata.version("genzoo")
     got = {(i.name, i.plugin, i.distribution, i.version) for i in genzoo.model_infos()}
-    assert got == {("gan", "gan", "genzoo", version), ("vae", "vae", "genzoo", version)}
+    assert got == {("gan", "gan", "genzoo", version), ("vae", "vae", "genzoo", version),
+                   ("dcgan", "gan", "genzoo", version), ("conv-vae", "vae", "genzoo", version)}
     assert genzoo.broken_plugins() == []
 
 
@@ -101,7 +105,7 @@ def test_import_is_lazy_and_discovery_imports_no_model_code(tmp_path: Path) -> N
     assert got == {
         "state_after_import": False,
         "plugin_modules_after_import": [],
-        "names": ["gan", "vae"],
+        "names": BUILTIN,
         "state_after_list": True,
         "gan_model_after_list": False,
         "vae_model_after_list": False,
@@ -138,7 +142,7 @@ def test_plugins_are_discovered_once(monkeypatch: pytest.MonkeyPatch) -> None:
     genzoo.build("vae", hidden_dim=4, latent_dim=2)
     pm = genzoo.plugins.plugin_manager()
     assert genzoo.plugins.plugin_manager() is pm
-    assert results == [["gan", "vae"]] * 6
+    assert results == [BUILTIN] * 6
     assert sorted(loads) == ["gan", "vae"]
 
     genzoo.reload_plugins()
@@ -153,7 +157,7 @@ def test_plugins_are_discovered_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_third_party_package_is_listed_and_built(install_plugin) -> None:
     plugin = install_plugin("gz-acme", "2.1.0", entry_point="acme",
                             models=("acme-tiny", "acme-small"))
-    assert genzoo.list_models() == ["acme-small", "acme-tiny", "gan", "vae"]
+    assert genzoo.list_models() == sorted(["acme-small", "acme-tiny", *BUILTIN])
     assert genzoo.list_models("acme-*") == ["acme-small", "acme-tiny"]
     infos = {i.name: i for i in genzoo.model_infos()}
     info = infos["acme-tiny"]
@@ -176,12 +180,12 @@ def test_third_party_package_is_listed_and_built(install_plugin) -> None:
                              r"Valid options: image_shape, latent_dim$"):
         genzoo.build("acme-small", latentdim=3)
     with pytest.raises(UnknownModelError, match=r"Did you mean 'acme-tiny'\? "
-                                                r"Available models: acme-small, acme-tiny, gan, vae"):
+                                                r"Available models: acme-small, acme-tiny, conv-vae, dcgan, gan, vae"):
         genzoo.build("acme-tiyn")
 
 
 def test_registry_is_clean_after_a_test_that_installed_plugins() -> None:
-    assert genzoo.list_models() == ["gan", "vae"]
+    assert genzoo.list_models() == BUILTIN
     assert genzoo.broken_plugins() == []
     assert not [m for m in sys.modules if m.startswith("gzt_")]
     assert not [p for p in sys.path if "plugin-gzt_" in p]
@@ -193,7 +197,7 @@ def test_same_distribution_on_two_path_entries_registers_once(install_plugin,
     install_plugin.prepend_site(build_plugin(plugin.spec, tmp_path / "copy"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert genzoo.list_models() == ["copied", "gan", "vae"]
+        assert genzoo.list_models() == sorted(["copied", *BUILTIN])
     assert [str(w.message) for w in caught] == []
     assert genzoo.build("copied").registry_name == "copied"
     assert [i.distribution for i in genzoo.model_infos("copied")] == ["gz-copied"]
@@ -228,7 +232,7 @@ def test_plugin_failing_at_import_is_isolated(install_plugin, raise_line: str,
                             r"skipped: " + reason.replace(".", r"\.").replace("(", r"\(")
                             .replace(")", r"\)") + "$"):
         names = genzoo.list_models()
-    assert names == ["gan", "vae"]
+    assert names == BUILTIN
     _assert_builtins_still_build()
 
     [broken] = genzoo.broken_plugins()
@@ -255,7 +259,7 @@ def test_plugin_whose_hook_raises_is_isolated(install_plugin) -> None:
     with pytest.warns(RuntimeWarning,
                       match=r"genzoo plugin 'explosive' from gz-explosive 1\.0 failed to load "
                             r"and is skipped: ValueError: hook exploded$"):
-        assert genzoo.list_models() == ["gan", "vae"]  # the half-registered model is removed
+        assert genzoo.list_models() == BUILTIN  # the half-registered model is removed
     _assert_builtins_still_build()
     [broken] = genzoo.broken_plugins()
     assert broken.name == plugin.entry_point and broken.reason == "ValueError: hook exploded"
@@ -273,7 +277,7 @@ def test_plugin_registering_a_non_callable_factory_is_broken(install_plugin) -> 
     with pytest.warns(RuntimeWarning, match=r"plugin 'badfactory'.*PluginError: plugin "
                                             r"'badfactory' registered model 'bad-factory' with "
                                             r"factory 42; pass a callable"):
-        assert genzoo.list_models() == ["gan", "vae"]
+        assert genzoo.list_models() == BUILTIN
     assert [b.name for b in genzoo.broken_plugins()] == ["badfactory"]
 
 
@@ -298,7 +302,7 @@ def test_plugin_failing_hook_validation_is_broken(install_plugin, body: str, mes
     with pytest.warns(RuntimeWarning, match=r"genzoo plugin 'typo' from gz-typo 0\.1 failed to "
                                             r"load and is skipped: PluginValidationError: (?s:.*)"
                                             + message):
-        assert genzoo.list_models() == ["gan", "vae"]
+        assert genzoo.list_models() == BUILTIN
     [broken] = genzoo.broken_plugins()
     assert broken.name == "typo"
     assert isinstance(broken.error, pluggy.PluginValidationError)
@@ -317,7 +321,7 @@ def test_plugin_for_another_plugin_api_is_broken(install_plugin, api: object) ->
                       match=rf"genzoo plugin 'future' from gz-future 9\.0 failed to load and is "
                             rf"skipped: PluginError: plugin 'future' targets genzoo plugin API "
                             rf"{api!r}, but this genzoo implements API 1"):
-        assert genzoo.list_models() == ["gan", "vae"]
+        assert genzoo.list_models() == BUILTIN
     [broken] = genzoo.broken_plugins()
     assert broken.name == "future" and isinstance(broken.error, PluginError)
     assert genzoo.plugins.plugin_manager().get_plugin("future") is None
@@ -327,7 +331,7 @@ def test_plugin_for_another_plugin_api_is_broken(install_plugin, api: object) ->
 def test_plugin_declaring_the_current_api_loads(install_plugin) -> None:
     install_plugin("gz-current", "1.0", models=("current-model",),
                    prelude=f"GENZOO_PLUGIN_API = {genzoo.plugins.PLUGIN_API_VERSION}")
-    assert genzoo.list_models() == ["current-model", "gan", "vae"]
+    assert genzoo.list_models() == sorted(["current-model", *BUILTIN])
     assert genzoo.broken_plugins() == []
 
 
@@ -337,7 +341,7 @@ def test_same_model_from_two_distributions(install_plugin, monkeypatch: pytest.M
     with pytest.warns(RuntimeWarning, match=r"^model 'twin' is registered by more than one "
                                          r"distribution: ") as record:
         names = genzoo.list_models()
-    assert names == ["alpha", "beta", "gan", "twin", "vae"]
+    assert names == sorted(["alpha", "beta", "twin", *BUILTIN])
     [message] = [str(w.message) for w in record if "twin" in str(w.message)]
     assert "gz-twin-a 1.0 (plugin 'twina')" in message
     assert "gz-twin-b 2.0 (plugin 'twinb')" in message
@@ -357,7 +361,7 @@ def test_same_model_from_two_distributions(install_plugin, monkeypatch: pytest.M
     genzoo.reload_plugins()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert genzoo.list_models() == ["alpha", "gan", "twin", "vae"]
+        assert genzoo.list_models() == sorted(["alpha", "twin", *BUILTIN])
     [info_a] = genzoo.model_infos("twin")
     assert info_a.distribution == "gz-twin-a"
     assert genzoo.build("twin").registry_name == "twin"
@@ -373,7 +377,7 @@ def test_two_distributions_with_one_entry_point_name(install_plugin) -> None:
     loaded = {"gz-clash-a": "clash-a", "gz-clash-b": "clash-b"}
     loser = broken.distribution
     winner = ({"gz-clash-a", "gz-clash-b"} - {loser}).pop()
-    assert names == sorted([loaded[winner], "gan", "vae"])
+    assert names == sorted([loaded[winner], *BUILTIN])
     assert genzoo.build(loaded[winner]).registry_name == loaded[winner]
 
 
@@ -382,10 +386,10 @@ def test_two_distributions_with_one_entry_point_name(install_plugin) -> None:
 
 def test_block_plugins(fresh_plugins: pytest.MonkeyPatch) -> None:
     fresh_plugins.setenv("GENZOO_BLOCK_PLUGINS", "vae")
-    assert genzoo.list_models() == ["gan"]
+    assert genzoo.list_models() == ["dcgan", "gan"]
     assert genzoo.plugins.plugin_manager().is_blocked("vae")
     assert genzoo.broken_plugins() == []
-    with pytest.raises(UnknownModelError, match=r"no model named 'vae'\..*Available models: gan\."):
+    with pytest.raises(UnknownModelError, match=r"no model named 'vae'\..*Available models: dcgan, gan\."):
         genzoo.build("vae")
     assert genzoo.build("gan", latent_dim=2).registry_name == "gan"
 
@@ -399,7 +403,7 @@ def test_block_several_plugins_with_spaces(fresh_plugins: pytest.MonkeyPatch) ->
 
 def test_only_plugins(fresh_plugins: pytest.MonkeyPatch) -> None:
     fresh_plugins.setenv("GENZOO_PLUGINS", "gan")
-    assert genzoo.list_models() == ["gan"]
+    assert genzoo.list_models() == ["dcgan", "gan"]
     assert genzoo.plugins.plugin_manager().get_plugin("vae") is None
     with pytest.raises(UnknownModelError, match=r"no model named 'vae'"):
         genzoo.build("vae")
@@ -408,31 +412,31 @@ def test_only_plugins(fresh_plugins: pytest.MonkeyPatch) -> None:
 def test_only_and_block_together(fresh_plugins: pytest.MonkeyPatch) -> None:
     fresh_plugins.setenv("GENZOO_PLUGINS", "gan,vae")
     fresh_plugins.setenv("GENZOO_BLOCK_PLUGINS", "gan")
-    assert genzoo.list_models() == ["vae"]
+    assert genzoo.list_models() == ["conv-vae", "vae"]
 
 
 @pytest.mark.parametrize("value", ["", "  "])
 def test_empty_selection_loads_everything(fresh_plugins: pytest.MonkeyPatch, value: str) -> None:
     fresh_plugins.setenv("GENZOO_PLUGINS", value)
     fresh_plugins.setenv("GENZOO_BLOCK_PLUGINS", value)
-    assert genzoo.list_models() == ["gan", "vae"]
+    assert genzoo.list_models() == BUILTIN
 
 
 def test_selection_naming_nothing_loads_everything(fresh_plugins: pytest.MonkeyPatch) -> None:
     fresh_plugins.setenv("GENZOO_PLUGINS", ",")
-    assert genzoo.list_models() == ["gan", "vae"]
+    assert genzoo.list_models() == BUILTIN
 
 
 def test_only_plugins_also_skips_third_party(install_plugin,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     install_plugin("gz-extra", "1.0", entry_point="extra", models=("extra-model",))
-    assert genzoo.list_models() == ["extra-model", "gan", "vae"]
+    assert genzoo.list_models() == sorted(["extra-model", *BUILTIN])
     monkeypatch.setenv("GENZOO_PLUGINS", "extra,vae")
     genzoo.reload_plugins()
-    assert genzoo.list_models() == ["extra-model", "vae"]
+    assert genzoo.list_models() == ["conv-vae", "extra-model", "vae"]
     monkeypatch.setenv("GENZOO_PLUGINS", "gan")
     genzoo.reload_plugins()
-    assert genzoo.list_models() == ["gan"]
+    assert genzoo.list_models() == ["dcgan", "gan"]
 
 
 def test_block_a_broken_plugin_silences_it(install_plugin, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -441,7 +445,7 @@ def test_block_a_broken_plugin_silences_it(install_plugin, monkeypatch: pytest.M
     monkeypatch.setenv("GENZOO_BLOCK_PLUGINS", "fragile")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert genzoo.list_models() == ["gan", "vae"]
+        assert genzoo.list_models() == BUILTIN
     assert genzoo.broken_plugins() == []
 
 
@@ -473,7 +477,7 @@ class NotebookModel:
 def test_register_and_unregister_plugin_at_run_time() -> None:
     plugin = NotebookPlugin("nb-model")
     assert genzoo.register_plugin(plugin, name="notebook") == "notebook"
-    assert genzoo.list_models() == ["gan", "nb-model", "vae"]
+    assert genzoo.list_models() == sorted(["nb-model", *BUILTIN])
     [info] = genzoo.model_infos("nb-*")
     assert (info.plugin, info.distribution, info.version) == ("notebook", None, None)
     assert info.summary == "nb-model from a notebook"
@@ -484,7 +488,7 @@ def test_register_and_unregister_plugin_at_run_time() -> None:
     assert plugin.built == [{"width": 3}]
 
     genzoo.unregister_plugin("notebook")
-    assert genzoo.list_models() == ["gan", "vae"]
+    assert genzoo.list_models() == BUILTIN
     assert genzoo.plugins.plugin_manager().get_plugin("notebook") is None
     with pytest.raises(UnknownModelError, match=r"no model named 'nb-model'"):
         genzoo.build("nb-model")
@@ -504,7 +508,7 @@ def test_register_plugin_survives_no_reload_but_not_a_reload() -> None:
     genzoo.register_plugin(NotebookPlugin("transient"), name="transient")
     assert "transient" in genzoo.list_models()
     genzoo.reload_plugins()
-    assert genzoo.list_models() == ["gan", "vae"]
+    assert genzoo.list_models() == BUILTIN
 
 
 def test_register_plugin_shadowing_a_builtin_is_a_conflict() -> None:
@@ -551,7 +555,7 @@ def test_register_plugin_whose_hook_raises_leaves_nothing() -> None:
         genzoo.register_plugin(Exploding(), name="boom")
     assert isinstance(info.value.__cause__, RuntimeError)
     assert genzoo.plugins.plugin_manager().get_plugin("boom") is None
-    assert genzoo.list_models() == ["gan", "vae"]
+    assert genzoo.list_models() == BUILTIN
 
 
 def test_register_plugin_under_a_taken_name_is_rejected() -> None:

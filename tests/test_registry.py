@@ -17,6 +17,9 @@ from genzoo.errors import (
 )
 from genzoo.registry import BrokenPlugin, ModelInfo, Registry
 
+#: Every model the genzoo distribution registers through its built-in plugins.
+BUILTIN = ["conv-vae", "dcgan", "gan", "vae"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -34,7 +37,7 @@ def _fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_unknown_name_lists_available_and_closest() -> None:
     with pytest.raises(UnknownModelError,
                        match=r"^no model named 'vea'\. Did you mean 'vae'\? "
-                             r"Available models: gan, vae\.$"):
+                             r"Available models: conv-vae, dcgan, gan, vae\.$"):
         genzoo.build("vea")
 
 
@@ -54,11 +57,11 @@ def test_unknown_model_error_is_a_lookup_error_with_an_unquoted_message() -> Non
 def test_list_models_sorted() -> None:
     names = genzoo.list_models()
     assert names == sorted(names)
-    assert names == ["gan", "vae"]
+    assert names == BUILTIN
 
 
 @pytest.mark.parametrize(("pattern", "expected"),
-                         [("v*", ["vae"]), ("*a*", ["gan", "vae"]), ("?an", ["gan"]),
+                         [("v*", ["vae"]), ("*a*", BUILTIN), ("?an", ["gan"]), ("*gan", ["dcgan", "gan"]),
                           ("x*", []), ("VAE", [])])
 def test_list_models_fnmatch_filter(pattern: str, expected: list[str]) -> None:
     assert genzoo.list_models(pattern) == expected
@@ -66,7 +69,7 @@ def test_list_models_fnmatch_filter(pattern: str, expected: list[str]) -> None:
 
 def test_model_infos_of_builtins() -> None:
     infos = {info.name: info for info in genzoo.model_infos()}
-    assert sorted(infos) == ["gan", "vae"]
+    assert sorted(infos) == BUILTIN
     version = importlib.metadata.version("genzoo")
     for name in ("gan", "vae"):
         info = infos[name]
@@ -93,7 +96,7 @@ def test_bad_config_key_names_key_valid_ones_and_closest() -> None:
     with pytest.raises(ConfigError,
                        match=r"^cannot build 'vae': model 'VAE' has no option 'latnet_dim'\. "
                              r"Did you mean 'latent_dim'\? "
-                             r"Valid options: beta, hidden_dim, image_shape, latent_dim, lr$"):
+                             r"Valid options: beta, hidden_dim, image_shape, latent_dim, lr, num_classes$"):
         genzoo.build("vae", latnet_dim=3)
 
 

@@ -71,8 +71,11 @@ class World:
     def teardown(self) -> None:
         """Leave the process group if :meth:`setup` joined it."""
         if self._owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-            self._owns_group = False
+            try:
+                dist.barrier()  # no rank leaves while another still talks to it
+            finally:
+                dist.destroy_process_group()
+                self._owns_group = False
 
     def broadcast_module(self, module: torch.nn.Module) -> None:
         """Copy rank 0's parameters and buffers to every rank."""
