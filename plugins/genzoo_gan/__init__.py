@@ -1,7 +1,7 @@
-"""The GAN plugin: the seed report's MLP GAN, registered as ``"gan"``.
+"""The GAN plugin: the seed report's MLP GAN (``"gan"``) and a convolutional DCGAN (``"dcgan"``).
 
 It is found through the ``genzoo`` entry-point group like any third-party plugin; the model
-code is imported only when a GAN is built.
+code is imported only when a model is built.
 """
 
 from __future__ import annotations
@@ -15,3 +15,6 @@ import genzoo
 def genzoo_register_models(register: Any) -> None:
     register("gan", "genzoo_gan.model:GAN",
              summary="MLP GAN (5-layer generator, 3-layer discriminator), non-saturating loss")
+    register("dcgan", "genzoo_gan.conv:DCGAN",
+             summary="DCGAN for 28x28/32x32 (conv-transpose generator, conv discriminator); "
+                     "bce/hinge/wgan-gp, weight EMA, class-conditional")

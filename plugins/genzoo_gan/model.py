@@ -10,11 +10,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from genzoo.model import GenerativeModel
-from genzoo.optim import adam
-from genzoo.protocols import Batch, StepContext
-
-from .losses import discriminator_loss, generator_loss
+from .adversarial import AdversarialModel, check_options
 
 __all__ = ["GANConfig", "GAN", "mlp_generator", "mlp_discriminator"]
 
@@ -32,7 +28,17 @@ class GANConfig:
         batch_norm: Batch-normalise the generator's hidden layers after the first.
         lr: Adam's learning rate, for both networks.
         betas: Adam's betas, for both networks.
-        loss: ``"bce"``: the non-saturating binary cross-entropy GAN loss.
+        loss: ``"bce"``: the non-saturating binary cross-entropy GAN loss (the seed's);
+            ``"hinge"``: the hinge loss; ``"wgan-gp"``: the Wasserstein loss with a gradient
+            penalty (see :mod:`genzoo_gan.losses`).
+        gp_weight: Weight of the per-example gradient penalty (``"wgan-gp"`` only).
+        d_steps: Discriminator steps per generator step (the generator steps on every
+            ``d_steps``-th batch); 5 is usual for ``"wgan-gp"``.
+        ema: Decay of an exponential moving average of the generator's weights, used for
+            sampling (``0``: off; ``0.999`` is typical).
+        num_classes: Class-conditional with this many classes (``0``: unconditional). The
+            generator's input is ``z`` and a one-hot label; the discriminator projects a label
+            embedding onto its last hidden layer. Batches must carry labels.
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -43,7 +49,11 @@ class GANConfig:
     batch_norm: bool = True
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    loss: Literal["bce"] = "bce"
+    loss: Literal["bce", "hinge", "wgan-gp"] = "bce"
+    gp_weight: float = 10.0
+    d_steps: int = 1
+    ema: float = 0.0
+    num_classes: int = 0
 
     def __post_init__(self) -> None:
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
@@ -52,6 +62,7 @@ class GANConfig:
             raise ValueError("latent_dim and the layer widths must be positive and non-empty")
         if min(self.generator_widths + self.discriminator_widths) < 1:
             raise ValueError("layer widths must be positive")
+        check_options(self)
 
 
 def mlp_generator(latent_dim: int, widths: tuple[int, ...], out_features: int,
@@ -81,12 +92,14 @@ def mlp_discriminator(in_features: int, widths: tuple[int, ...],
     return nn.Sequential(*layers)
 
 
-class GAN(GenerativeModel):
+class GAN(AdversarialModel):
     """The seed's MLP GAN, a :class:`~genzoo.Generator` and :class:`~genzoo.Trainer`.
 
     Images are scaled to ``[-1, 1]`` for the tanh generator and back to ``[0, 1]`` on sampling.
     Each step updates the discriminator on real and generated images, then the generator
-    through the updated discriminator.
+    through the updated discriminator. With the default config this is exactly the seed
+    model; the ``loss``, ``d_steps``, ``ema`` and ``num_classes`` options are those of
+    :class:`~genzoo_gan.adversarial.AdversarialModel`.
 
     Args:
         config: A :class:`GANConfig`; or pass its fields as keyword arguments.
@@ -99,36 +112,23 @@ class GAN(GenerativeModel):
         super().__init__(config, **overrides)
         cfg = self.config
         pixels = math.prod(cfg.image_shape)
-        self.generator = mlp_generator(cfg.latent_dim, cfg.generator_widths, pixels,
-                                       cfg.negative_slope, cfg.batch_norm)
+        self.generator = mlp_generator(cfg.latent_dim + cfg.num_classes, cfg.generator_widths,
+                                       pixels, cfg.negative_slope, cfg.batch_norm)
         self.discriminator = mlp_discriminator(pixels, cfg.discriminator_widths,
                                                cfg.negative_slope)
+        self._init_options(features=cfg.discriminator_widths[-1])
 
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.latent_dim, generator=generator)
+    def _real_input(self, images: torch.Tensor) -> torch.Tensor:
+        return rearrange(images, "n c h w -> n (c h w)") * 2 - 1
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
+    def _to_images(self, out: torch.Tensor) -> torch.Tensor:
         c, h, w = self.image_shape
-        flat = self.generator(z)
-        return rearrange(flat.float().add(1).mul(0.5), "n (c h w) -> n c h w", c=c, h=h, w=w)
+        return rearrange(out.float().add(1).mul(0.5), "n (c h w) -> n c h w", c=c, h=h, w=w)
 
-    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        cfg = self.config
-        return {
-            "discriminator": adam(self.discriminator.parameters(), cfg.lr, cfg.betas),
-            "generator": adam(self.generator.parameters(), cfg.lr, cfg.betas),
-        }
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.discriminator[:-1]:
+            x = layer(x)
+        return x
 
-    def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
-        real = rearrange(batch.images, "n c h w -> n (c h w)") * 2 - 1
-        n = real.shape[0]
-        z = torch.randn(n, self.config.latent_dim, device=real.device)
-        fake = self.generator(z)
-
-        logits = self.discriminator(torch.cat([real, fake.detach()]))
-        d_loss = discriminator_loss(logits[:n], logits[n:])
-        step.optimize(d_loss, "discriminator")
-
-        g_loss = generator_loss(self.discriminator(fake))
-        step.optimize(g_loss, "generator")
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        return self.discriminator[-1](h)

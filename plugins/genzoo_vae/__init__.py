@@ -1,7 +1,7 @@
-"""The VAE plugin: the seed report's MLP VAE, registered as ``"vae"``.
+"""The VAE plugin: the seed report's MLP VAE (``"vae"``) and a convolutional VAE (``"conv-vae"``).
 
 It is found through the ``genzoo`` entry-point group like any third-party plugin; the model
-code is imported only when a VAE is built.
+code is imported only when a model is built.
 """
 
 from __future__ import annotations
@@ -15,3 +15,6 @@ import genzoo
 def genzoo_register_models(register: Any) -> None:
     register("vae", "genzoo_vae.model:VAE",
              summary="MLP VAE (784-400-20), Bernoulli likelihood, BCE + beta * KL")
+    register("conv-vae", "genzoo_vae.conv:ConvVAE",
+             summary="Convolutional VAE for 28x28/32x32, BCE + beta * KL, "
+                     "optionally class-conditional")

@@ -9,13 +9,14 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from genzoo.latent import batch_labels, cycle_labels, one_hot
 from genzoo.model import GenerativeModel
 from genzoo.optim import adam
 from genzoo.protocols import Batch, Posterior, StepContext
 
 from .losses import kl_divergence, reconstruction_loss
 
-__all__ = ["VAEConfig", "VAE"]
+__all__ = ["VAEConfig", "VAE", "VariationalAutoencoder"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class VAEConfig:
         latent_dim: Size of the latent code.
         beta: Weight of the KL term (1 is the plain VAE; other values give a beta-VAE).
         lr: Adam's learning rate.
+        num_classes: Class-conditional (a CVAE) with this many classes (``0``: unconditional,
+            the seed model). The encoder and the decoder both see a one-hot label beside their
+            input; batches must carry labels.
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -35,6 +39,7 @@ class VAEConfig:
     latent_dim: int = 20
     beta: float = 1.0
     lr: float = 1e-3
+    num_classes: int = 0
 
     def __post_init__(self) -> None:
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
@@ -43,15 +48,132 @@ class VAEConfig:
             raise ValueError("hidden_dim and latent_dim must be positive")
         if self.beta < 0:
             raise ValueError(f"beta must not be negative, got {self.beta}")
+        check_num_classes(self.num_classes)
 
 
-class VAE(GenerativeModel):
-    """The seed's MLP VAE: a :class:`~genzoo.Generator`, :class:`~genzoo.Encoder` and
-    :class:`~genzoo.Trainer`.
+def check_num_classes(num_classes: int) -> None:
+    """Raise ``ValueError`` unless ``num_classes`` is 0 (unconditional) or at least 2."""
+    if num_classes < 0 or num_classes == 1:
+        raise ValueError(f"num_classes must be 0 (unconditional) or at least 2, got {num_classes}")
+
+
+class VariationalAutoencoder(GenerativeModel):
+    """What the MLP VAE and the convolutional VAE share: a :class:`~genzoo.Generator`,
+    :class:`~genzoo.Encoder` and :class:`~genzoo.Trainer`.
 
     The encoder maps an image to the mean and log-variance of a Gaussian posterior; a latent
     drawn from it by reparameterisation is decoded to Bernoulli pixel probabilities. The loss
     is the pixels' binary cross-entropy plus ``beta`` times the KL divergence to the prior.
+
+    A subclass builds ``mean_head`` and ``logvar_head`` and implements :meth:`_hidden` (images
+    and one-hot labels → the encoder's last hidden layer) and :meth:`_decoder_logits`
+    (latents and one-hot labels → pixel logits, flat or ``N×C×H×W``). Its config has
+    ``latent_dim``, ``beta``, ``lr`` and ``num_classes``.
+
+    Class-conditional models (``num_classes > 0``) take labels in :meth:`encode`,
+    :meth:`decode`, :meth:`reconstruct` and :meth:`generate`. Without them, ``generate`` draws
+    image ``i`` of class ``i mod num_classes``, and ``encode``/``reconstruct`` use the class
+    whose evidence lower bound is highest for each image (:meth:`infer_labels`), so the
+    runner's reconstruction grids work without labels.
+    """
+
+    mean_head: nn.Module
+    logvar_head: nn.Module
+
+    def _hidden(self, images: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _decoder_logits(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _condition(self, labels: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+        classes = self.config.num_classes
+        if not classes:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is not class-conditional; pass no labels")
+            return None
+        if labels is None:
+            raise ValueError(f"{type(self).__name__} is class-conditional; pass labels")
+        return one_hot(labels.to(like.device), classes, like.dtype)
+
+    def encode(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> Posterior:
+        """The posterior over latents for ``N×C×H×W`` images in ``[0, 1]`` (and their
+        labels, for a class-conditional model: inferred when omitted)."""
+        if self.config.num_classes and labels is None:
+            labels = self.infer_labels(images)
+        hidden = self._hidden(images, self._condition(labels, images))
+        return Posterior(self.mean_head(hidden), self.logvar_head(hidden))
+
+    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's pixel logits (flat ``N×(C·H·W)`` for the MLP VAE, else ``N×C×H×W``)."""
+        return self._decoder_logits(z, self._condition(labels, z))
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (pixel probabilities in ``[0, 1]``) for latent codes ``z``."""
+        probs = torch.sigmoid(self.decode_logits(z, labels).float())
+        return probs.reshape(z.shape[0], *self.image_shape)
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode ``images`` from their posterior means."""
+        if self.config.num_classes and labels is None:
+            labels = self.infer_labels(images)
+        return self.decode(self.encode(images, labels).mean, labels)
+
+    @torch.no_grad()
+    def infer_labels(self, images: torch.Tensor) -> torch.Tensor:
+        """For a class-conditional model: each image's most likely class, the one whose
+        evidence lower bound (at the posterior mean) is highest. Costs ``num_classes`` passes."""
+        classes = self.config.num_classes
+        if not classes:
+            raise ValueError(f"{type(self).__name__} is not class-conditional")
+        n = images.shape[0]
+        candidates = torch.arange(classes, device=images.device).repeat_interleave(n)
+        tiled = images.repeat(classes, *([1] * (images.dim() - 1)))
+        hidden = self._hidden(tiled, one_hot(candidates, classes, tiled.dtype))
+        mean, logvar = self.mean_head(hidden), self.logvar_head(hidden)
+        logits = self._decoder_logits(mean, one_hot(candidates, classes, mean.dtype)).float()
+        bce = nn.functional.binary_cross_entropy_with_logits(
+            logits.reshape(tiled.shape), tiled.float(), reduction="none").flatten(1).sum(1)
+        kl = -0.5 * (1 + logvar - mean.pow(2) - logvar.exp()).float().sum(1)
+        bound = -(bce + self.config.beta * kl)
+        return bound.reshape(classes, n).argmax(0)
+
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, generator=generator)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode ``z``; a class-conditional model without ``labels`` draws image ``i`` of
+        class ``i mod num_classes``. ``labels`` may also be ``N×num_classes`` soft labels."""
+        if self.config.num_classes and labels is None:
+            labels = cycle_labels(z.shape[0], self.config.num_classes, z.device)
+        return self.decode(z, labels)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"vae": adam(self.parameters(), self.config.lr)}
+
+    def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
+        x = batch.images
+        labels = None
+        if self.config.num_classes:
+            labels = batch_labels(batch, self.config.num_classes,
+                                  f"model {self.registry_name or type(self).__name__!r}")
+        mean, logvar = self.encode(x, labels)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)  # reparameterisation
+        logits = self.decode_logits(z, labels)
+        reconstruction = reconstruction_loss(logits, x.reshape(logits.shape))
+        kl = kl_divergence(mean, logvar)
+        loss = reconstruction + self.config.beta * kl
+        step.optimize(loss, "vae")
+        return {"loss": loss.detach(), "reconstruction": reconstruction.detach(), "kl": kl.detach()}
+
+
+class VAE(VariationalAutoencoder):
+    """The seed's MLP VAE: a :class:`~genzoo.Generator`, :class:`~genzoo.Encoder` and
+    :class:`~genzoo.Trainer` (see :class:`VariationalAutoencoder`).
+
+    With the default config this is exactly the seed model; ``num_classes > 0`` makes it a
+    conditional VAE whose encoder and decoder also take a one-hot label.
 
     Args:
         config: A :class:`VAEConfig`; or pass its fields as keyword arguments.
@@ -64,48 +186,15 @@ class VAE(GenerativeModel):
         super().__init__(config, **overrides)
         cfg = self.config
         pixels = math.prod(cfg.image_shape)
-        self.encoder = nn.Sequential(nn.Linear(pixels, cfg.hidden_dim), nn.ReLU())
+        self.encoder = nn.Sequential(nn.Linear(pixels + cfg.num_classes, cfg.hidden_dim), nn.ReLU())
         self.mean_head = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
         self.logvar_head = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
-        self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.hidden_dim), nn.ReLU(),
-                                     nn.Linear(cfg.hidden_dim, pixels))
+        self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim + cfg.num_classes, cfg.hidden_dim),
+                                     nn.ReLU(), nn.Linear(cfg.hidden_dim, pixels))
 
-    def encode(self, images: torch.Tensor) -> Posterior:
-        """The posterior over latents for ``N×C×H×W`` images in ``[0, 1]``."""
-        hidden = self.encoder(rearrange(images, "n c h w -> n (c h w)"))
-        return Posterior(self.mean_head(hidden), self.logvar_head(hidden))
+    def _hidden(self, images: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        flat = rearrange(images, "n c h w -> n (c h w)")
+        return self.encoder(flat if condition is None else torch.cat([flat, condition], dim=1))
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's pixel logits, flat (``N×(C·H·W)``)."""
-        return self.decoder(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images (pixel probabilities in ``[0, 1]``) for latent codes ``z``."""
-        c, h, w = self.image_shape
-        probs = torch.sigmoid(self.decode_logits(z).float())
-        return rearrange(probs, "n (c h w) -> n c h w", c=c, h=h, w=w)
-
-    @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        """Decode ``images`` from their posterior means."""
-        return self.decode(self.encode(images).mean)
-
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.latent_dim, generator=generator)
-
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z)
-
-    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"vae": adam(self.parameters(), self.config.lr)}
-
-    def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
-        x = batch.images
-        mean, logvar = self.encode(x)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)  # reparameterisation
-        logits = self.decode_logits(z)
-        reconstruction = reconstruction_loss(logits, rearrange(x, "n c h w -> n (c h w)"))
-        kl = kl_divergence(mean, logvar)
-        loss = reconstruction + self.config.beta * kl
-        step.optimize(loss, "vae")
-        return {"loss": loss.detach(), "reconstruction": reconstruction.detach(), "kl": kl.detach()}
+    def _decoder_logits(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        return self.decoder(z if condition is None else torch.cat([z, condition], dim=1))

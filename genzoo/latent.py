@@ -1,0 +1,214 @@
+"""What generators decode: paths through latent space, and class labels for conditional models.
+
+:func:`interpolate` decodes the images along a path between two latent codes of any
+:class:`~genzoo.GenerativeModel` with a vector latent (``"gan"``, ``"dcgan"``, ``"vae"``,
+``"conv-vae"``); :func:`interpolate_images` encodes two images with an
+:class:`~genzoo.Encoder` and decodes the path between their posterior means::
+
+    from genzoo.latent import interpolate
+
+    frames = interpolate(model, steps=8, seed=3)  # 8×C×H×W in [0, 1]
+
+The helpers at the end (:func:`one_hot`, :func:`cycle_labels`, :func:`batch_labels`) are what the
+built-in class-conditional models share.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+
+from .errors import BatchError
+from .model import eval_mode
+from .protocols import Batch
+
+__all__ = ["slerp", "lerp", "latent_path", "interpolate", "interpolate_images",
+           "one_hot", "cycle_labels", "batch_labels"]
+
+
+def lerp(start: torch.Tensor, end: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight-line points ``(1 - t)·start + t·end``, one per value of the 1-D ``t``."""
+    t = t.to(start.dtype).reshape(-1, *([1] * start.dim()))
+    return start.unsqueeze(0) + t * (end - start).unsqueeze(0)
+
+
+def slerp(start: torch.Tensor, end: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: the great-circle arc from ``start`` to ``end``, with the norm
+    interpolated linearly along it.
+
+    Gaussian latents concentrate near a sphere, so the points of a straight line between two
+    of them are atypically short; the arc keeps every point typical. Falls back to :func:`lerp`
+    for (anti)parallel endpoints.
+    """
+    a, b = start.reshape(-1).double(), end.reshape(-1).double()
+    na, nb = a.norm(), b.norm()
+    if na == 0 or nb == 0:
+        return lerp(start, end, t)
+    ua, ub = a / na, b / nb
+    omega = torch.arccos((ua @ ub).clamp(-1.0, 1.0))
+    if omega < 1e-6 or math.pi - omega < 1e-6:
+        return lerp(start, end, t)
+    td = t.double().reshape(-1, 1)
+    direction = (torch.sin((1 - td) * omega) * ua + torch.sin(td * omega) * ub) / torch.sin(omega)
+    norm = (1 - td) * na + td * nb
+    return (direction * norm).to(start.dtype).reshape(-1, *start.shape)
+
+
+def latent_path(start: torch.Tensor, end: torch.Tensor, steps: int,
+                method: Literal["slerp", "lerp"] = "slerp") -> torch.Tensor:
+    """``steps`` latent codes from ``start`` to ``end`` (both included exactly), stacked."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an integer of at least 2, got {steps!r}")
+    if method not in ("slerp", "lerp"):
+        raise ValueError(f"method must be 'slerp' or 'lerp', got {method!r}")
+    if start.shape != end.shape:
+        raise ValueError(f"start and end must have the same shape, got {tuple(start.shape)} "
+                         f"and {tuple(end.shape)}")
+    t = torch.linspace(0.0, 1.0, steps)
+    path = (slerp if method == "slerp" else lerp)(start, end, t)
+    path[0], path[-1] = start, end  # exact endpoints, whatever the rounding
+    return path
+
+
+@torch.no_grad()
+def interpolate(model: Any, steps: int = 8, *, seed: int = 0, start: torch.Tensor | None = None,
+                end: torch.Tensor | None = None, method: Literal["slerp", "lerp"] = "slerp",
+                labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Decode ``steps`` images along a path between two latent codes.
+
+    Args:
+        model: A :class:`~genzoo.GenerativeModel` (anything with ``sample_latent`` and
+            ``generate``) whose latent codes are vectors.
+        steps: How many images, endpoints included (at least 2).
+        seed: Draws the endpoints that are not given (the same two codes for a seed, whether
+            or not one of them is passed).
+        start: The first latent code (one code, e.g. ``model.sample_latent(1)[0]``).
+        end: The last latent code.
+        method: ``"slerp"`` (spherical, for Gaussian latents) or ``"lerp"`` (straight).
+        labels: For class-conditional models: one class for every image, or ``steps`` classes.
+            When omitted, one class drawn from ``seed`` for the whole path.
+
+    Returns:
+        ``steps×C×H×W`` images in ``[0, 1]`` on the model's device; the first is
+        ``model.generate(start)``, the last ``model.generate(end)``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    drawn = model.sample_latent(2, generator=generator)
+    shape = drawn[0].shape
+    start = drawn[0] if start is None else torch.as_tensor(start, dtype=drawn.dtype).reshape(shape)
+    end = drawn[1] if end is None else torch.as_tensor(end, dtype=drawn.dtype).reshape(shape)
+    path = latent_path(start.cpu(), end.cpu(), steps, method)
+    classes = getattr(getattr(model, "config", None), "num_classes", 0)
+    if labels is None and classes:
+        labels = int(torch.randint(classes, (), generator=generator))
+    return _decode(model, path, labels)
+
+
+@torch.no_grad()
+def interpolate_images(model: Any, a: torch.Tensor, b: torch.Tensor, steps: int = 8, *,
+                       method: Literal["slerp", "lerp"] = "lerp",
+                       labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Encode images ``a`` and ``b``, and decode ``steps`` images between their posterior means.
+
+    Args:
+        model: An :class:`~genzoo.Encoder` that also has ``generate`` (``"vae"``, ``"conv-vae"``).
+        a: One image, ``C×H×W`` (or ``1×C×H×W``), floats in ``[0, 1]`` or ``uint8``.
+        b: Another image of the same shape.
+        steps: How many images, endpoints included.
+        method: ``"lerp"`` (the default: posterior means are not on a sphere) or ``"slerp"``.
+        labels: For class-conditional models: one class for both images and the whole path.
+            When omitted, the model infers each image's class and the path also moves from
+            ``a``'s class to ``b``'s (the one-hot label is interpolated along with the code).
+
+    Returns:
+        ``steps×C×H×W`` images in ``[0, 1]``: ``a``'s reconstruction first, ``b``'s last.
+    """
+    with eval_mode(model):
+        device = next(model.parameters()).device
+        pair = torch.stack([_image(a), _image(b)]).to(device)
+        classes = getattr(getattr(model, "config", None), "num_classes", 0)
+        if not classes:
+            if labels is not None:
+                raise ValueError(f"{type(model).__name__} is not class-conditional; "
+                                 "interpolate without labels")
+            mean = model.encode(pair).mean
+            return _decode(model, latent_path(mean[0].cpu(), mean[1].cpu(), steps, method), None)
+        if labels is None:
+            pair_labels = model.infer_labels(pair)
+            mean = model.encode(pair, labels=pair_labels).mean
+            ends = one_hot(pair_labels, classes, torch.float32).cpu()
+            soft = lerp(ends[0], ends[1], torch.linspace(0.0, 1.0, steps))
+            path = latent_path(mean[0].cpu(), mean[1].cpu(), steps, method)
+            return _decode(model, path, soft)
+        if torch.is_tensor(labels) and labels.numel() != 1:
+            raise ValueError("labels must be one class for both images and the whole path")
+        label = int(labels)
+        mean = model.encode(pair, labels=model._labels(label, 2)).mean
+        return _decode(model, latent_path(mean[0].cpu(), mean[1].cpu(), steps, method), label)
+
+
+def _image(x: torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(x)
+    if x.dim() == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"expected one image (C×H×W or 1×C×H×W), got {tuple(x.shape)}")
+        x = x[0]
+    if x.dim() != 3:
+        raise ValueError(f"expected one image (C×H×W or 1×C×H×W), got {tuple(x.shape)}")
+    return x.float().div(255) if x.dtype == torch.uint8 else x.float()
+
+
+def _decode(model: Any, path: torch.Tensor, labels: torch.Tensor | int | None) -> torch.Tensor:
+    with eval_mode(model):
+        z = path.to(next(model.parameters()).device)
+        if labels is None:
+            images = model.generate(z)
+        elif torch.is_tensor(labels) and labels.is_floating_point():  # soft (interpolated) labels
+            images = model.generate(z, labels=labels.to(z.device))
+        else:
+            images = model.generate(z, labels=model._labels(labels, z.shape[0]))
+        return images.float().clamp_(0, 1)
+
+
+# -- class labels for conditional models ------------------------------------------------------
+
+def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """``N×num_classes`` one-hot rows for integer ``labels``; float ``N×num_classes`` rows
+    (soft labels, e.g. interpolated between two classes) are returned as they are.
+
+    Indexes an identity matrix on the labels' device, so nothing is read back to the host.
+    """
+    if labels.is_floating_point():
+        if labels.dim() != 2 or labels.shape[1] != num_classes:
+            raise ValueError(f"soft labels must be N×{num_classes}, got {tuple(labels.shape)}")
+        return labels.to(dtype)
+    return torch.eye(num_classes, dtype=dtype, device=labels.device)[labels.long()]
+
+
+def cycle_labels(n: int, num_classes: int,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """The labels a conditional model uses when ``generate`` gets none: ``0, 1, ..., k-1, 0, ...``.
+
+    Every class equally often (so ``sample(n)`` of a conditional model covers the classes evenly,
+    as metrics want), and the same labels for the same ``n`` (so a seed gives the same images).
+    """
+    return torch.arange(n, device=device) % num_classes
+
+
+def batch_labels(batch: Batch, num_classes: int, model: str) -> torch.Tensor:
+    """The batch's labels as a long tensor, or :class:`~genzoo.BatchError` if it has none."""
+    if batch.labels is None:
+        raise BatchError(
+            f"{model} is class-conditional (num_classes={num_classes}) and needs labelled "
+            "batches: (images, labels) tuples, e.g. InMemoryLoader(images, labels, ...) or a "
+            "DataLoader over a labelled data set; build it with num_classes=0 to train without"
+        )
+    labels = batch.labels
+    if labels.dim() != 1 or labels.shape[0] != batch.images.shape[0]:
+        raise BatchError(f"expected {batch.images.shape[0]} labels, one per image, got shape "
+                         f"{tuple(labels.shape)}")
+    if labels.is_floating_point():
+        raise BatchError(f"labels must be integer classes, got dtype {labels.dtype}")
+    return labels.long()
