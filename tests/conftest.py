@@ -58,13 +58,13 @@ def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root whose ``MNIST/raw/`` and ``FashionMNIST/raw/`` hold the IDX files.
 
     The real data in ``../shared/data`` when present; otherwise a generated set
-    of 512 train and 128 test 28x28 digit-like images per data set.
+    of 2,048 train and 256 test 28x28 digit-like images per data set.
     """
     if all((SHARED_DATA / d / "raw" / f).is_file() for d in ("MNIST", "FashionMNIST") for f in _IDX_FILES):
         return SHARED_DATA
     root = tmp_path_factory.mktemp("generated_data")
-    write_idx_set(root / "MNIST" / "raw", train=512, test=128, seed=0)
-    write_idx_set(root / "FashionMNIST" / "raw", train=512, test=128, seed=100)
+    write_idx_set(root / "MNIST" / "raw", train=2048, test=256, seed=0)
+    write_idx_set(root / "FashionMNIST" / "raw", train=2048, test=256, seed=100)
     return root
 
 
