@@ -16,27 +16,11 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as with_spectral_norm
 
+from genzoo.shapes import conv_plan
+
 from .adversarial import AdversarialModel, check_options
 
-__all__ = ["DCGANConfig", "DCGAN", "conv_plan"]
-
-
-def conv_plan(height: int, width: int) -> tuple[int, int, int]:
-    """``(doublings, start_height, start_width)``: how many stride-2 layers lead from the
-    smallest feature map to the image (halving while both sides are even and above 7).
-
-    28×28 → 2 from 7×7; 32×32 → 3 from 4×4; 64×64 → 4 from 4×4.
-
-    Raises:
-        ValueError: a side is not divisible by 4 (fewer than two doublings).
-    """
-    doublings = 0
-    while height % 2 == 0 and width % 2 == 0 and min(height, width) > 7:
-        height, width, doublings = height // 2, width // 2, doublings + 1
-    if doublings < 2:
-        raise ValueError("convolutional models need image sides divisible by 4 (e.g. 28×28 or "
-                         f"32×32), got {height << doublings}×{width << doublings}")
-    return doublings, height, width
+__all__ = ["DCGANConfig", "DCGAN"]
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genzoo.shapes import conv_plan
+
 from .model import VariationalAutoencoder, check_num_classes
 
-__all__ = ["ConvVAEConfig", "ConvVAE", "conv_plan"]
-
-
-def conv_plan(height: int, width: int) -> tuple[int, int, int]:
-    """``(halvings, smallest_height, smallest_width)``: halve while both sides are even and
-    above 7 (28×28 → 2 to 7×7; 32×32 → 3 to 4×4).
-
-    Raises:
-        ValueError: a side is not divisible by 4 (fewer than two halvings).
-    """
-    halvings = 0
-    while height % 2 == 0 and width % 2 == 0 and min(height, width) > 7:
-        height, width, halvings = height // 2, width // 2, halvings + 1
-    if halvings < 2:
-        raise ValueError("convolutional models need image sides divisible by 4 (e.g. 28×28 or "
-                         f"32×32), got {height << halvings}×{width << halvings}")
-    return halvings, height, width
+__all__ = ["ConvVAEConfig", "ConvVAE"]
 
 
 @dataclass(frozen=True)
