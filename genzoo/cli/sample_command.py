@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 
-
 @click.command(epilog="\b\nExamples:\n  genzoo sample runs/gan/checkpoints/last.pt -n 64 -o gan.png\n"
-                     "  genzoo sample runs/vae/checkpoints/last.pt -n 100 -o samples/ --seed 1")
+                     "  genzoo sample runs/vae/checkpoints/last.pt -n 100 -o samples/ --seed 1\n"
+                     "  genzoo sample runs/cgan/checkpoints/last.pt -n 16 --label 7 -o sevens.png\n"
+                     "  genzoo sample runs/cgan/checkpoints/last.pt -n 30 --label 3 --label 8 --nrow 2")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True, help="How many images.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("samples.png"),
@@ -17,10 +18,15 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
 @click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
 @click.option("--nrow", type=click.IntRange(1), help="Images per grid row.  [default: square]")
-def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, nrow: int | None) -> None:
+@click.option("--label", "labels", type=click.IntRange(0), multiple=True, metavar="K",
+              help="Class-conditional models: draw class K (repeat to cycle through several "
+                   "classes).  [default: every class in turn]")
+def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, nrow: int | None,
+           labels: tuple[int, ...]) -> None:
     """Draw images from a trained CHECKPOINT into a grid or a folder of PNGs."""
     import math
 
+    import torch
     from torchvision.utils import save_image
 
     from ..checkpoint import load
@@ -40,7 +46,22 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
-    images = model.sample(count, seed=seed).cpu()
+    classes = getattr(getattr(model, "config", None), "num_classes", 0)
+    if labels and not classes:
+        raise click.BadParameter(f"{checkpoint} holds a {_name(model)} that is not class-conditional; "
+                                 "sample it without --label (or train one with --set num_classes=N)",
+                                 param_hint="--label")
+    if len(labels) > count:
+        raise click.BadParameter(f"{len(labels)} classes for {count} images; draw at least one "
+                                 f"image per class (-n {len(labels)} or more)", param_hint="--label")
+    if labels and max(labels) >= classes:
+        raise click.BadParameter(f"class {max(labels)} does not exist: {_name(model)} was trained "
+                                 f"with {classes} classes, 0 to {classes - 1}", param_hint="--label")
+    if labels:
+        chosen = torch.tensor(labels)[torch.arange(count) % len(labels)]
+        images = model.sample(count, seed=seed, labels=chosen).cpu()
+    else:
+        images = model.sample(count, seed=seed).cpu()
     if is_grid:
         output.parent.mkdir(parents=True, exist_ok=True)
         save_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))
@@ -50,3 +71,8 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
         for index, image in enumerate(images):
             save_image(image, output / f"sample_{index:05d}.png")
         click.echo(f"wrote {count} samples to {output}/")
+
+
+def _name(model: object) -> str:
+    """The model's registered name, else its class name."""
+    return getattr(model, "registry_name", "") or type(model).__name__

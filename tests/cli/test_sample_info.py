@@ -7,6 +7,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -85,6 +86,62 @@ def test_sample_bad_input(checkpoint: Path, tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         user_error(invoke("sample", checkpoint, "--device", "cuda", "-o", tmp_path / "x.png"),
                    "CUDA is not available")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture(scope="module")
+def conditional_checkpoint(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """A class-conditional VAE (10 classes) trained for one epoch on the tiny MNIST root."""
+    run = tmp_path_factory.mktemp("trained") / "cvae"
+    ok(invoke("train", "vae", "--data-root", tiny_root, "--epochs", "1", "--seed", "0",
+              "--out", run, *FAST, *TINY_VAE, "--set", "num_classes=10"))
+    return run / "checkpoints" / "last.pt"
+
+
+def _pngs(folder: Path) -> torch.Tensor:
+    """The PNGs of a ``-o folder/`` sample run, in order, as an ``N×H×W`` uint8 tensor."""
+    files = sorted(folder.iterdir())
+    return torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("L"))) for f in files])
+
+
+def _as_saved(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as ``save_image`` writes them: 8-bit, rounded."""
+    return images[:, 0].mul(255).add(0.5).clamp(0, 255).to(torch.uint8)
+
+
+def test_sample_chosen_classes_of_a_conditional_model(conditional_checkpoint: Path,
+                                                      tmp_path: Path) -> None:
+    model = genzoo.load(conditional_checkpoint)
+    ok(invoke("sample", conditional_checkpoint, "-n", "4", "--label", "7", "-o", tmp_path / "sevens"))
+    sevens = _pngs(tmp_path / "sevens")
+    assert torch.equal(sevens, _as_saved(model.sample(4, seed=0, labels=7)))
+    assert not torch.equal(sevens, _as_saved(model.sample(4, seed=0, labels=2)))
+    # Repeated, the classes alternate image by image.
+    ok(invoke("sample", conditional_checkpoint, "-n", "5", "--label", "3", "--label", "8",
+              "-o", tmp_path / "mixed"))
+    expected = model.sample(5, seed=0, labels=torch.tensor([3, 8, 3, 8, 3]))
+    assert torch.equal(_pngs(tmp_path / "mixed"), _as_saved(expected))
+    # Without --label, the classes come in turn (0, 1, 2, ...), as model.sample gives them.
+    ok(invoke("sample", conditional_checkpoint, "-n", "3", "-o", tmp_path / "default"))
+    expected = model.sample(3, seed=0, labels=torch.tensor([0, 1, 2]))
+    assert torch.equal(_pngs(tmp_path / "default"), _as_saved(expected))
+    # A grid of two classes, one per column.
+    ok(invoke("sample", conditional_checkpoint, "-n", "4", "--label", "1", "--label", "6",
+              "--nrow", "2", "-o", tmp_path / "grid.png"))
+    with Image.open(tmp_path / "grid.png") as grid:
+        assert grid.size == _grid_size(4, 2)
+
+
+def test_sample_label_errors(checkpoint: Path, conditional_checkpoint: Path, tmp_path: Path) -> None:
+    user_error(invoke("sample", checkpoint, "--label", "3", "-o", tmp_path / "x.png"),
+               "Invalid value for --label", "not class-conditional", "sample it without --label")
+    user_error(invoke("sample", conditional_checkpoint, "-n", "1", "--label", "3", "--label", "8",
+                      "-o", tmp_path / "x.png"),
+               "Invalid value for --label", "2 classes for 1 images", "-n 2 or more")
+    user_error(invoke("sample", conditional_checkpoint, "--label", "10", "-o", tmp_path / "x.png"),
+               "Invalid value for --label", "class 10 does not exist", "10 classes, 0 to 9")
+    user_error(invoke("sample", conditional_checkpoint, "--label", "-1", "-o", tmp_path / "x.png"),
+               "'--label'", "-1 is not in the range x>=0")
     assert not (tmp_path / "x.png").exists()
 
 
