@@ -57,28 +57,37 @@ class VAE(nn.Module):
         return torch.sigmoid(self.fc4(torch.relu(self.fc3(z)))), mu, logvar
 
 
+def bf16_autocast(device: str, bf16: bool):
+    """A factory of bfloat16 autocast contexts on ``device`` (of null contexts without bf16)."""
+    if not bf16:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
 def _loader(root: str, batch_size: int, normalize: bool) -> DataLoader:
     steps = [transforms.ToTensor()] + ([transforms.Normalize([0.5], [0.5])] if normalize else [])
     data = datasets.MNIST(root, train=True, download=False, transform=transforms.Compose(steps))
     return DataLoader(data, batch_size=batch_size, shuffle=True)
 
 
-def train_gan(root: str, batch_size: int, max_steps: int | None, bf16: bool) -> tuple[int, float]:
+def train_gan(root: str, batch_size: int, max_steps: int | None, bf16: bool,
+              device: str = "cpu") -> tuple[int, float]:
     """Train the classic loop for one epoch (or ``max_steps``); return images seen and seconds."""
     loader = _loader(root, batch_size, normalize=True)
-    generator, discriminator = Generator(), Discriminator()
+    generator, discriminator = Generator().to(device), Discriminator().to(device)
     bce = nn.BCELoss()
     opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    cast = bf16_autocast(device, bf16)
     seen, start = 0, time.perf_counter()
     for step, (imgs, _) in enumerate(loader):
         if max_steps is not None and step >= max_steps:
             break
-        valid = torch.ones(imgs.size(0), 1)
-        fake = torch.zeros(imgs.size(0), 1)
+        imgs = imgs.to(device)
+        valid = torch.ones(imgs.size(0), 1, device=device)
+        fake = torch.zeros(imgs.size(0), 1, device=device)
         opt_g.zero_grad()
-        z = torch.randn(imgs.size(0), 100)
+        z = torch.randn(imgs.size(0), 100, device=device)
         with cast():
             gen_imgs = generator(z)
             judged = discriminator(gen_imgs)
@@ -97,16 +106,18 @@ def train_gan(root: str, batch_size: int, max_steps: int | None, bf16: bool) -> 
     return seen, time.perf_counter() - start
 
 
-def train_vae(root: str, batch_size: int, max_steps: int | None, bf16: bool) -> tuple[int, float]:
+def train_vae(root: str, batch_size: int, max_steps: int | None, bf16: bool,
+              device: str = "cpu") -> tuple[int, float]:
     """Train the classic VAE loop for one epoch (or ``max_steps``)."""
     loader = _loader(root, batch_size, normalize=False)
-    model = VAE()
+    model = VAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    cast = bf16_autocast(device, bf16)
     seen, start = 0, time.perf_counter()
     for step, (data, _) in enumerate(loader):
         if max_steps is not None and step >= max_steps:
             break
+        data = data.to(device)
         optimizer.zero_grad()
         with cast():
             recon, mu, logvar = model(data)

@@ -1,13 +1,25 @@
 """Benchmark: sample quality of trained runs, as a markdown table for the docs.
 
-For each run folder (its ``checkpoints/last.pt``) or checkpoint file, draws ``-n`` samples and
-measures FID, classifier score, precision and recall with :func:`genzoo.metrics.evaluate`; the
-table ends with the real-data floor (as many real training images against the test set).
+Two ways to use it:
+
+* ``--zoo OUT`` trains every configuration genzoo ships (:data:`ZOO`: the seed models and each
+  of their options) on MNIST with ``genzoo train``, one after the other, into ``OUT/<name>``,
+  timing each; then scores them all. A configuration whose run folder already holds a finished
+  run of the same settings is scored without training it again.
+* Run folders (their ``checkpoints/last.pt``) or checkpoint files given as arguments are scored
+  as they are.
+
+Scoring draws ``-n`` samples and measures FID, classifier score, precision and recall with
+:func:`genzoo.metrics.evaluate`; the table ends with the real-data floor (as many real training
+images against the test set).
 
 Usage::
 
+    python benchmarks/quality.py --zoo runs/zoo --csv docs/guide/quality.csv \
+        --figures docs/_static/models                                           # about an hour
+    python benchmarks/quality.py --zoo runs/zoo --only 'dcgan*'
     python benchmarks/quality.py runs/vae runs/gan --data mnist -n 10000
-    python benchmarks/quality.py runs/gan/checkpoints/last.pt --seed 1 --json quality.json
+    python benchmarks/quality.py --zoo /tmp/zoo --quick      # a few steps each (CI keeps it working)
 
 The data comes from ``--data-root`` or ``$GENZOO_DATA``; the classifier from the cache (trained
 on first use).
@@ -16,11 +28,69 @@ on first use).
 from __future__ import annotations
 
 import argparse
+import csv
+import fnmatch
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One configuration genzoo ships, with the training budget it is measured with."""
+
+    name: str
+    model: str
+    settings: tuple[str, ...]
+    epochs: int
+    batch_size: int
+
+    def folder(self, zoo: Path) -> Path:
+        """Its run folder in the zoo folder ``zoo``."""
+        return zoo / self.name.replace(" ", "-")
+
+    def command(self, out: Path, data_root: str | None, max_steps: int | None) -> list[str]:
+        """The ``genzoo train`` command line that trains it into ``out``."""
+        every = str(max(1, self.epochs // 4))
+        command = [sys.executable, "-m", "genzoo", "train", self.model, "--data", "mnist",
+                   "--epochs", str(self.epochs), "--batch-size", str(self.batch_size),
+                   "--seed", "0", "--device", "cpu", "--grid-every", every,
+                   "--checkpoint-every", every, "--no-progress", "--out", str(out)]
+        for setting in self.settings:
+            command += ["--set", setting]
+        if data_root:
+            command += ["--data-root", data_root]
+        if max_steps:
+            command += ["--max-steps", str(max_steps)]
+        return command
+
+
+#: The shipped configurations: each model's defaults, then its main options (the loss, the
+#: weight EMA, class conditioning; ``dcgan classic`` turns off both of the DCGAN's non-classic
+#: defaults). The MLP GANs and VAEs train for 20 epochs (as ``make demo`` does), the
+#: convolutional ones for what fits in 10 minutes on a 2-core CPU.
+ZOO = [
+    Shipped("gan", "gan", (), 20, 64),
+    Shipped("gan ema", "gan", ("ema=0.999",), 20, 64),
+    Shipped("gan hinge", "gan", ("loss=hinge",), 20, 64),
+    Shipped("gan wgan-gp", "gan", ("loss=wgan-gp",), 20, 64),
+    Shipped("gan conditional", "gan", ("num_classes=10",), 20, 64),
+    Shipped("vae", "vae", (), 20, 128),
+    Shipped("vae conditional", "vae", ("num_classes=10",), 20, 128),
+    Shipped("dcgan classic", "dcgan", ("loss=bce", "ema=0"), 8, 64),
+    Shipped("dcgan", "dcgan", (), 10, 64),
+    Shipped("dcgan conditional", "dcgan", ("num_classes=10",), 12, 64),
+    Shipped("conv-vae", "conv-vae", (), 12, 128),
+    Shipped("conv-vae conditional", "conv-vae", ("num_classes=10",), 12, 128),
+]
+
+#: The marker a finished zoo run leaves in its folder: its configuration and time.
+DONE_FILE = "zoo.json"
 
 
 def checkpoint_of(path: Path) -> Path:
@@ -32,40 +102,135 @@ def checkpoint_of(path: Path) -> Path:
     return path
 
 
+def train(config: Shipped, folder: Path, data_root: str | None, max_steps: int | None) -> float:
+    """Train ``config`` into ``folder`` (unless a finished run of it is there); its seconds."""
+    done = folder / DONE_FILE
+    wanted = {**asdict(config), "settings": list(config.settings), "max_steps": max_steps}
+    if done.is_file():
+        record = json.loads(done.read_text(encoding="utf-8"))
+        if record["config"] == wanted:
+            print(f"{config.name}: trained before in {record['seconds']:.0f} s", file=sys.stderr)
+            return record["seconds"]
+    if folder.exists():
+        raise SystemExit(f"{folder} exists but holds no finished run of {config.name!r} with these "
+                         "settings; move it away or choose another --zoo folder")
+    print(f"{config.name}: {' '.join(config.command(folder, data_root, max_steps)[2:])}",
+          file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    done_training = subprocess.run(config.command(folder, data_root, max_steps),
+                                   stdout=subprocess.DEVNULL, check=False)
+    if done_training.returncode != 0:
+        raise SystemExit(f"training {config.name!r} failed (exit status {done_training.returncode}, "
+                         f"its error is above); delete {folder} to train it again")
+    seconds = time.perf_counter() - started
+    done.write_text(json.dumps({"config": wanted, "seconds": round(seconds, 1)}) + "\n",
+                    encoding="utf-8")
+    print(f"{config.name}: trained in {seconds:.0f} s", file=sys.stderr, flush=True)
+    return seconds
+
+
+def zoo_rows(records: list[dict]) -> list[list[str]]:
+    """The docs table's header and rows: one per configuration, FID also as a multiple of the
+    floor, and the real-data floor last."""
+    rows = [["configuration", "settings", "epochs", "batch", "training time", "FID ↓", "× floor",
+             "classifier score ↑", "precision ↑", "recall ↑"]]
+    for r in records:
+        settings = " ".join(f"``{s}``" for s in r["settings"]) or "defaults"
+        minutes, seconds = divmod(round(r["train_seconds"]), 60)
+        epochs = f"{r['max_steps']} steps" if r["max_steps"] else str(r["epochs"])
+        rows.append([r["name"], settings, epochs, str(r["batch_size"]), f"{minutes}:{seconds:02d}",
+                     f"{r['fid']:.2f}", f"{r['fid'] / r['floor']['fid']:.1f}×",
+                     f"{r['classifier_score']:.2f}", f"{r['precision']:.3f}", f"{r['recall']:.3f}"])
+    floor = records[0]["floor"]
+    rows.append(["*real data (train vs test)*", "", "", "", "", f"{floor['fid']:.2f}", "1.0×",
+                 f"{floor['classifier_score']:.2f}", f"{floor['precision']:.3f}",
+                 f"{floor['recall']:.3f}"])
+    return rows
+
+
+def markdown(rows: list[list[str]]) -> str:
+    """``rows`` (a header first) as a markdown table."""
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join([lines[0], "|" + "---|" * len(rows[0]), *lines[1:]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders or checkpoint files")
+    parser.add_argument("runs", nargs="*", type=Path, help="run folders or checkpoint files")
+    parser.add_argument("--zoo", type=Path, metavar="OUT",
+                        help="train every shipped configuration into OUT/<name>, then score them")
+    parser.add_argument("--only", metavar="PATTERN", help="with --zoo: configurations matching this")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --zoo: 3 steps each, 500 samples (whatever -n says), a quick "
+                             "classifier")
     parser.add_argument("--data", default="mnist", help="named data set to compare with")
     parser.add_argument("-n", type=int, default=10_000, help="samples per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=os.environ.get("GENZOO_DATA"))
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cache-dir", help="the classifier cache folder [default: "
+                        "$XDG_CACHE_HOME/genzoo/classifiers, else ~/.cache/genzoo/classifiers]")
+    parser.add_argument("--device", default="cpu", help="where to score (training runs on the CPU)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--csv", type=Path, help="with --zoo: also write the table here (the docs "
+                        "include docs/guide/quality.csv)")
+    parser.add_argument("--figures", type=Path, metavar="DIR", help="with --zoo: also copy each "
+                        "run's final sample grid to DIR/<name>.png (the docs use docs/_static/models)")
     args = parser.parse_args()
+    if bool(args.runs) == bool(args.zoo):
+        parser.error("give run folders or checkpoints to score, or --zoo OUT (not both)")
+    if (args.only or args.quick or args.csv or args.figures) and not args.zoo:
+        parser.error("--only, --quick, --csv and --figures go with --zoo")
+    zoo = [c for c in ZOO if fnmatch.fnmatchcase(c.name, args.only or "*")]
+    if args.zoo and not zoo:
+        parser.error(f"no configuration matches {args.only!r}; they are: "
+                     + ", ".join(c.name for c in ZOO))
+    n = 500 if args.quick else args.n
+    max_steps = 3 if args.quick else None
+    quick_classifier = dict(epochs=1, max_train_images=2000) if args.quick else {}
 
     import genzoo
     from genzoo.metrics import domain_classifier, evaluate, markdown_table
     from genzoo.runner import resolve_device
 
+    trained = {}
+    if args.zoo:
+        for config in zoo:
+            trained[config] = train(config, config.folder(args.zoo), args.data_root, max_steps)
     device = resolve_device(args.device)
     classifier = domain_classifier(args.data, root=args.data_root, device=device,
+                                   cache_dir=args.cache_dir, **quick_classifier,
                                    log=lambda line: print(line, file=sys.stderr))
+    runs = [c.folder(args.zoo) for c in trained] if args.zoo else args.runs
     rows, records = [], []
-    for run in args.runs:
+    for run, config in zip(runs, list(trained) or [None] * len(runs), strict=True):
         checkpoint = checkpoint_of(run)
         model = genzoo.load(checkpoint, device=device)
         started = time.perf_counter()
-        metrics = evaluate(model, dataset=args.data, n=args.n, seed=args.seed, root=args.data_root,
+        metrics = evaluate(model, dataset=args.data, n=n, seed=args.seed, root=args.data_root,
                            classifier=classifier)
         seconds = time.perf_counter() - started
         print(f"{run}: FID {metrics.fid:.3f} ({seconds:.1f} s)", file=sys.stderr)
         rows.append((f"{run} ({model.registry_name})", metrics))
-        records.append({"run": str(run), "checkpoint": str(checkpoint), "model": model.registry_name,
-                        "seconds": round(seconds, 2), **metrics.as_dict()})
-    print(markdown_table(rows))
-    print(f"\n{args.data}, seed {args.seed}; classifier test accuracy "
-          f"{classifier.test_accuracy:.2%}; floor: {args.n} real training images vs the test set.")
+        record = {"run": str(run), "checkpoint": str(checkpoint), "model": model.registry_name,
+                  "seconds": round(seconds, 2), **metrics.as_dict()}
+        if config is not None:
+            record |= {**asdict(config), "train_seconds": trained[config],
+                       "max_steps": max_steps}
+        records.append(record)
+    print(markdown(zoo_rows(records)) if args.zoo else markdown_table(rows))
+    print(f"\n{args.data}, {n} samples, seed {args.seed}; classifier test accuracy "
+          f"{classifier.test_accuracy:.2%}; floor: {n} real training images vs the test set.")
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        with args.csv.open("w", newline="", encoding="utf-8") as file:
+            csv.writer(file).writerows(zoo_rows(records))
+    if args.figures:
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for config in trained:
+            shutil.copyfile(config.folder(args.zoo) / "grids" / "samples_final.png",
+                            args.figures / f"{config.folder(args.zoo).name}.png")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
 
 

@@ -1,7 +1,8 @@
 """Benchmark: the seed models' training speed and memory, genzoo beside two hand-written loops.
 
 Every configuration runs in a fresh subprocess (so that peak memory is its own), on the same
-machine, one after the other:
+machine, one after the other, ``--repeat`` times in turn (the median is shown: on a shared
+machine one run can be slowed by its neighbours):
 
 * **A, the classic loop** (``classic.py``): torchvision MNIST with ``ToTensor``/``Normalize``
   through a shuffling ``DataLoader``, sigmoid + ``BCELoss``, ``zero_grad()``, default Adam.
@@ -14,6 +15,8 @@ Usage::
     python benchmarks/run.py                 # full: one epoch of MNIST per configuration
     python benchmarks/run.py --quick         # a few steps each (CI keeps it working)
     python benchmarks/run.py --json out.json
+    python benchmarks/run.py --csv docs/guide/speed.csv   # the table the docs show
+    python benchmarks/run.py --device cuda                # every loop on the GPU
 
 The data comes from ``--data-root`` or ``$GENZOO_DATA``.
 """
@@ -21,6 +24,7 @@ The data comes from ``--data-root`` or ``$GENZOO_DATA``.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -32,37 +36,41 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CONFIGS = [("gan", 64), ("gan", 100), ("vae", 128)]
 VARIANTS = ["A classic", "B tuned", "genzoo", "genzoo + DataLoader"]
-TARGETS = {("gan", 64): 1.6, ("vae", 128): 1.5}  # genzoo ÷ A, fp32
+TARGETS = {("gan", 64): 1.6, ("vae", 128): 1.5}  # genzoo ÷ A, fp32, on the CPU
 
 
-def _child(variant: str, model: str, batch: int, bf16: bool, steps: int | None, root: str) -> None:
+def _child(variant: str, model: str, batch: int, bf16: bool, steps: int | None, root: str,
+           device: str) -> None:
     """Run one configuration in this process and print one JSON line."""
     sys.path.insert(0, str(HERE))
     import torch
 
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # pay torch's one-time imports untimed
+    warm = torch.zeros(1, requires_grad=True, device=device)
+    torch.optim.Adam([warm]).step()  # pay torch's one-time imports (and CUDA's start) untimed
 
     if variant == "A classic":
         import classic as impl
 
-        seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16)
+        seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16, device)
     elif variant == "B tuned":
         import tuned as impl
 
-        seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16)
+        seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16, device)
     else:
         import through_genzoo
 
         loader = "dataloader" if variant.endswith("DataLoader") else "in-memory"
-        seen, seconds = through_genzoo.train(model, root, batch, steps, bf16, loader)
+        seen, seconds = through_genzoo.train(model, root, batch, steps, bf16, loader, device)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"images": seen, "seconds": seconds, "peak_mb": peak_mb,
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if warm.is_cuda else 0.0
+    print(json.dumps({"images": seen, "seconds": seconds, "peak_mb": peak_mb, "gpu_peak_mb": gpu_mb,
                       "threads": torch.get_num_threads()}))
 
 
-def _measure(variant: str, model: str, batch: int, bf16: bool, steps: int | None, root: str) -> dict:
+def _measure(variant: str, model: str, batch: int, bf16: bool, steps: int | None, root: str,
+             device: str) -> dict:
     command = [sys.executable, __file__, "--child", variant, model, str(batch), str(int(bf16)),
-               str(steps or 0), root]
+               str(steps or 0), root, device]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{variant} {model} failed:\n{done.stderr}")
@@ -72,43 +80,76 @@ def _measure(variant: str, model: str, batch: int, bf16: bool, steps: int | None
     return result
 
 
+def _median(tries: list[dict]) -> dict:
+    """The try with the median speed (the slower middle one for an even count), with every
+    try's samples/s beside it."""
+    ordered = sorted(tries, key=lambda r: r["samples_per_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "tries": [r["samples_per_s"] for r in tries]}
+
+
+def _gpu_name(device: str) -> str:
+    if not device.startswith("cuda"):
+        return ""
+    import torch
+
+    return f" ({torch.cuda.get_device_name(torch.device(device))})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few steps per configuration")
     parser.add_argument("--data-root", default=os.environ.get("GENZOO_DATA"))
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help="also write the table here")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N: where every loop "
+                        "trains (each loop's peak GPU memory is shown too on CUDA)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs of each loop, the median "
+                        "shown (default 3; 1 with --quick)")
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        variant, model, batch, bf16, steps, root = args.child
-        _child(variant, model, int(batch), bool(int(bf16)), int(steps) or None, root)
+        variant, model, batch, bf16, steps, root, device = args.child
+        _child(variant, model, int(batch), bool(int(bf16)), int(steps) or None, root, device)
         return
     if not args.data_root:
         raise SystemExit("set GENZOO_DATA or --data-root to a folder holding MNIST/raw/")
     steps = 20 if args.quick else None
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    on_gpu = args.device.startswith("cuda")
     print(f"# genzoo training benchmark ({'quick: 20 steps' if args.quick else 'one MNIST epoch'} "
-          f"per run) on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, CPU only")
+          f"per run, median of {args.repeat}) on {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, device {args.device}{_gpu_name(args.device)}")
     rows = []
-    header = ("model", "batch", "precision", "variant", "samples/s", "s/epoch", "peak MB", "÷ A", "÷ B")
+    header = ("model", "batch", "precision", "variant", "samples/s", "s/epoch", "peak MB",
+              *(("GPU peak MB",) if on_gpu else ()), "÷ A", "÷ B")
+    table = [header]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for model, batch in CONFIGS:
         for bf16 in (False, True):
+            variants = [v for v in VARIANTS if not (bf16 and v.endswith("DataLoader"))]
+            tries: dict[str, list[dict]] = {v: [] for v in variants}
+            for _ in range(args.repeat):  # round robin, so that a slow spell hits every loop
+                for variant in variants:
+                    tries[variant].append(_measure(variant, model, batch, bf16, steps,
+                                                   args.data_root, args.device))
             found = {}
-            for variant in VARIANTS:
-                if variant.endswith("DataLoader") and bf16:
-                    continue
-                r = _measure(variant, model, batch, bf16, steps, args.data_root)
-                found[variant] = r
+            for variant in variants:
+                r = found[variant] = _median(tries[variant])
                 rel_a = r["samples_per_s"] / found["A classic"]["samples_per_s"]
-                rel_b = r["samples_per_s"] / found["B tuned"]["samples_per_s"] if "B tuned" in found else float("nan")
+                rel_b = r["samples_per_s"] / found["B tuned"]["samples_per_s"] if "B tuned" in found else None
                 row = dict(model=model, batch=batch, precision="bf16" if bf16 else "fp32",
                            variant=variant, **r, vs_a=rel_a, vs_b=rel_b)
                 rows.append(row)
-                print(f"| {model} | {batch} | {row['precision']} | {variant} | {r['samples_per_s']:,.0f} | "
-                      f"{r['epoch_s']:.1f} | {r['peak_mb']:,.0f} | {rel_a:.2f}× | {rel_b:.2f}× |", flush=True)
+                table.append((model, str(batch), row["precision"], variant, f"{r['samples_per_s']:,.0f}",
+                              f"{r['epoch_s']:.1f}", f"{r['peak_mb']:,.0f}",
+                              *((f"{r['gpu_peak_mb']:,.0f}",) if on_gpu else ()), f"{rel_a:.2f}×",
+                              f"{rel_b:.2f}×" if rel_b is not None else ""))
+                print("| " + " | ".join(table[-1]) + " |", flush=True)
     print()
-    for (model, batch), target in TARGETS.items():
+    for (model, batch), target in (TARGETS.items() if not on_gpu else ()):
         row = next(r for r in rows if (r["model"], r["batch"], r["precision"], r["variant"])
                    == (model, batch, "fp32", "genzoo"))
         ok = row["vs_a"] >= target and row["vs_b"] >= 0.9
@@ -116,6 +157,10 @@ def main() -> None:
               f"{row['vs_a']:.2f}× A, {row['vs_b']:.2f}× B -> {'met' if ok else 'NOT met'}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        with args.csv.open("w", newline="", encoding="utf-8") as file:
+            csv.writer(file).writerows(table)
 
 
 if __name__ == "__main__":

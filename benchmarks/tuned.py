@@ -7,14 +7,13 @@ backward restricted to its own weights; fused Adam; no host synchronisation per 
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from classic import VAE
+from classic import VAE, bf16_autocast
 
 
 def _images(root: str) -> torch.Tensor:
@@ -38,17 +37,18 @@ def _discriminator() -> nn.Sequential:
 
 
 def _batches(images: torch.Tensor, batch_size: int):
-    for index in torch.randperm(images.shape[0]).split(batch_size):
+    for index in torch.randperm(images.shape[0], device=images.device).split(batch_size):
         yield images[index]
 
 
-def train_gan(root: str, batch_size: int, max_steps: int | None, bf16: bool) -> tuple[int, float]:
-    images = _images(root)
-    g, d = _generator(), _discriminator()
+def train_gan(root: str, batch_size: int, max_steps: int | None, bf16: bool,
+              device: str = "cpu") -> tuple[int, float]:
+    images = _images(root).to(device)
+    g, d = _generator().to(device), _discriminator().to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     g_params = list(g.parameters())
-    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    cast = bf16_autocast(device, bf16)
     seen, start = 0, time.perf_counter()
     for step, raw in enumerate(_batches(images, batch_size)):
         if max_steps is not None and step >= max_steps:
@@ -56,7 +56,7 @@ def train_gan(root: str, batch_size: int, max_steps: int | None, bf16: bool) -> 
         n = raw.shape[0]
         real = raw.view(n, -1).float().mul_(2 / 255).sub_(1)
         with cast():
-            fake = g(torch.randn(n, 100))
+            fake = g(torch.randn(n, 100, device=device))
             logits = d(torch.cat([real, fake.detach()]))
             d_loss = F.softplus(-logits[:n]).mean() + F.softplus(logits[n:]).mean()
         opt_d.zero_grad(set_to_none=True)
@@ -72,11 +72,12 @@ def train_gan(root: str, batch_size: int, max_steps: int | None, bf16: bool) -> 
     return seen, time.perf_counter() - start
 
 
-def train_vae(root: str, batch_size: int, max_steps: int | None, bf16: bool) -> tuple[int, float]:
-    images = _images(root)
-    model = VAE()
+def train_vae(root: str, batch_size: int, max_steps: int | None, bf16: bool,
+              device: str = "cpu") -> tuple[int, float]:
+    images = _images(root).to(device)
+    model = VAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    cast = bf16_autocast(device, bf16)
     seen, start = 0, time.perf_counter()
     for step, raw in enumerate(_batches(images, batch_size)):
         if max_steps is not None and step >= max_steps:

@@ -1,21 +1,28 @@
-"""The benchmark script keeps working: CI runs it in its quick mode (a few steps per loop)."""
+"""The benchmark scripts keep working: CI runs them in their quick modes (a few steps each)."""
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+QUALITY = SCRIPT.with_name("quality.py")
 
 
 def test_quick_benchmark_measures_every_loop_side_by_side(mnist_root, tmp_path):
     out = tmp_path / "bench.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    table = tmp_path / "speed.csv"
     done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--data-root", str(mnist_root),
-                           "--json", str(out)], capture_output=True, text=True, env=env, timeout=600)
+                           "--json", str(out), "--csv", str(table)],
+                          capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     rows = [line for line in lines if line.startswith("| gan") or line.startswith("| vae")]
@@ -25,3 +32,69 @@ def test_quick_benchmark_measures_every_loop_side_by_side(mnist_root, tmp_path):
     assert sum(line.startswith("target ") for line in lines) == 2
     results = json.loads(out.read_text())
     assert all(r["samples_per_s"] > 0 and r["peak_mb"] > 0 for r in results)
+    written = list(csv.reader(table.open(encoding="utf-8")))
+    assert written[0][:4] == ["model", "batch", "precision", "variant"]
+    assert ["| " + " | ".join(row) + " |" for row in written[1:]] == rows
+
+
+def _benchmark_module(name):
+    """A script of ``benchmarks/`` imported as a module."""
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", SCRIPT.with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_repeated_runs_report_the_median_try():
+    median = _benchmark_module("run")._median
+    tries = [{"samples_per_s": v, "peak_mb": v / 10} for v in (300.0, 100.0, 200.0)]
+    assert median(tries) == {"samples_per_s": 200.0, "peak_mb": 20.0, "tries": [300.0, 100.0, 200.0]}
+    assert median(tries[:2])["samples_per_s"] == 100.0  # an even count: the slower middle one
+    assert median(tries[:1])["samples_per_s"] == 300.0
+
+
+def _quality(*args, mnist_root, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(QUALITY), "--data-root", str(mnist_root),
+                           "--cache-dir", str(tmp_path / "classifiers"), *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.mark.slow
+def test_quick_zoo_trains_and_scores_every_shipped_configuration(mnist_root, tmp_path):
+    ZOO = _benchmark_module("quality").ZOO
+    zoo, table = tmp_path / "zoo", tmp_path / "quality.csv"
+    done = _quality("--zoo", zoo, "--quick", "--csv", table, "--json", tmp_path / "q.json",
+                    "--figures", tmp_path / "figures",
+                    mnist_root=mnist_root, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = list(csv.reader(table.open(encoding="utf-8")))
+    assert rows[0][:3] == ["configuration", "settings", "epochs"]
+    assert [row[0] for row in rows[1:-1]] == [config.name for config in ZOO]
+    assert rows[-1][0] == "*real data (train vs test)*"
+    assert {row[2] for row in rows[1:-1]} == {"3 steps"}
+    records = json.loads((tmp_path / "q.json").read_text())
+    for config, record in zip(ZOO, records, strict=True):
+        assert (zoo / config.name.replace(" ", "-") / "checkpoints" / "last.pt").is_file()
+        assert record["train_seconds"] > 0 and record["fid"] > 0 and record["model"] == config.model
+        assert (tmp_path / "figures" / f"{config.name.replace(' ', '-')}.png").is_file()
+    # A second run scores the finished runs without training them again.
+    again = _quality("--zoo", zoo, "--quick", "--only", "vae*", mnist_root=mnist_root,
+                     tmp_path=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "vae: trained before" in again.stderr and "| vae conditional |" in again.stdout
+    assert "trained in" not in again.stderr
+    assert "| gan |" not in again.stdout
+
+
+def test_zoo_refuses_to_overwrite_a_foreign_folder(mnist_root, tmp_path):
+    zoo = tmp_path / "zoo"
+    (zoo / "vae").mkdir(parents=True)
+    (zoo / "vae" / "mine.txt").write_text("a user's file")
+    done = _quality("--zoo", zoo, "--quick", "--only", "vae", mnist_root=mnist_root, tmp_path=tmp_path)
+    assert done.returncode != 0
+    assert "holds no finished run of 'vae'" in done.stderr and "move it away" in done.stderr
+    assert (zoo / "vae" / "mine.txt").read_text() == "a user's file"
+    bad = _quality("--zoo", zoo, "--only", "nothing*", mnist_root=mnist_root, tmp_path=tmp_path)
+    assert bad.returncode == 2 and "no configuration matches 'nothing*'" in bad.stderr

@@ -28,9 +28,10 @@ class DCGANConfig:
     """The DCGAN's options; the defaults train well on MNIST in minutes on a CPU.
 
     The defaults use the hinge loss and a generator EMA (both measured better than the BCE
-    loss and the raw generator on MNIST). The best configuration measured, about 2.5× the
-    real-data floor of ``genzoo eval``'s FID after 25 epochs (8.6 minutes on 2 CPU cores), adds
-    class conditioning: ``genzoo train dcgan --data mnist --epochs 25 --set num_classes=10``.
+    loss and the raw generator on MNIST). The best configuration measured, 3.3× the real-data
+    floor of ``genzoo eval``'s FID after 12 epochs (under 8 minutes on 2 CPU cores), adds class
+    conditioning: ``genzoo train dcgan --data mnist --epochs 12 --set num_classes=10`` (see the
+    table of every configuration in the guide "Models, their quality and their speed").
 
     Attributes:
         image_shape: ``(channels, height, width)``; sides divisible by 4 (28 or 32, ...).

@@ -101,7 +101,7 @@ def conditional_checkpoint(tiny_root: Path, tmp_path_factory: pytest.TempPathFac
 def _pngs(folder: Path) -> torch.Tensor:
     """The PNGs of a ``-o folder/`` sample run, in order, as an ``N×H×W`` uint8 tensor."""
     files = sorted(folder.iterdir())
-    return torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("L"))) for f in files])
+    return torch.stack([torch.from_numpy(np.array(Image.open(f).convert("L"))) for f in files])
 
 
 def _as_saved(images: torch.Tensor) -> torch.Tensor:
