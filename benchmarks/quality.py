@@ -2,8 +2,8 @@
 
 Two ways to use it:
 
-* ``--zoo OUT`` trains every configuration genzoo ships (:data:`ZOO`: the seed models and each
-  of their options) on MNIST with ``genzoo train``, one after the other, into ``OUT/<name>``,
+* ``--zoo OUT`` trains every configuration genzoo ships (:data:`ZOO`: each model's defaults and
+  its main options) on MNIST with ``genzoo train``, one after the other, into ``OUT/<name>``,
   timing each; then scores them all. A configuration whose run folder already holds a finished
   run of the same settings is scored without training it again.
 * Run folders (their ``checkpoints/last.pt``) or checkpoint files given as arguments are scored

@@ -76,9 +76,9 @@ def test_quick_zoo_trains_and_scores_every_shipped_configuration(mnist_root, tmp
     assert {row[2] for row in rows[1:-1]} == {"3 steps"}
     records = json.loads((tmp_path / "q.json").read_text())
     for config, record in zip(ZOO, records, strict=True):
-        assert (zoo / config.name.replace(" ", "-") / "checkpoints" / "last.pt").is_file()
+        assert (config.folder(zoo) / "checkpoints" / "last.pt").is_file()
         assert record["train_seconds"] > 0 and record["fid"] > 0 and record["model"] == config.model
-        assert (tmp_path / "figures" / f"{config.name.replace(' ', '-')}.png").is_file()
+        assert (tmp_path / "figures" / f"{config.folder(zoo).name}.png").is_file()
     # A second run scores the finished runs without training them again.
     again = _quality("--zoo", zoo, "--quick", "--only", "vae*", mnist_root=mnist_root,
                      tmp_path=tmp_path)
