@@ -114,11 +114,10 @@ def train(config: Shipped, folder: Path, data_root: str | None, max_steps: int |
     if folder.exists():
         raise SystemExit(f"{folder} exists but holds no finished run of {config.name!r} with these "
                          "settings; move it away or choose another --zoo folder")
-    print(f"{config.name}: {' '.join(config.command(folder, data_root, max_steps)[2:])}",
-          file=sys.stderr, flush=True)
+    command = config.command(folder, data_root, max_steps)
+    print(f"{config.name}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    done_training = subprocess.run(config.command(folder, data_root, max_steps),
-                                   stdout=subprocess.DEVNULL, check=False)
+    done_training = subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
     if done_training.returncode != 0:
         raise SystemExit(f"training {config.name!r} failed (exit status {done_training.returncode}, "
                          f"its error is above); delete {folder} to train it again")
@@ -200,9 +199,9 @@ def main() -> None:
     classifier = domain_classifier(args.data, root=args.data_root, device=device,
                                    cache_dir=args.cache_dir, **quick_classifier,
                                    log=lambda line: print(line, file=sys.stderr))
-    runs = [c.folder(args.zoo) for c in trained] if args.zoo else args.runs
+    runs = [(c.folder(args.zoo), c) for c in trained] if args.zoo else [(r, None) for r in args.runs]
     rows, records = [], []
-    for run, config in zip(runs, list(trained) or [None] * len(runs), strict=True):
+    for run, config in runs:
         checkpoint = checkpoint_of(run)
         model = genzoo.load(checkpoint, device=device)
         started = time.perf_counter()

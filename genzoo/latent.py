@@ -9,8 +9,8 @@
 
     frames = interpolate(model, steps=8, seed=3)  # 8×C×H×W in [0, 1]
 
-The helpers at the end (:func:`one_hot`, :func:`cycle_labels`, :func:`batch_labels`) are what the
-built-in class-conditional models share.
+The helpers at the end (:func:`class_count`, :func:`one_hot`, :func:`cycle_labels`,
+:func:`batch_labels`) are what the built-in class-conditional models and the command line share.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .model import eval_mode
 from .protocols import Batch
 
 __all__ = ["slerp", "lerp", "latent_path", "interpolate", "interpolate_images",
-           "one_hot", "cycle_labels", "batch_labels"]
+           "class_count", "one_hot", "cycle_labels", "batch_labels"]
 
 
 def lerp(start: torch.Tensor, end: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -100,7 +100,7 @@ def interpolate(model: Any, steps: int = 8, *, seed: int = 0, start: torch.Tenso
     start = drawn[0] if start is None else torch.as_tensor(start, dtype=drawn.dtype).reshape(shape)
     end = drawn[1] if end is None else torch.as_tensor(end, dtype=drawn.dtype).reshape(shape)
     path = latent_path(start.cpu(), end.cpu(), steps, method)
-    classes = getattr(getattr(model, "config", None), "num_classes", 0)
+    classes = class_count(model)
     if labels is None and classes:
         labels = int(torch.randint(classes, (), generator=generator))
     return _decode(model, path, labels)
@@ -128,7 +128,7 @@ def interpolate_images(model: Any, a: torch.Tensor, b: torch.Tensor, steps: int 
     with eval_mode(model):
         device = next(model.parameters()).device
         pair = torch.stack([_image(a), _image(b)]).to(device)
-        classes = getattr(getattr(model, "config", None), "num_classes", 0)
+        classes = class_count(model)
         if not classes:
             if labels is not None:
                 raise ValueError(f"{type(model).__name__} is not class-conditional; "
@@ -173,6 +173,12 @@ def _decode(model: Any, path: torch.Tensor, labels: torch.Tensor | int | None) -
 
 
 # -- class labels for conditional models ------------------------------------------------------
+
+def class_count(model: Any) -> int:
+    """How many classes a model is conditioned on: its config's ``num_classes``, ``0`` for an
+    unconditional model (or one without such a setting)."""
+    return getattr(getattr(model, "config", None), "num_classes", 0)
+
 
 def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
     """``N×num_classes`` one-hot rows for integer ``labels``; float ``N×num_classes`` rows

@@ -7,6 +7,7 @@ import torch
 
 import genzoo
 from genzoo.latent import (
+    class_count,
     cycle_labels,
     interpolate,
     interpolate_images,
@@ -101,6 +102,9 @@ def test_interpolate_images_with_a_conditional_vae(mnist_train):
 
 
 def test_label_helpers():
+    assert class_count(genzoo.build("vae", hidden_dim=8, latent_dim=2, num_classes=10)) == 10
+    assert class_count(genzoo.build("vae", hidden_dim=8, latent_dim=2)) == 0
+    assert class_count(object()) == 0  # a model without a config (a third-party one, say)
     assert torch.equal(cycle_labels(5, 3), torch.tensor([0, 1, 2, 0, 1]))
     assert torch.equal(one_hot(torch.tensor([2, 0]), 3, torch.float32),
                        torch.tensor([[0.0, 0, 1], [1, 0, 0]]))

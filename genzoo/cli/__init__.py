@@ -26,6 +26,11 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def model_name(model: Any) -> str:
+    """A loaded model's registered name for messages, else its class name."""
+    return getattr(model, "registry_name", "") or type(model).__name__
+
+
 class _Group(click.Group):
     """Loads commands lazily, and turns genzoo's own errors into a one-line message with exit
     status 2 instead of a traceback."""

@@ -53,6 +53,7 @@ def evaluate(checkpoint: Path, dataset: str, count: int, seed: int, json_path: P
     from ..metrics import domain_classifier, format_metrics
     from ..metrics import evaluate as evaluate_model
     from ..runner import resolve_device
+    from . import model_name
 
     target = resolve_device(device)
     if inception:
@@ -60,7 +61,7 @@ def evaluate(checkpoint: Path, dataset: str, count: int, seed: int, json_path: P
 
         require_inception()  # fail before the long part
     model = load(checkpoint, device=target)
-    name = getattr(model, "registry_name", "") or type(model).__name__
+    name = model_name(model)
     classifier = domain_classifier(dataset, root=data_root, download=download, device=target,
                                    log=lambda line: click.echo(line, err=True))
     metrics = evaluate_model(model, dataset=dataset, n=count, root=data_root, seed=seed,

@@ -30,6 +30,8 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     from torchvision.utils import save_image
 
     from ..checkpoint import load
+    from . import model_name
+    from ..latent import class_count
     from ..runner import resolve_device
 
     is_grid = output.suffix.lower() in (".png", ".jpg", ".jpeg")
@@ -46,17 +48,18 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
-    classes = getattr(getattr(model, "config", None), "num_classes", 0)
+    classes = class_count(model)
     if labels and not classes:
-        raise click.BadParameter(f"{checkpoint} holds a {_name(model)} that is not class-conditional; "
-                                 "sample it without --label (or train one with --set num_classes=N)",
-                                 param_hint="--label")
+        raise click.BadParameter(f"{checkpoint} holds a {model_name(model)} that is not "
+                                 "class-conditional; sample it without --label (or train one "
+                                 "with --set num_classes=N)", param_hint="--label")
     if len(labels) > count:
         raise click.BadParameter(f"{len(labels)} classes for {count} images; draw at least one "
                                  f"image per class (-n {len(labels)} or more)", param_hint="--label")
     if labels and max(labels) >= classes:
-        raise click.BadParameter(f"class {max(labels)} does not exist: {_name(model)} was trained "
-                                 f"with {classes} classes, 0 to {classes - 1}", param_hint="--label")
+        raise click.BadParameter(f"class {max(labels)} does not exist: {model_name(model)} was "
+                                 f"trained with {classes} classes, 0 to {classes - 1}",
+                                 param_hint="--label")
     if labels:
         chosen = torch.tensor(labels)[torch.arange(count) % len(labels)]
         images = model.sample(count, seed=seed, labels=chosen).cpu()
@@ -71,8 +74,3 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
         for index, image in enumerate(images):
             save_image(image, output / f"sample_{index:05d}.png")
         click.echo(f"wrote {count} samples to {output}/")
-
-
-def _name(model: object) -> str:
-    """The model's registered name, else its class name."""
-    return getattr(model, "registry_name", "") or type(model).__name__
