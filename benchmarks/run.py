@@ -114,7 +114,8 @@ def main() -> None:
     if not args.data_root:
         raise SystemExit("set GENZOO_DATA or --data-root to a folder holding MNIST/raw/")
     steps = 20 if args.quick else None
-    args.repeat = args.repeat or (1 if args.quick else 3)
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     on_gpu = args.device.startswith("cuda")

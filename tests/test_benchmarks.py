@@ -54,6 +54,13 @@ def test_repeated_runs_report_the_median_try():
     assert median(tries[:1])["samples_per_s"] == 300.0
 
 
+def test_benchmark_refuses_a_repeat_below_one(mnist_root):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--repeat", "0", "--data-root", str(mnist_root)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--repeat must be at least 1, got 0" in done.stderr
+    assert "| gan" not in done.stdout
+
+
 def _quality(*args, mnist_root, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, str(QUALITY), "--data-root", str(mnist_root),
