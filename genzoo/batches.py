@@ -9,17 +9,18 @@ import torch
 from .errors import BatchError
 from .protocols import Batch
 
-__all__ = ["to_batch", "check_range"]
+__all__ = ["to_batch", "check_range", "RangeWatch"]
 
 
 def to_batch(raw: Any, image_shape: tuple[int, int, int], device: torch.device,
-             dtype: torch.dtype = torch.float32) -> Batch:
+             dtype: torch.dtype = torch.float32, watch: RangeWatch | None = None) -> Batch:
     """Convert one loader item to a :class:`Batch` on ``device``.
 
     Accepts an image tensor or an ``(images, labels, ...)`` tuple/list. Images are ``N×C×H×W``
     floats in ``[0, 1]`` (as ``ToTensor`` gives them) or ``uint8`` in ``[0, 255]``, which are
-    converted on the device. A tensor already on ``device`` is not copied. The value range is
-    not checked here (it would cost a host synchronisation): see :func:`check_range`.
+    converted on the device. A tensor already on ``device`` is not copied. Float images are
+    shown to ``watch`` (their value range is checked without a host synchronisation per batch);
+    ``uint8`` images cannot be out of range.
 
     Raises:
         BatchError: the item is not a tensor or tuple, or the images have the wrong shape or dtype.
@@ -58,6 +59,8 @@ def to_batch(raw: Any, image_shape: tuple[int, int, int], device: torch.device,
         images = images.to(device, non_blocking=True).to(dtype).div_(255)
     elif images.is_floating_point():
         images = images.to(device=device, dtype=dtype, non_blocking=True)
+        if watch is not None:
+            watch.observe(images)
     else:
         raise BatchError(
             f"expected float images in [0, 1] or uint8 images in [0, 255], got dtype {images.dtype}"
@@ -70,24 +73,53 @@ def to_batch(raw: Any, image_shape: tuple[int, int, int], device: torch.device,
 def check_range(images: torch.Tensor) -> None:
     """Raise :class:`BatchError` unless every value of ``images`` lies in ``[0, 1]``.
 
-    This reads two numbers back from the device, so the runner calls it on the first batch
-    only and checks later batches on the device (see :func:`out_of_range`).
+    This reads two numbers back from the device; :class:`RangeWatch` checks many batches with
+    one such read.
     """
     lo, hi = torch.aminmax(images.detach())
-    lo, hi = float(lo), float(hi)
-    if lo < 0.0 or hi > 1.0 or hi != hi:
-        hint = ""
-        if lo >= -1.0 and hi <= 1.0:
-            hint = " It looks normalised to [-1, 1]: drop the Normalize transform,"
-        elif hi <= 255.0:
-            hint = " It looks like raw pixel values: divide by 255 or pass uint8 tensors,"
-        raise BatchError(
-            f"expected image values in [0, 1] (as transforms.ToTensor() gives), got values "
-            f"from {lo:g} to {hi:g}.{hint} genzoo models scale inputs themselves."
-        )
+    _raise_unless_in_range(float(lo), float(hi), "")
 
 
-def out_of_range(images: torch.Tensor) -> torch.Tensor:
-    """A 0-d bool tensor on the device: whether any value of ``images`` lies outside ``[0, 1]``."""
-    lo, hi = torch.aminmax(images.detach())
-    return (lo < 0) | (hi > 1) | torch.isnan(hi)
+class RangeWatch:
+    """Checks that the float images of many batches lie in ``[0, 1]`` with no host
+    synchronisation per batch.
+
+    The first batch :meth:`observe` sees is checked at once (a wrong input fails on its first
+    step); later ones only update a running minimum and maximum on the device, which
+    :meth:`check` reads back (the runner calls it when it logs and at the end of each epoch).
+    """
+
+    def __init__(self) -> None:
+        self._lo: torch.Tensor | None = None
+        self._hi: torch.Tensor | None = None
+
+    def observe(self, images: torch.Tensor) -> None:
+        """Take ``images`` into account (checked now if they are the first)."""
+        lo, hi = torch.aminmax(images.detach())
+        if self._lo is None or self._hi is None:
+            _raise_unless_in_range(float(lo), float(hi), "")
+            self._lo, self._hi = lo, hi
+        else:  # minimum and maximum keep a NaN, so a NaN anywhere is caught too
+            torch.minimum(self._lo, lo, out=self._lo)
+            torch.maximum(self._hi, hi, out=self._hi)
+
+    def check(self, where: str = "") -> None:
+        """Raise :class:`BatchError` if any image observed so far lies outside ``[0, 1]``;
+        ``where`` (such as ``" up to step 120"``) says which batches are meant."""
+        if self._lo is not None and self._hi is not None:
+            lo, hi = torch.stack([self._lo, self._hi]).tolist()
+            _raise_unless_in_range(lo, hi, f"a batch{where}: ")
+
+
+def _raise_unless_in_range(lo: float, hi: float, prefix: str) -> None:
+    if lo >= 0.0 and hi <= 1.0:  # False for NaN
+        return
+    hint = ""
+    if lo >= -1.0 and hi <= 1.0:
+        hint = " It looks normalised to [-1, 1]: drop the Normalize transform,"
+    elif 2.0 < hi <= 255.0:
+        hint = " It looks like raw pixel values: divide by 255 or pass uint8 tensors,"
+    raise BatchError(
+        f"{prefix}expected image values in [0, 1] (as transforms.ToTensor() gives), got values "
+        f"from {lo:g} to {hi:g}.{hint} genzoo models scale inputs themselves."
+    )

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..batches import check_range, out_of_range, to_batch
+from ..batches import RangeWatch, to_batch
 from ..checkpoint import model_payload, read_checkpoint, write_checkpoint
 from ..config import resolve_config
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError
@@ -119,7 +119,7 @@ class _Run:
         self.metrics_log = MetricsLog(self.out / "metrics.jsonl") if self.out else None
         self.progress = ProgressBar(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
-        self.bad_range: torch.Tensor | None = None
+        self.range_watch = RangeWatch()
         self._pending: tuple[int, dict[str, Any] | None] = (0, None)
         self._resume_path: Path | None = None
 
@@ -213,8 +213,9 @@ class _Run:
         position = skip
         completed = True
         for raw in batch_iter:
-            batch = to_batch(raw, tuple(model.image_shape), self.device)
-            self._check_values(batch.images)
+            batch = to_batch(raw, tuple(model.image_shape), self.device, watch=self.range_watch)
+            if self.fixed_real is None:  # the first batch: the reconstruction grids' images
+                self.fixed_real = batch.images[: opts.grid_size].detach().clone()
             with self.precision.autocast():
                 losses = model.training_step(batch, step)
             step.end_iteration()
@@ -232,7 +233,7 @@ class _Run:
                 break
         means = _read_means(sums, steps_done)
         seconds = time.perf_counter() - started
-        self._raise_if_out_of_range(step)
+        self.range_watch.check(f" up to step {step.index}")
         self.progress.update(since_log, means)
         self.progress.close()
         if steps_done == 0 and skip == 0:
@@ -285,25 +286,10 @@ class _Run:
             )
         return dict(optimizers)
 
-    def _check_values(self, images: torch.Tensor) -> None:
-        if self.fixed_real is None:
-            check_range(images)
-            self.fixed_real = images[: self.opts.grid_size].detach().clone()
-            self.bad_range = torch.zeros((), dtype=torch.bool, device=images.device)
-        else:
-            self.bad_range |= out_of_range(images)
-
-    def _raise_if_out_of_range(self, step: Step) -> None:
-        if self.bad_range is not None and bool(self.bad_range):
-            raise BatchError(
-                f"a batch before step {step.index} had image values outside [0, 1]; genzoo "
-                "expects floats in [0, 1] (transforms.ToTensor()) or uint8 images"
-            )
-
     def _log_interval(self, sums: dict[str, torch.Tensor], steps: int, since: int,
                       step: Step, samples_per_s: float) -> None:
         means = _read_means(sums, steps)
-        self._raise_if_out_of_range(step)
+        self.range_watch.check(f" up to step {step.index}")
         self.progress.update(since, {**means, "samples/s": samples_per_s * self.world.size})
         if self.tensorboard is not None:
             self.tensorboard.write(means, step.index, "step")

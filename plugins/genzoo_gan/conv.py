@@ -129,7 +129,7 @@ class DCGAN(AdversarialModel):
         self._init_options(features=self.discriminator[-1].in_features)
 
     def _real_input(self, images: torch.Tensor) -> torch.Tensor:
-        return images * 2 - 1
+        return images.mul(2).sub_(1)
 
     def _to_images(self, out: torch.Tensor) -> torch.Tensor:
         return out.float().add(1).mul(0.5)

@@ -119,7 +119,7 @@ class GAN(AdversarialModel):
         self._init_options(features=cfg.discriminator_widths[-1])
 
     def _real_input(self, images: torch.Tensor) -> torch.Tensor:
-        return rearrange(images, "n c h w -> n (c h w)") * 2 - 1
+        return rearrange(images, "n c h w -> n (c h w)").mul(2).sub_(1)
 
     def _to_images(self, out: torch.Tensor) -> torch.Tensor:
         c, h, w = self.image_shape
