@@ -99,3 +99,17 @@ def test_uint8_batches_are_not_watched():
     # uint8 images cannot leave [0, 1], so the watch saw nothing: the float batch is its first
     with pytest.raises(genzoo.BatchError, match="raw pixel values"):
         to_batch(torch.rand(2, 1, 28, 28) * 200, SHAPE, CPU, watch=watch)
+
+
+def test_fit_refuses_a_wrong_shape_with_the_expected_one():
+    model = genzoo.build("gan")
+    with pytest.raises(genzoo.BatchError, match=r"expected images of shape N×1×28×28, got \(8, 3, 32, 32\)"):
+        model.fit([torch.rand(8, 3, 32, 32)], epochs=1, progress=False)
+
+
+def test_fit_refuses_one_shot_iterators_and_empty_data():
+    model = genzoo.build("vae", hidden_dim=16)
+    with pytest.raises(genzoo.ConfigError, match="one-shot iterator"):
+        model.fit(iter([torch.rand(2, 1, 28, 28)]), epochs=1, progress=False)
+    with pytest.raises(genzoo.BatchError, match="yielded no batches"):
+        model.fit([], epochs=1, progress=False)
