@@ -90,24 +90,24 @@ class RangeWatch:
     """
 
     def __init__(self) -> None:
-        self._lo: torch.Tensor | None = None
-        self._hi: torch.Tensor | None = None
+        self._bounds: tuple[torch.Tensor, torch.Tensor] | None = None  # running (min, max)
 
     def observe(self, images: torch.Tensor) -> None:
         """Take ``images`` into account (checked now if they are the first)."""
         lo, hi = torch.aminmax(images.detach())
-        if self._lo is None or self._hi is None:
+        if self._bounds is None:
             _raise_unless_in_range(float(lo), float(hi), "")
-            self._lo, self._hi = lo, hi
+            self._bounds = (lo, hi)
         else:  # minimum and maximum keep a NaN, so a NaN anywhere is caught too
-            torch.minimum(self._lo, lo, out=self._lo)
-            torch.maximum(self._hi, hi, out=self._hi)
+            low, high = self._bounds
+            torch.minimum(low, lo, out=low)
+            torch.maximum(high, hi, out=high)
 
     def check(self, where: str = "") -> None:
         """Raise :class:`BatchError` if any image observed so far lies outside ``[0, 1]``;
         ``where`` (such as ``" up to step 120"``) says which batches are meant."""
-        if self._lo is not None and self._hi is not None:
-            lo, hi = torch.stack([self._lo, self._hi]).tolist()
+        if self._bounds is not None:
+            lo, hi = torch.stack(self._bounds).tolist()
             _raise_unless_in_range(lo, hi, f"a batch{where}: ")
 
 
