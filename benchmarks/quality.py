@@ -216,13 +216,14 @@ def main() -> None:
             record |= {**asdict(config), "train_seconds": trained[config],
                        "max_steps": max_steps}
         records.append(record)
-    print(markdown(zoo_rows(records)) if args.zoo else markdown_table(rows))
+    table = zoo_rows(records) if args.zoo else None
+    print(markdown(table) if table else markdown_table(rows))
     print(f"\n{args.data}, {n} samples, seed {args.seed}; classifier test accuracy "
           f"{classifier.test_accuracy:.2%}; floor: {n} real training images vs the test set.")
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         with args.csv.open("w", newline="", encoding="utf-8") as file:
-            csv.writer(file).writerows(zoo_rows(records))
+            csv.writer(file).writerows(table)
     if args.figures:
         args.figures.mkdir(parents=True, exist_ok=True)
         for config in trained:
