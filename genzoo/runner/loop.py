@@ -1,18 +1,17 @@
 """The shared training loop behind every model's ``fit``.
 
-The model owns its step (its optimizers and losses); the runner owns everything around it:
-device, precision, backward and optimizer steps, checkpoints and resumption, grids, logs,
-progress and several processes. Data flows one way: loader → batch checks → the model's step →
-the runner's bookkeeping → files.
+The model owns its step (its optimizers and losses); the runner owns everything around it. This
+module is the loop itself; each other job has its own module: backward and optimizer steps
+(:mod:`.step`), the run folder's files (:mod:`.outputs`), resumption (:mod:`.resume`), signals
+(:mod:`.signals`), random streams across processes (:mod:`.streams`), several processes
+(:mod:`.distributed`). Data flows one way: loader → batch checks → the model's step → the
+runner's bookkeeping → files.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,26 +22,23 @@ from typing import Any
 import torch
 
 from ..batches import RangeWatch, to_batch
-from ..checkpoint import model_payload, read_checkpoint, write_checkpoint
 from ..config import resolve_config
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError
 from ..plugins import plugin_manager
-from ..protocols import Encoder
 from .device import resolve_device
 from .distributed import World
-from .grids import save_reconstruction_grid, save_sample_grid
-from .logs import MetricsLog, ProgressBar, TensorBoardLog
+from .logs import ProgressBar
 from .options import RunOptions
+from .outputs import RunOutputs
 from .precision import Precision
 from .result import FitResult
+from .resume import LAST_CHECKPOINT, find_resume, restore
 from .rng import capture_rng, restore_rng, seed_everything
+from .signals import StopSignals
 from .step import Step
+from .streams import RandomStreams
 
 __all__ = ["fit", "RunInfo", "LAST_CHECKPOINT"]
-
-#: Where in the run folder the runner keeps the latest checkpoint.
-LAST_CHECKPOINT = Path("checkpoints") / "last.pt"
-
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -114,14 +110,12 @@ class _Run:
                             self.world.size, opts)
         self.hook = plugin_manager().hook
         self.result = FitResult(out=self.out)
-        self.stop_signal: int | None = None
-        self.tensorboard: TensorBoardLog | None = None
-        self.metrics_log = MetricsLog(self.out / "metrics.jsonl") if self.out else None
+        self.signals = StopSignals(opts.handle_signals)
+        self.outputs = RunOutputs(self.out, opts)
         self.progress = ProgressBar(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
         self._pending: tuple[int, dict[str, Any] | None] = (0, None)
-        self._resume_path: Path | None = None
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -130,48 +124,45 @@ class _Run:
         registered = [pm.register(cb) for cb in self.callbacks]
         self.world.setup(self.device)
         try:
-            with self._signals():
+            with self.signals:
                 self._train()
         finally:
             self.progress.close()
-            if self.tensorboard is not None:
-                self.tensorboard.close()
+            self.outputs.close()
             for name in registered:
                 if name is not None:
                     pm.unregister(name=name)
             self.world.teardown()
-        if self.stop_signal is not None:
+        stopped = self.signals.received
+        if stopped is not None:
             where = f"; resume from {self.result.checkpoint}" if self.result.checkpoint else ""
-            print(f"genzoo: stopped by signal {self.stop_signal}{where}", file=sys.stderr)
-            if self.stop_signal == signal.SIGINT:
+            print(f"genzoo: stopped by signal {stopped}{where}", file=sys.stderr)
+            if stopped == signal.SIGINT:
                 raise KeyboardInterrupt
-            raise SystemExit(128 + self.stop_signal)
+            raise SystemExit(128 + stopped)
         return self.result
 
     def _train(self) -> None:
         model, opts = self.model, self.opts
-        payload = self._resume_payload()
-        if opts.seed is not None and payload is None:
+        found = find_resume(model, opts)
+        if opts.seed is not None and found is None:
             seed_everything(opts.seed)
         model.to(self.device)
         model.train()
         self.world.broadcast_module(model)
-        optimizers = self._optimizers()
-        step = Step(optimizers, self.precision.make_scaler(), self.device, self.world)
+        step = Step(self._optimizers(), self.precision.make_scaler(), self.device, self.world)
         epoch, skip, epoch_rng = 0, 0, None
-        if payload is not None:
-            epoch, skip, epoch_rng = self._restore(payload, step)
+        if found is not None:
+            payload, path = found
+            point = restore(model, payload, path, step)
+            epoch, skip, epoch_rng = point.epoch, point.batch, point.epoch_rng
+            self.result.epochs, self.result.steps, self.result.checkpoint = epoch, step.index, path
             if epoch >= self.epochs:
-                warnings.warn(f"{self._resume_path} is already trained to epoch {epoch}; "
+                warnings.warn(f"{path} is already trained to epoch {epoch}; "
                               f"ask for more than {self.epochs} epochs to train on", stacklevel=4)
                 return
-        if self.out is not None:
-            self._write_run_file()
-            if opts.tensorboard:
-                self.tensorboard = TensorBoardLog(self.out / "tensorboard")
-            if self.metrics_log is not None:
-                self.metrics_log.truncate_after(epoch)
-        streams = _RandomStreams(self.world, step.index)
+        self.outputs.start(model, self.epochs, epoch)
+        streams = RandomStreams(self.world, step.index)
         batches = self.world.shard(self.data)
         self.hook.genzoo_fit_start(model=model, run=self.info)
         try:
@@ -186,7 +177,7 @@ class _Run:
             self.hook.genzoo_fit_end(model=model, run=self.info)
 
     def _train_epoch(self, batches: Iterable[Any], step: Step, epoch: int, skip: int,
-                     epoch_rng: dict[str, Any] | None, streams: _RandomStreams) -> bool:
+                     epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> bool:
         """Train one epoch (from batch ``skip`` on a resume); return whether it completed."""
         model, opts = self.model, self.opts
         if epoch_rng is not None:
@@ -250,12 +241,8 @@ class _Run:
         self.result.epochs, self.result.steps = done, step.index
         # hooks first: a callback (an evaluation, say) may add numbers to the epoch's metrics
         self.hook.genzoo_epoch_end(model=model, run=self.info, epoch=done, metrics=metrics)
-        if self.metrics_log is not None and (completed or steps_done):
-            self.metrics_log.write(metrics if completed else {**metrics, "partial": True})
-        if self.tensorboard is not None:
-            self.tensorboard.write({k: v for k, v in metrics.items()
-                                    if isinstance(v, float) and k not in ("seconds",)},
-                                   step.index, "epoch")
+        if completed or steps_done:
+            self.outputs.log_epoch(metrics, step.index, partial=not completed)
         if completed:
             last = done == self.epochs
             if _every(opts.grid_every, done) and not last:
@@ -266,9 +253,9 @@ class _Run:
             self._pending = (position, epoch_rng)
         return completed
 
-    def _finish(self, step: Step, epoch: int, streams: _RandomStreams) -> None:
+    def _finish(self, step: Step, epoch: int, streams: RandomStreams) -> None:
         position, epoch_rng = self._pending
-        if self.stop_signal is None:
+        if self.signals.received is None:
             self._grids("final")
         self._checkpoint(step, epoch, position, epoch_rng, streams)
 
@@ -291,34 +278,24 @@ class _Run:
         means = _read_means(sums, steps)
         self.range_watch.check(f" up to step {step.index}")
         self.progress.update(since, {**means, "samples/s": samples_per_s * self.world.size})
-        if self.tensorboard is not None:
-            self.tensorboard.write(means, step.index, "step")
+        self.outputs.log_scalars(means, step.index, "step")
 
     def _should_stop(self, step: Step) -> bool:
         if self.opts.max_steps is not None and step.index >= self.opts.max_steps:
             return True
-        stop = self.stop_signal is not None
+        stop = self.signals.received is not None
         return not self.world.all_true(not stop) if self.world.size > 1 else stop
 
     def _grids(self, tag: str) -> None:
-        if self.out is None:
-            return
-        folder = self.out / "grids"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.result.grids.append(save_sample_grid(
-            self.model, folder / f"samples_{tag}.png", self.opts.grid_size, self.opts.grid_seed))
-        if isinstance(self.model, Encoder) and self.fixed_real is not None:
-            self.result.grids.append(save_reconstruction_grid(
-                self.model, self.fixed_real, folder / f"reconstructions_{tag}.png"))
+        self.result.grids += self.outputs.grids(self.model, tag, self.fixed_real)
 
     def _checkpoint(self, step: Step, epoch: int, position: int,
-                    epoch_rng: dict[str, Any] | None, streams: _RandomStreams) -> None:
+                    epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> None:
         if self.world.size > 1:
             self.world.broadcast_module(self.model)  # keep rank 0's batch-norm statistics
         if self.out is None:
             return
-        payload = model_payload(self.model)
-        payload.update({
+        path = self.outputs.checkpoint(self.model, {
             "optimizers": {name: opt.state_dict() for name, opt in step.optimizers.items()},
             "scaler": step.scaler.state_dict() if step.scaler is not None else None,
             "epoch": epoch,
@@ -326,133 +303,10 @@ class _Run:
             "batch_in_epoch": position,
             "rng": streams.checkpoint_state(capture_rng(), mid_epoch=position > 0),
             "rng_epoch_start": epoch_rng,
-            "run": dataclasses.asdict(self.opts),
             "metrics": self.result.metrics,
         })
-        path = write_checkpoint(payload, self.out / LAST_CHECKPOINT)
         self.result.checkpoint = path
         self.hook.genzoo_checkpoint_saved(model=self.model, run=self.info, path=path)
-
-    def _resume_payload(self) -> dict[str, Any] | None:
-        resume = self.opts.resume
-        if resume is None:
-            return None
-        if resume == "auto":
-            if self.opts.out is None:
-                raise ConfigError("resume='auto' needs out= (the run folder to resume in)")
-            path = Path(self.opts.out) / LAST_CHECKPOINT
-            if not path.exists():
-                return None
-        else:
-            path = Path(resume)
-        name = getattr(self.model, "registry_name", "") or None
-        payload = read_checkpoint(path, model=name, map_location="cpu")
-        mine = self.model.config_dict() if hasattr(self.model, "config_dict") else payload["config"]
-        differ = sorted(k for k in set(mine) | set(payload["config"])
-                        if mine.get(k) != _plain(payload["config"].get(k)))
-        if differ:
-            detail = ", ".join(f"{k}: checkpoint {payload['config'].get(k)!r}, model {mine.get(k)!r}"
-                               for k in differ)
-            raise CheckpointError(
-                f"cannot resume from {path}: the model's config differs ({detail}); build the "
-                "model with the checkpoint's config, e.g. genzoo.load(path), to continue it"
-            )
-        self._resume_path = path
-        return payload
-
-    def _restore(self, payload: dict[str, Any], step: Step) -> tuple[int, int, dict[str, Any] | None]:
-        path = self._resume_path
-        try:
-            self.model.load_state_dict(payload["state_dict"])
-        except RuntimeError as err:
-            raise CheckpointError(f"the weights in {path} do not fit this model: {err}") from err
-        saved = payload.get("optimizers") or {}
-        if set(saved) != set(step.optimizers):
-            raise CheckpointError(
-                f"{path} has optimizers {sorted(saved)} but the model makes {sorted(step.optimizers)}; "
-                "it was not written by the runner for this model (a save() file holds weights only)"
-            )
-        for name, opt in step.optimizers.items():
-            opt.load_state_dict(saved[name])
-        if step.scaler is not None and payload.get("scaler"):
-            step.scaler.load_state_dict(payload["scaler"])
-        step.index = int(payload["step"])
-        self.result.epochs, self.result.steps = int(payload["epoch"]), step.index
-        self.result.checkpoint = path
-        restore_rng(payload["rng"])
-        return int(payload["epoch"]), int(payload.get("batch_in_epoch", 0)), payload.get("rng_epoch_start")
-
-    def _write_run_file(self) -> None:
-        import json
-
-        assert self.out is not None
-        self.out.mkdir(parents=True, exist_ok=True)
-        record = {"model": getattr(self.model, "registry_name", type(self.model).__name__),
-                  "config": self.model.config_dict() if hasattr(self.model, "config_dict") else {},
-                  "epochs": self.epochs, "run": dataclasses.asdict(self.opts)}
-        (self.out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        if not self.opts.handle_signals or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def request_stop(signum: int, frame: Any) -> None:
-            if self.stop_signal is not None:  # a second signal: stop now
-                raise KeyboardInterrupt
-            self.stop_signal = signum
-
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
-
-class _RandomStreams:
-    """In several processes, keep the data order's random stream shared by all ranks and give
-    each rank its own stream for the draws made while training. In one process: a no-op.
-
-    A checkpoint written mid-epoch keeps the shared stream as it was before that epoch's order
-    was drawn, so that a resumed run draws the same order again and skips the batches done."""
-
-    def __init__(self, world: World, salt: int) -> None:
-        self.world = world
-        if world.size > 1:
-            self.shared, self.noise = world.split_random_streams(torch.initial_seed() + salt)
-            self.epoch_start = self.shared
-
-    def start_epoch(self, batches: Iterable[Any]) -> Iterator[Any]:
-        if self.world.size <= 1:
-            return iter(batches)
-        self.epoch_start = self.shared
-        torch.set_rng_state(self.shared)
-        iterator = iter(batches)
-        first = next(iterator, None)  # the loader draws its order here
-        self.shared = torch.get_rng_state()
-        torch.set_rng_state(self.noise)
-        return iterator if first is None else _prepend(first, iterator)
-
-    def resume_noise(self) -> None:
-        """Go back to this rank's stream after a mid-epoch resume restored the saved states."""
-        if self.world.size > 1:
-            torch.set_rng_state(self.noise)
-
-    def end_epoch(self) -> None:
-        if self.world.size > 1:
-            self.noise = torch.get_rng_state()
-
-    def checkpoint_state(self, state: dict[str, Any], mid_epoch: bool) -> dict[str, Any]:
-        if self.world.size > 1:
-            state = {**state, "torch": self.epoch_start if mid_epoch else self.shared}
-        return state
-
-
-def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
 
 
 def _accumulate(sums: dict[str, torch.Tensor], losses: Mapping[str, Any], device: torch.device) -> None:
@@ -476,8 +330,3 @@ def _read_means(sums: dict[str, torch.Tensor], steps: int) -> dict[str, float]:
 
 def _every(interval: int, epoch: int) -> bool:
     return interval > 0 and epoch % interval == 0
-
-
-def _plain(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-

@@ -1,0 +1,85 @@
+"""The run folder: checkpoints, sample grids, ``run.json``, the metrics log and TensorBoard.
+
+Only rank 0 writes; on other ranks (and without ``out=``) every method is a no-op.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checkpoint import model_payload, write_checkpoint
+from ..protocols import Encoder
+from .grids import save_reconstruction_grid, save_sample_grid
+from .logs import MetricsLog, TensorBoardLog
+from .options import RunOptions
+from .resume import LAST_CHECKPOINT
+
+__all__ = ["RunOutputs"]
+
+
+class RunOutputs:
+    """Everything a run writes into its folder ``out`` (``None``: nothing)."""
+
+    def __init__(self, out: Path | None, opts: RunOptions) -> None:
+        self.out = out
+        self.opts = opts
+        self.metrics_log = MetricsLog(out / "metrics.jsonl") if out is not None else None
+        self.tensorboard: TensorBoardLog | None = None
+
+    def start(self, model: Any, epochs: int, resumed_epoch: int) -> None:
+        """Write ``run.json``, open TensorBoard, and drop metrics lines a resume repeats."""
+        if self.out is None:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        record = {"model": getattr(model, "registry_name", type(model).__name__),
+                  "config": model.config_dict() if hasattr(model, "config_dict") else {},
+                  "epochs": epochs, "run": dataclasses.asdict(self.opts)}
+        (self.out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        if self.opts.tensorboard:
+            self.tensorboard = TensorBoardLog(self.out / "tensorboard")
+        if self.metrics_log is not None:
+            self.metrics_log.truncate_after(resumed_epoch)
+
+    def log_epoch(self, metrics: dict[str, Any], step: int, partial: bool) -> None:
+        """Append an epoch's metrics to ``metrics.jsonl`` (and TensorBoard)."""
+        if self.metrics_log is not None:
+            self.metrics_log.write({**metrics, "partial": True} if partial else metrics)
+        self.log_scalars({k: v for k, v in metrics.items()
+                          if isinstance(v, float) and k != "seconds"}, step, "epoch")
+
+    def log_scalars(self, values: dict[str, float], step: int, prefix: str) -> None:
+        """Scalars to TensorBoard, when it is on."""
+        if self.tensorboard is not None:
+            self.tensorboard.write(values, step, prefix)
+
+    def grids(self, model: Any, tag: str, real: torch.Tensor | None) -> list[Path]:
+        """Save a sample grid (and reconstructions of ``real`` for an encoder); return the files."""
+        if self.out is None:
+            return []
+        folder = self.out / "grids"
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [save_sample_grid(model, folder / f"samples_{tag}.png", self.opts.grid_size,
+                                    self.opts.grid_seed)]
+        if isinstance(model, Encoder) and real is not None:
+            written.append(save_reconstruction_grid(model, real, folder / f"reconstructions_{tag}.png"))
+        return written
+
+    def checkpoint(self, model: Any, state: dict[str, Any]) -> Path | None:
+        """Write ``checkpoints/last.pt``: the model's payload plus the runner's ``state``."""
+        if self.out is None:
+            return None
+        payload = model_payload(model)
+        payload.update(state)
+        payload["run"] = dataclasses.asdict(self.opts)
+        return write_checkpoint(payload, self.out / LAST_CHECKPOINT)
+
+    def close(self) -> None:
+        """Close TensorBoard's writer."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None

@@ -1,0 +1,99 @@
+"""Resuming a run: find its checkpoint, check it fits the model, restore every state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import read_checkpoint
+from ..errors import CheckpointError, ConfigError
+from .options import RunOptions
+from .rng import restore_rng
+from .step import Step
+
+__all__ = ["LAST_CHECKPOINT", "ResumePoint", "find_resume", "restore"]
+
+#: Where in the run folder the runner keeps the latest checkpoint.
+LAST_CHECKPOINT = Path("checkpoints") / "last.pt"
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a restored run continues.
+
+    Attributes:
+        epoch: Epochs completed.
+        batch: Batches of the next epoch already trained on (a mid-epoch checkpoint).
+        epoch_rng: The random states at the start of that epoch (to redraw its order), if mid-epoch.
+    """
+
+    epoch: int
+    batch: int
+    epoch_rng: dict[str, Any] | None
+
+
+def find_resume(model: Any, opts: RunOptions) -> tuple[dict[str, Any], Path] | None:
+    """The checkpoint ``opts.resume`` names, read and checked against ``model``'s config.
+
+    Returns:
+        The checkpoint's payload and path, or ``None`` when there is nothing to resume.
+
+    Raises:
+        ConfigError: ``resume="auto"`` without a run folder.
+        CheckpointError: the checkpoint is unreadable, of another model or of another config.
+    """
+    resume = opts.resume
+    if resume is None:
+        return None
+    if resume == "auto":
+        if opts.out is None:
+            raise ConfigError("resume='auto' needs out= (the run folder to resume in)")
+        path = Path(opts.out) / LAST_CHECKPOINT
+        if not path.exists():
+            return None
+    else:
+        path = Path(resume)
+    name = getattr(model, "registry_name", "") or None
+    payload = read_checkpoint(path, model=name, map_location="cpu")
+    mine = model.config_dict() if hasattr(model, "config_dict") else payload["config"]
+    differ = sorted(k for k in set(mine) | set(payload["config"])
+                    if mine.get(k) != _plain(payload["config"].get(k)))
+    if differ:
+        detail = ", ".join(f"{k}: checkpoint {payload['config'].get(k)!r}, model {mine.get(k)!r}"
+                           for k in differ)
+        raise CheckpointError(
+            f"cannot resume from {path}: the model's config differs ({detail}); build the "
+            "model with the checkpoint's config, e.g. genzoo.load(path), to continue it"
+        )
+    return payload, path
+
+
+def restore(model: Any, payload: dict[str, Any], path: Path, step: Step) -> ResumePoint:
+    """Load the weights, optimizer and scaler states, counters and random states of ``payload``.
+
+    Raises:
+        CheckpointError: the weights or optimizers do not fit the model.
+    """
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(f"the weights in {path} do not fit this model: {err}") from err
+    saved = payload.get("optimizers") or {}
+    if set(saved) != set(step.optimizers):
+        raise CheckpointError(
+            f"{path} has optimizers {sorted(saved)} but the model makes {sorted(step.optimizers)}; "
+            "it was not written by the runner for this model (a save() file holds weights only)"
+        )
+    for name, opt in step.optimizers.items():
+        opt.load_state_dict(saved[name])
+    if step.scaler is not None and payload.get("scaler"):
+        step.scaler.load_state_dict(payload["scaler"])
+    step.index = int(payload["step"])
+    restore_rng(payload["rng"])
+    return ResumePoint(int(payload["epoch"]), int(payload.get("batch_in_epoch", 0)),
+                       payload.get("rng_epoch_start"))
+
+
+def _plain(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
