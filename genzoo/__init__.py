@@ -32,7 +32,16 @@ from .errors import (
 from .hookspecs import hookimpl
 from .model import GenerativeModel
 from .plugins import register_plugin, reload_plugins, unregister_plugin
-from .protocols import Batch, Encoder, Generator, Posterior, StepContext, Trainer
+from .protocols import (
+    Batch,
+    DensityModel,
+    Encoder,
+    Generator,
+    LogLikelihood,
+    Posterior,
+    StepContext,
+    Trainer,
+)
 from .registry import BrokenPlugin, ModelInfo
 from .runner import FitResult, RunOptions
 
@@ -56,6 +65,8 @@ __all__ = [
     "StepContext",
     "Batch",
     "Posterior",
+    "DensityModel",
+    "LogLikelihood",
     "RunOptions",
     "FitResult",
     "GenzooError",

@@ -13,7 +13,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["Batch", "Posterior", "Generator", "Encoder", "Trainer", "StepContext"]
+__all__ = ["Batch", "Posterior", "Generator", "Encoder", "Trainer", "StepContext", "LogLikelihood",
+           "DensityModel"]
 
 
 class Batch(NamedTuple):
@@ -102,5 +103,53 @@ class Trainer(Protocol):
         Returns:
             The step's losses and other scalars by name, as 0-d tensors (left on the device;
             the runner reads them back once per logging interval).
+        """
+        ...
+
+
+# -- likelihood ---------------------------------------------------------------------------------
+
+
+class LogLikelihood(NamedTuple):
+    """Per-image log-densities, as a :class:`DensityModel` returns them, and whether they are exact.
+
+    Attributes:
+        values: ``N`` log-densities in nats, one per image, of the images as points of the
+            continuous cube ``[0, 1]^D`` (``D = C·H·W``), with respect to Lebesgue measure on it.
+        exact: ``True`` when ``values`` are the model's exact log-density (a normalizing flow),
+            ``False`` when they are a lower bound on it (a VAE's ELBO or importance-weighted
+            bound, a diffusion model's variational bound).
+    """
+
+    values: torch.Tensor
+    exact: bool
+
+
+@runtime_checkable
+class DensityModel(Protocol):
+    """Something that scores images by their log-likelihood, exactly or as a lower bound.
+
+    The density is over continuous images in ``[0, 1]^D``. :mod:`genzoo.metrics.likelihood`
+    turns it into bits per dimension of 8-bit data by uniform dequantization: an 8-bit image
+    ``k`` becomes ``(k + u) / 256`` with ``u ~ U[0, 1)^D``, and
+    ``bits/dim = (-log p(x) / D + log 256) / log 2``, an upper bound on the discrete model's
+    code length. A model with a discrete likelihood (e.g. a discretized logistic over 256
+    levels) returns its log-probability plus ``D · log 256``: the density of the matching
+    piecewise-constant model, which gives the same bits/dim.
+    """
+
+    def log_likelihood(self, images: torch.Tensor, *, samples: int = 1,
+                       generator: torch.Generator | None = None) -> LogLikelihood:
+        """Return the log-density of ``N×C×H×W`` continuous images in ``[0, 1]``.
+
+        Args:
+            images: The images, on the model's device (already dequantized by the caller).
+            samples: How many samples a stochastic estimate averages over (the importance
+                samples of a VAE's bound); exact models ignore it.
+            generator: A :class:`torch.Generator` on the images' device for any sampling, so
+                estimates repeat without touching the global random state.
+
+        Returns:
+            ``N`` log-densities in nats, and whether they are exact or a lower bound.
         """
         ...
