@@ -21,11 +21,12 @@ class TrainSpec:
 
     Attributes:
         model: The registered model name.
-        data: ``"mnist"``, ``"fashion-mnist"`` or a folder of images.
+        data: A named data set (:func:`genzoo.data.dataset_names`, optionally with a
+            ``:split``) or a folder of images.
         data_root: Where named data sets live (default: ``$GENZOO_DATA``).
         download: Download a named data set that is missing.
-        channels: Folder data: convert to this many channels.
-        image_size: Folder data: resize to this size.
+        channels: Convert the images to this many channels (1 or 3).
+        image_size: Resize the images to this size (square).
         epochs: Train up to this epoch.
         batch_size: Images per step.
         out: The run folder.
@@ -71,7 +72,7 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         The run's result and its folder.
     """
     from .build import build
-    from .data import InMemoryLoader, load_source
+    from .data import ImageSet, load_source, make_loader
 
     try:
         build(spec.model, **spec.config)  # fail on a bad name or setting before loading any data
@@ -86,8 +87,10 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     model = build(spec.model, seed=spec.seed, **config)
     world = World.from_env()
     device = resolve_device(spec.device, world.local_rank if world.size > 1 else None)
-    loader = InMemoryLoader.from_image_set(images, batch_size=spec.batch_size,
-                                           device=device if _fits(images.images, device) else None)
+    # a set held in memory moves to the device once if it fits there; a streamed one sends
+    # each batch as it is decoded
+    keep_on_device = not isinstance(images, ImageSet) or _fits(images.images, device)
+    loader = make_loader(images, batch_size=spec.batch_size, device=device if keep_on_device else None)
     out = Path(spec.out) if spec.out else None
     if out is not None and world.is_main:
         out.mkdir(parents=True, exist_ok=True)

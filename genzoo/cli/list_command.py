@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
 
 
-@click.command("list", epilog="\b\nExamples:\n  genzoo list\n  genzoo list 'v*' --json")
+@click.command("list", epilog="\b\nExamples:\n  genzoo list\n  genzoo list 'v*' --json\n"
+                               "  genzoo list --datasets")
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_command(pattern: str, as_json: bool) -> None:
-    """List the models that can be built, with their plugin, version and summary."""
+@click.option("--datasets", is_flag=True,
+              help="List the named data sets (for --data) instead of the models.")
+def list_command(pattern: str, as_json: bool, datasets: bool) -> None:
+    """List the models that can be built, with their plugin, version and summary
+    (or, with --datasets, the named data sets)."""
+    if datasets:
+        _list_datasets(pattern, as_json)
+        return
     from ..build import broken_plugins, model_infos
 
     with warnings.catch_warnings():
@@ -36,6 +44,32 @@ def list_command(pattern: str, as_json: bool) -> None:
     for b in broken:
         origin = f" ({b.distribution} {b.version})" if b.distribution else ""
         click.echo(f"broken plugin {b.name}{origin}: {b.reason}")
+
+
+def _list_datasets(pattern: str, as_json: bool) -> None:
+    from fnmatch import fnmatchcase
+
+    from ..data import data_root, dataset_info, dataset_names
+
+    infos = [dataset_info(n) for n in dataset_names() if fnmatchcase(n, pattern)]
+    if as_json:
+        click.echo(json.dumps({"root": str(data_root()), "datasets": [
+            {"name": i.name, "title": i.title, "summary": i.summary, "image_shape": list(i.image_shape),
+             "splits": dict(i.splits), "num_classes": i.num_classes, "streamed": sorted(i.streamed),
+             "folder": i.folder} for i in infos]}, indent=2))
+        return
+
+    def splits(info: Any) -> str:
+        return ", ".join(f"{s} {n:,}" + ("*" if s in info.streamed else "") for s, n in info.splits.items())
+
+    rows = [(i.name, "×".join(map(str, i.image_shape)), str(i.num_classes or "-"), splits(i), i.folder)
+            for i in infos]
+    _table(("DATA SET", "IMAGES", "CLASSES", "SPLITS", "FOLDER"), rows)
+    if not infos:
+        click.echo(f"no data set matches {pattern!r}")
+    if any(i.streamed for i in infos):
+        click.echo("* streamed from disk batch by batch (too large for memory)")
+    click.echo(f"data root: {data_root()} (--data-root or $GENZOO_DATA to change)")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

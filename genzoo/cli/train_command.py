@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..data import dataset_names
 from ..errors import ConfigError
 from ..training import TrainSpec
 
@@ -19,6 +20,9 @@ _EPILOG_TRAIN = """\b
 Examples:
   genzoo train gan --data mnist --epochs 20 --out runs/gan
   genzoo train vae --data fashion-mnist --set latent_dim=32 --set beta=0.5
+  genzoo train dcgan --data cifar10 --epochs 50 --out runs/cifar
+  genzoo train conv-vae --data celeba --batch-size 128      # 64x64 faces, streamed from disk
+  genzoo train dcgan --data stl10:unlabeled --image-size 64
   genzoo train gan --data ./my_faces --image-size 32 --channels 3 --out runs/faces
   genzoo train gan --out runs/gan --epochs 40 --resume     # continue runs/gan
   genzoo train --config run.toml --seed 3                 # options override the file
@@ -29,12 +33,13 @@ Examples:
 @click.argument("model", required=False)
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A TOML file with these options (and a [config] table of model settings).")
-@click.option("--data", help="mnist, fashion-mnist, or a folder of PNG/JPEG images.  [default: mnist]")
+@click.option("--data", help=f"A data set ({', '.join(dataset_names())}; NAME:SPLIT picks a split, "
+                             "e.g. stl10:unlabeled) or a folder of PNG/JPEG images.  [default: mnist]")
 @click.option("--data-root", help="Where named data sets live.  [default: $GENZOO_DATA, else ~/.cache/genzoo/data]")
 @click.option("--no-download", "download", flag_value=False, default=None,
               help="Fail instead of downloading a missing data set.")
-@click.option("--channels", type=click.Choice(["1", "3"]), help="Folder data: convert to 1 or 3 channels.")
-@click.option("--image-size", type=click.IntRange(1), help="Folder data: resize images to this size.")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Convert the images to 1 or 3 channels.")
+@click.option("--image-size", type=click.IntRange(1), help="Resize the images to this size (square).")
 @click.option("--epochs", type=click.IntRange(1), help="Train up to this epoch.  [default: 10]")
 @click.option("--batch-size", type=click.IntRange(1), help="Images per step.  [default: 64]")
 @click.option("--out", help="Run folder for checkpoints, grids and logs.  [default: runs/MODEL]")

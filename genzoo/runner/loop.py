@@ -36,7 +36,7 @@ from .resume import LAST_CHECKPOINT, find_resume, restore
 from .rng import capture_rng, restore_rng, seed_everything
 from .signals import StopSignals
 from .step import Step
-from .streams import RandomStreams
+from .streams import RandomStreams, skip_batches
 
 __all__ = ["fit", "RunInfo", "LAST_CHECKPOINT"]
 
@@ -187,12 +187,11 @@ class _Run:
             epoch_rng = capture_rng()
         step.epoch = epoch
         batch_iter = streams.start_epoch(batches)
-        for _ in range(skip):
-            if next(batch_iter, None) is None:
-                raise CheckpointError(
-                    f"the checkpoint stopped after batch {skip} of epoch {epoch + 1}, but the data "
-                    "now has fewer batches; resume with the data the run started with"
-                )
+        if skip and skip_batches(batch_iter, skip) < skip:
+            raise CheckpointError(
+                f"the checkpoint stopped after batch {skip} of epoch {epoch + 1}, but the data "
+                "now has fewer batches; resume with the data the run started with"
+            )
         if skip:
             restore_rng(resume_rng)
             streams.resume_noise()

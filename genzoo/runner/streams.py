@@ -9,7 +9,7 @@ import torch
 
 from .distributed import World
 
-__all__ = ["RandomStreams"]
+__all__ = ["RandomStreams", "skip_batches"]
 
 
 class RandomStreams:
@@ -55,6 +55,35 @@ class RandomStreams:
         return state
 
 
-def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
+def skip_batches(batches: Iterator[Any], n: int) -> int:
+    """Move ``batches`` past ``n`` batches; return how many it had.
+
+    An iterator with a ``skip(n)`` method (a :class:`genzoo.data.StreamingLoader`'s) is asked
+    to skip without producing the batches (a streamed data set then decodes no images for
+    them); any other is advanced with ``next``.
+    """
+    skip = getattr(batches, "skip", None)
+    if callable(skip):
+        return int(skip(n))
+    done = 0
+    while done < n and next(batches, None) is not None:
+        done += 1
+    return done
+
+
+class _prepend(Iterator[Any]):  # noqa: N801 - used like the generator it replaced
+    """``first``, then ``rest``; skipping forwards to ``rest``."""
+
+    def __init__(self, first: Any, rest: Iterator[Any]) -> None:
+        self._first: list[Any] = [first]
+        self._rest = rest
+
+    def __next__(self) -> Any:
+        return self._first.pop() if self._first else next(self._rest)
+
+    def skip(self, n: int) -> int:
+        done = 0
+        if n and self._first:
+            self._first.clear()
+            done = 1
+        return done + skip_batches(self._rest, n - done)

@@ -50,6 +50,22 @@ def test_list_json() -> None:
     assert data["broken"] == []
 
 
+def test_list_datasets_names_every_set_with_its_splits_and_folder(tmp_path: Path) -> None:
+    from genzoo.data import dataset_names
+
+    result = ok(invoke("list", "--datasets", env={"GENZOO_DATA": str(tmp_path)}))
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["DATA", "SET", "IMAGES", "CLASSES", "SPLITS", "FOLDER"]
+    names = [line.split()[0] for line in lines[1:] if not line.startswith(("*", "data root"))]
+    assert names == dataset_names() and "celeba" in names and "cifar10" in names
+    assert "3×64×64" in result.stdout and "unlabeled 100,000*" in result.stdout
+    assert f"data root: {tmp_path}" in result.stdout
+    data = json.loads(ok(invoke("list", "--datasets", "cifar*", "--json")).stdout)
+    assert [d["name"] for d in data["datasets"]] == ["cifar10", "cifar100"]
+    assert data["datasets"][0]["splits"] == {"train": 50000, "test": 10000}
+    assert data["datasets"][0]["folder"] == "cifar-10-batches-py"
+
+
 def test_list_pattern_filters_and_says_when_nothing_matches() -> None:
     assert list(_rows(ok(invoke("list", "v*")).stdout)) == ["vae"]
     data = json.loads(ok(invoke("list", "g?n", "--json")).stdout)

@@ -55,6 +55,40 @@ def test_train_mnist_writes_the_run_folder(mnist_root: Path, tmp_path: Path) -> 
     assert info_json(run / "checkpoints" / "last.pt")["steps"] == 3
 
 
+def test_train_dcgan_on_cifar10_takes_the_colour_image_shape(tmp_path: Path) -> None:
+    from tests.data.writers import write_cifar
+
+    write_cifar(tmp_path / "data", per_batch=4)
+    run = tmp_path / "dcgan"
+    result = ok(invoke("train", "dcgan", "--data", "cifar10", "--no-download", "--epochs", "1",
+                       "--out", run, "--seed", "0", "--set", "channels=8", "--set", "latent_dim=8",
+                       *FAST, env={"GENZOO_DATA": str(tmp_path / "data")}))
+    assert "trained dcgan to epoch 1 (2 steps)" in result.stdout  # 20 images, batches of 16
+    assert json.loads((run / "run.json").read_text())["config"]["image_shape"] == [3, 32, 32]
+    assert genzoo.load(run / "checkpoints" / "last.pt").sample(2).shape == (2, 3, 32, 32)
+
+
+def test_train_conv_vae_on_celeba_streams_64x64_faces(tmp_path: Path) -> None:
+    from tests.data.writers import write_celeba
+
+    write_celeba(tmp_path / "data", [0] * 5 + [2])
+    run = tmp_path / "faces"
+    ok(invoke("train", "conv-vae", "--data", "celeba", "--data-root", tmp_path / "data",
+              "--no-download", "--epochs", "1", "--out", run, "--set", "channels=4",
+              "--set", "hidden_dim=8", "--set", "latent_dim=2", *FAST))
+    assert json.loads((run / "run.json").read_text())["config"]["image_shape"] == [3, 64, 64]
+    ok(invoke("train", "conv-vae", "--data", "celeba", "--data-root", tmp_path / "data",
+              "--image-size", "32", "--channels", "1", "--no-download", "--epochs", "1",
+              "--out", tmp_path / "small", "--set", "channels=4", *FAST))
+    assert json.loads((tmp_path / "small" / "run.json").read_text())["config"]["image_shape"] == [1, 32, 32]
+
+
+def test_train_named_set_missing_files_is_one_clear_error(tmp_path: Path) -> None:
+    message = user_error(invoke("train", "dcgan", "--data", "svhn", "--data-root", tmp_path,
+                                "--no-download", "--out", "run"), one_line=False)
+    assert "svhn (train split) not found" in message and str(tmp_path / "SVHN" / "train_32x32.mat") in message
+
+
 def test_train_fashion_mnist_reads_its_own_files(mnist_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "gan"
     ok(invoke("train", "gan", "--data", "fashion-mnist", "--data-root", mnist_root, "--epochs", "1",
@@ -196,8 +230,8 @@ def test_resume_errors(tiny_root: Path) -> None:
     (["vae", "--batch-size", "many"], ["'--batch-size'", "'many' is not a valid integer"]),
     (["vae", "--device", "banana"], ["unknown device 'banana'"]),
     (["vae", "--device", "tpu:0"], ["unknown device 'tpu:0'"]),
-    (["vae", "--data", "nowhere"], ["'nowhere' is neither a known data set (fashion-mnist, mnist)"]),
-    (["vae", "--data", "mnist", "--channels", "3"], ["mnist images are 1×28×28", "folders only"]),
+    (["vae", "--data", "nowhere"], ["'nowhere' is neither a known data set (celeba, cifar10,"]),
+    (["vae", "--data", "stl10:bogus"], ["stl10 has no split 'bogus'", "train, test, unlabeled"]),
     (["vae", "--channels", "2"], ["'--channels'", "'2' is not one of '1', '3'"]),
     (["vae", "--config", "missing.toml"], ["'--config'", "'missing.toml' does not exist"]),
     (["vae", "--bogus"], ["--bogus"]),

@@ -15,7 +15,11 @@ SHARED_DATA = (Path(__file__).resolve().parents[2] / "../shared/data").resolve()
 
 
 def test_dataset_names() -> None:
-    assert dataset_names() == ["fashion-mnist", "mnist"]
+    names = dataset_names()
+    assert names == sorted(names)
+    for name in ("mnist", "fashion-mnist", "kmnist", "emnist", "emnist-letters", "cifar10", "cifar100",
+                 "svhn", "stl10", "celeba"):
+        assert name in names
 
 
 @pytest.mark.parametrize("name", ["mnist", "MNIST", "fashion-mnist", "fashion_mnist", "FashionMNIST"])
@@ -48,9 +52,9 @@ def test_gzipped_files_are_read(make_idx_root) -> None:
 
 
 def test_unknown_name_lists_known() -> None:
-    with pytest.raises(DataError, match="Unknown data set 'cifar10'") as e:
-        load_images("cifar10")
-    assert "fashion-mnist" in str(e.value) and "mnist" in str(e.value)
+    with pytest.raises(DataError, match="Unknown data set 'imagenet'") as e:
+        load_images("imagenet")
+    assert "fashion-mnist" in str(e.value) and "cifar10" in str(e.value) and "celeba" in str(e.value)
 
 
 def test_missing_files_without_download(tmp_path: Path) -> None:

@@ -1,0 +1,87 @@
+"""CelebA, aligned and cropped: ``img_align_celeba/*.jpg`` and ``list_eval_partition.txt``.
+
+The partition file has one line per image, ``000001.jpg 0``, with 0 for the training, 1 for
+the validation and 2 for the test split (torchvision's ``split="train"``, ``"valid"``,
+``"test"``). The aligned images are 178×218 (width × height); each is cut to its central
+square (178×178) and resized with genzoo's one filter (:mod:`genzoo.data.transforms`), the
+usual preparation of CelebA for generative models.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genzoo.data.errors import DataError
+from genzoo.data.transforms import resize_images
+
+__all__ = ["SPLIT_CODES", "check_images", "image_reader", "read_partition"]
+
+#: Split name -> its code in ``list_eval_partition.txt`` (``None``: every image).
+SPLIT_CODES: dict[str, int | None] = {"train": 0, "valid": 1, "test": 2, "all": None}
+
+
+def read_partition(path: Path, split: str) -> list[str]:
+    """The image file names of one split, in file order.
+
+    Raises:
+        DataError: A line is malformed (the line is named).
+    """
+    code = SPLIT_CODES[split]
+    names = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+                raise DataError(f"{path} line {number} is {line.strip()!r}, not 'FILE.jpg 0|1|2'. "
+                                f"Replace the file with the original list_eval_partition.txt.")
+            if code is None or int(parts[1]) == code:
+                names.append(parts[0])
+    return names
+
+
+def check_images(image_dir: Path, names: list[str]) -> None:
+    """Raise :class:`DataError` naming the first missing images, if any are missing."""
+    present = set(os.listdir(image_dir))
+    missing = [n for n in names if n not in present]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise DataError(f"{len(missing)} of the {len(names)} CelebA images listed in "
+                        f"list_eval_partition.txt are missing from {image_dir}: {shown}. Extract "
+                        f"img_align_celeba.zip there again.")
+
+
+def _decode(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            rgb = np.array(img.convert("RGB"))  # writable, for torch.from_numpy
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"Could not read CelebA image {path} ({type(e).__name__}: {e}); replace it "
+                        f"with the original from img_align_celeba.zip.") from e
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return rgb[top : top + side, left : left + side]
+
+
+def image_reader(image_dir: Path, names: list[str],
+                 size: tuple[int, int]) -> Callable[[np.ndarray], torch.Tensor]:
+    """A reader (see :class:`genzoo.data.StreamedImageSet`) of centre-cropped, resized images."""
+
+    def read(idx: np.ndarray) -> torch.Tensor:
+        crops = [torch.from_numpy(_decode(image_dir / names[i])).permute(2, 0, 1) for i in idx]
+        if not crops:
+            return torch.empty((0, 3, *size), dtype=torch.uint8)
+        if len({c.shape for c in crops}) == 1:
+            return resize_images(torch.stack(crops), size)
+        return torch.cat([resize_images(c.unsqueeze(0), size) for c in crops])
+
+    return read
