@@ -40,6 +40,7 @@ class TrainSpec:
         max_steps: See :class:`genzoo.RunOptions`.
         progress: See :class:`genzoo.RunOptions`.
         tensorboard: See :class:`genzoo.RunOptions`.
+        strategy: See :class:`genzoo.RunOptions`.
         config: Model config overrides (strings are parsed to the field's type).
     """
 
@@ -62,6 +63,7 @@ class TrainSpec:
     max_steps: int | None = None
     progress: bool | None = None
     tensorboard: bool = False
+    strategy: Literal["auto", "ddp", "fsdp"] = "auto"
     config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -102,6 +104,7 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         seed=spec.seed, resume=spec.resume, grid_every=spec.grid_every,
         checkpoint_every=spec.checkpoint_every, log_every=spec.log_every,
         max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
+        strategy=spec.strategy,
     )
     return result, out
 

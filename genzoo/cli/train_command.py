@@ -26,6 +26,7 @@ Examples:
   genzoo train gan --data ./my_faces --image-size 32 --channels 3 --out runs/faces
   genzoo train gan --out runs/gan --epochs 40 --resume     # continue runs/gan
   genzoo train --config run.toml --seed 3                 # options override the file
+  torchrun --nproc_per_node=2 -m genzoo train gan --strategy fsdp   # 2 processes, sharded
 """
 
 
@@ -56,6 +57,8 @@ Examples:
 @click.option("--max-steps", type=click.IntRange(1), help="Stop after this many steps in all.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar.  [default: on a terminal]")
 @click.option("--tensorboard", is_flag=True, default=None, help="Also log to OUT/tensorboard.")
+@click.option("--strategy", type=click.Choice(["auto", "ddp", "fsdp"]),
+              help="Under torchrun: DDP (each process holds the model) or FSDP (sharded).  [default: auto = ddp]")
 def train(model: str | None, config_file: Path | None, settings: Sequence[str], **options: Any) -> None:
     """Train MODEL on a data set or a folder of images.
 

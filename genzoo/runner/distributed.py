@@ -1,9 +1,9 @@
-"""Training in several processes under ``torchrun``: data sharding and gradient averaging.
+"""Training in several processes under ``torchrun``: the process group and data sharding.
 
 Each process (rank) runs the same ``fit``. Parameters start equal (broadcast from rank 0), each
-rank trains on its own share of every epoch's batches, and gradients are averaged across ranks
-before every optimizer step, so the weights stay identical everywhere. Rank 0 alone writes
-checkpoints, grids and logs.
+rank trains on its own share of every epoch's batches, and the strategy's engine (DDP or FSDP,
+see :mod:`.parallel`) averages gradients across ranks during backward, so the weights stay
+identical everywhere. Rank 0 alone writes checkpoints, grids and logs.
 
 Sharding works on any iterable that yields the same sequence on every rank (ranks share the
 random state that decides the order): rank ``r`` takes batches ``r, r + size, ...`` and a last
@@ -83,6 +83,12 @@ class World:
             for tensor in list(module.parameters()) + list(module.buffers()):
                 dist.broadcast(tensor.data, src=0)
 
+    def broadcast_buffers(self, module: torch.nn.Module) -> None:
+        """Copy rank 0's buffers (batch-norm statistics) to every rank."""
+        if self.size > 1:
+            for tensor in module.buffers():
+                dist.broadcast(tensor.data, src=0)
+
     def broadcast_object(self, obj: Any) -> Any:
         """Return rank 0's ``obj`` on every rank."""
         if self.size <= 1:
@@ -90,17 +96,6 @@ class World:
         holder = [obj]
         dist.broadcast_object_list(holder, src=0)
         return holder[0]
-
-    def average_gradients(self, params: list[torch.nn.Parameter]) -> None:
-        """Average the gradients of ``params`` over every rank, in one flat all-reduce."""
-        grads = [p.grad for p in params if p.grad is not None]
-        if not grads:
-            return
-        flat = torch._utils._flatten_dense_tensors(grads)
-        dist.all_reduce(flat)
-        flat.div_(self.size)
-        for grad, averaged in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-            grad.copy_(averaged)
 
     def all_true(self, flag: bool) -> bool:
         """Whether ``flag`` holds on every rank."""

@@ -4,8 +4,8 @@ The model owns its step (its optimizers and losses); the runner owns everything 
 module is the loop itself; each other job has its own module: backward and optimizer steps
 (:mod:`.step`), the run folder's files (:mod:`.outputs`), resumption (:mod:`.resume`), signals
 (:mod:`.signals`), random streams across processes (:mod:`.streams`), several processes
-(:mod:`.distributed`). Data flows one way: loader → batch checks → the model's step → the
-runner's bookkeeping → files.
+(:mod:`.distributed`, :mod:`.parallel`), the run's hooks (:mod:`.hooks`). Data flows one way:
+loader → batch checks → the model's step → the runner's bookkeeping → files.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import torch
 from ..batches import RangeWatch, to_batch
 from ..config import resolve_config
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError
-from ..plugins import plugin_manager
 from .device import resolve_device
 from .distributed import World
+from .hooks import RunHooks
 from .logs import ProgressBar
 from .options import RunOptions
 from .outputs import RunOutputs
+from .parallel import Parallel, resolve_strategy
 from .precision import Precision
 from .result import FitResult
 from .resume import LAST_CHECKPOINT, find_resume, restore
@@ -49,6 +50,8 @@ class RunInfo:
         epochs: The epoch the run trains up to.
         device: The training device.
         precision: ``"32"``, ``"bf16"`` or ``"16"``.
+        strategy: How the processes share the work: ``"none"`` (one process), ``"ddp"`` or
+            ``"fsdp"``.
         rank: This process's rank.
         world_size: How many processes train together.
         options: Every run option.
@@ -58,6 +61,7 @@ class RunInfo:
     epochs: int
     device: torch.device
     precision: str
+    strategy: str
     rank: int
     world_size: int
     options: RunOptions
@@ -94,21 +98,21 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
             "data is a one-shot iterator; pass something iterable once per epoch, such as a "
             "DataLoader, a list of batches or genzoo.data.InMemoryLoader"
         )
-    return _Run(model, data, epochs, opts, list(callbacks)).execute()
+    return _Run(model, data, epochs, opts, callbacks).execute()
 
 
 class _Run:
     def __init__(self, model: Any, data: Iterable[Any], epochs: int, opts: RunOptions,
-                 callbacks: list[object]) -> None:
+                 callbacks: Iterable[object]) -> None:
         self.model, self.data, self.epochs, self.opts = model, data, epochs, opts
-        self.callbacks = callbacks
         self.world = World.from_env()
         self.device = resolve_device(opts.device, self.world.local_rank if self.world.size > 1 else None)
         self.precision = Precision(opts.precision, self.device)
+        self.parallel = Parallel(resolve_strategy(opts.strategy, self.world), self.world, self.device)
         self.out = Path(opts.out) if opts.out is not None and self.world.is_main else None
-        self.info = RunInfo(self.out, epochs, self.device, self.precision.name, self.world.rank,
-                            self.world.size, opts)
-        self.hook = plugin_manager().hook
+        self.info = RunInfo(self.out, epochs, self.device, self.precision.name,
+                            self.parallel.strategy, self.world.rank, self.world.size, opts)
+        self.hook = RunHooks(callbacks)
         self.result = FitResult(out=self.out)
         self.signals = StopSignals(opts.handle_signals)
         self.outputs = RunOutputs(self.out, opts)
@@ -120,8 +124,6 @@ class _Run:
     # -- the run ------------------------------------------------------------------------------
 
     def execute(self) -> FitResult:
-        pm = plugin_manager()
-        registered = [pm.register(cb) for cb in self.callbacks]
         self.world.setup(self.device)
         try:
             with self.signals:
@@ -129,9 +131,6 @@ class _Run:
         finally:
             self.progress.close()
             self.outputs.close()
-            for name in registered:
-                if name is not None:
-                    pm.unregister(name=name)
             self.world.teardown()
         stopped = self.signals.received
         if stopped is not None:
@@ -149,8 +148,10 @@ class _Run:
             seed_everything(opts.seed)
         model.to(self.device)
         model.train()
-        self.world.broadcast_module(model)
-        step = Step(self._optimizers(), self.precision.make_scaler(), self.device, self.world)
+        self.parallel.prepare_model(model)
+        optimizers = self._optimizers()
+        self.parallel.prepare_optimizers(optimizers)
+        step = Step(optimizers, self.precision.make_scaler(), self.device, self.parallel)
         epoch, skip, epoch_rng = 0, 0, None
         if found is not None:
             payload, path = found
@@ -164,7 +165,7 @@ class _Run:
         self.outputs.start(model, self.epochs, epoch)
         streams = RandomStreams(self.world, step.index)
         batches = self.world.shard(self.data)
-        self.hook.genzoo_fit_start(model=model, run=self.info)
+        self.hook("genzoo_fit_start", model=model, run=self.info)
         try:
             while epoch < self.epochs and not self._should_stop(step):
                 finished = self._train_epoch(batches, step, epoch, skip, epoch_rng, streams)
@@ -174,7 +175,7 @@ class _Run:
                 epoch += 1
             self._finish(step, epoch, streams)
         finally:
-            self.hook.genzoo_fit_end(model=model, run=self.info)
+            self.hook("genzoo_fit_end", model=model, run=self.info)
 
     def _train_epoch(self, batches: Iterable[Any], step: Step, epoch: int, skip: int,
                      epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> bool:
@@ -239,7 +240,7 @@ class _Run:
         self.result.metrics = metrics
         self.result.epochs, self.result.steps = done, step.index
         # hooks first: a callback (an evaluation, say) may add numbers to the epoch's metrics
-        self.hook.genzoo_epoch_end(model=model, run=self.info, epoch=done, metrics=metrics)
+        self.hook("genzoo_epoch_end", model=model, run=self.info, epoch=done, metrics=metrics)
         if completed or steps_done:
             self.outputs.log_epoch(metrics, step.index, partial=not completed)
         if completed:
@@ -290,8 +291,8 @@ class _Run:
 
     def _checkpoint(self, step: Step, epoch: int, position: int,
                     epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> None:
-        if self.world.size > 1:
-            self.world.broadcast_module(self.model)  # keep rank 0's batch-norm statistics
+        # parameters are equal on every rank (DDP/FSDP keep them so); keep rank 0's statistics
+        self.world.broadcast_buffers(self.model)
         if self.out is None:
             return
         path = self.outputs.checkpoint(self.model, {
@@ -305,7 +306,7 @@ class _Run:
             "metrics": self.result.metrics,
         })
         self.result.checkpoint = path
-        self.hook.genzoo_checkpoint_saved(model=self.model, run=self.info, path=path)
+        self.hook("genzoo_checkpoint_saved", model=self.model, run=self.info, path=path)
 
 
 def _accumulate(sums: dict[str, torch.Tensor], losses: Mapping[str, Any], device: torch.device) -> None:

@@ -37,6 +37,11 @@ class RunOptions:
         tensorboard: Also log metrics to ``out/tensorboard`` (needs the tensorboard package).
         max_steps: Stop after this many steps in all (for smoke tests and benchmarks).
         handle_signals: Turn SIGINT/SIGTERM into "checkpoint, then stop" while fitting.
+        strategy: How processes launched by ``torchrun`` share the training: ``"ddp"`` (each
+            holds the whole model; gradients are averaged by DDP during backward), ``"fsdp"``
+            (parameters, gradients and optimizer states are sharded across them by FSDP2;
+            checkpoints are sharded too) or ``"auto"`` (``"ddp"``). One process trains the
+            plain model whatever it says.
     """
 
     out: str | None = None
@@ -53,6 +58,7 @@ class RunOptions:
     tensorboard: bool = False
     max_steps: int | None = None
     handle_signals: bool = True
+    strategy: Literal["auto", "ddp", "fsdp"] = "auto"
 
     def __post_init__(self) -> None:
         self.precision = _PRECISIONS[str(self.precision)]  # type: ignore[assignment]

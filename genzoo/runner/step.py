@@ -8,6 +8,7 @@ import torch
 
 from ..errors import GenzooError
 from .distributed import World
+from .parallel import Parallel
 
 __all__ = ["Step"]
 
@@ -17,15 +18,18 @@ class Step:
 
     A model's ``training_step`` calls :meth:`optimize` once per optimizer. Only that
     optimizer's parameters receive gradients, so a GAN's generator step does not spend time on
-    the discriminator's weight gradients.
+    the discriminator's weight gradients. In several processes the gradients are averaged
+    during backward by the strategy's engine (DDP's reducer or FSDP's reduce-scatter), so
+    they are averaged when backward returns.
     """
 
     def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer],
-                 scaler: torch.amp.GradScaler | None, device: torch.device, world: World) -> None:
+                 scaler: torch.amp.GradScaler | None, device: torch.device,
+                 parallel: Parallel | None = None) -> None:
         self.optimizers = dict(optimizers)
         self.scaler = scaler
         self.device = device
-        self.world = world
+        self.parallel = parallel or Parallel("none", World(), device)
         self.epoch = 0
         self.index = 0
         self._params = {
@@ -46,9 +50,7 @@ class Step:
         opt.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, enabled=False):
             scaled = self.scaler.scale(loss) if self.scaler is not None else loss
-            scaled.backward(inputs=params)
-        if self.world.size > 1:
-            self.world.average_gradients(params)
+            self.parallel.sync(optimizer, scaled).backward(inputs=params)
         if self.scaler is not None:
             self.scaler.step(opt)
         else:

@@ -46,10 +46,9 @@ class Recorder:
     """The runner's own step context, driven by hand: one training step per call."""
 
     def __init__(self, model) -> None:
-        from genzoo.runner.distributed import World
         from genzoo.runner.step import Step
 
-        self.step = Step(model.configure_optimizers(), None, torch.device("cpu"), World.from_env())
+        self.step = Step(model.configure_optimizers(), None, torch.device("cpu"))
 
     def run(self, model, batch: Batch):
         out = model.training_step(batch, self.step)

@@ -42,12 +42,15 @@ def build(name: str) -> genzoo.GenerativeModel:
     if name == "gan":
         return genzoo.build("gan", seed=0, generator_widths=(32, 64, 64, 128),
                             discriminator_widths=(64, 32))
+    if name == "cgan":  # its critic calls the discriminator's layers one by one; EMA; 2 critic steps
+        return genzoo.build("gan", seed=0, generator_widths=(32, 64, 64, 128),
+                            discriminator_widths=(64, 32), num_classes=10, ema=0.9, d_steps=2)
     return genzoo.build("vae", seed=0, hidden_dim=64)
 
 
-def make_loader(kind: str, images: torch.Tensor):
+def make_loader(kind: str, images: torch.Tensor, labels: torch.Tensor | None = None):
     if kind == "in-memory":
-        return InMemoryLoader(images, batch_size=BATCH)  # shuffled; World.shard calls its shard()
+        return InMemoryLoader(images, labels, batch_size=BATCH)  # shuffled; World.shard calls its shard()
     if kind == "dataloader":  # shuffled from the global RNG; sharded round-robin
         return DataLoader(TensorDataset(images.float() / 255), batch_size=BATCH, shuffle=True)
     batches = list(images.split(BATCH))
@@ -60,7 +63,7 @@ def make_loader(kind: str, images: torch.Tensor):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=("gan", "vae"), required=True)
+    parser.add_argument("--model", choices=("gan", "cgan", "vae"), required=True)
     parser.add_argument("--data", required=True, help="data root holding MNIST/raw")
     parser.add_argument("--out", required=True, help="the run folder")
     parser.add_argument("--record", required=True, help="side folder for rank{r}.pt")
@@ -77,7 +80,9 @@ def main() -> None:
 
     rank = int(os.environ.get("RANK", "0"))
     torch.set_num_threads(1)
-    images = load_images("mnist", root=args.data, download=False).images[: args.images]
+    data = load_images("mnist", root=args.data, download=False)
+    images = data.images[: args.images]
+    labels = data.labels[: args.images] if args.model == "cgan" else None
     model = build(args.model)
     initial = {k: v.clone() for k, v in model.state_dict().items()}
 
@@ -92,7 +97,7 @@ def main() -> None:
 
     if args.rank_seeds:  # the ranks' global random states now differ, as in many user scripts
         torch.manual_seed(1000 + rank)
-    result = model.fit(make_loader(args.loader, images), epochs=args.epochs,
+    result = model.fit(make_loader(args.loader, images, labels), epochs=args.epochs,
                        seed=None if args.rank_seeds else 0, out=args.out,
                        progress=False, resume="auto" if args.resume else None,
                        max_steps=args.max_steps)

@@ -154,3 +154,17 @@ def test_iterable_without_len_is_sharded(tmp_path, mnist_root, data_sums):
     assert_ranks_in_sync(records)
     assert_epochs_partition_data(records, data_sums, epochs=1)
     assert metrics_epochs(tmp_path / "run") == [1]
+
+
+def test_class_conditional_gan_with_ema_and_critic_steps_stays_in_sync(tmp_path, mnist_root, data_sums):
+    # Its critic calls the discriminator's layers one by one and a label embedding outside the
+    # discriminator; every other step trains the critic only (the generator runs without
+    # gradients); the EMA generator is updated after each generator step. DDP must average
+    # every trained parameter all the same.
+    records = launch(mnist_root, tmp_path / "run", tmp_path / "rec", "--model", "cgan",
+                     "--loader", "in-memory", "--epochs", "1")
+    assert_ranks_in_sync(records)
+    for prefix in ("discriminator.", "label_projection.", "generator.", "ema_generator."):
+        assert weights_differ({k: v for k, v in records[0]["initial"].items() if k.startswith(prefix)},
+                              records[0]["state_dict"]), f"{prefix} did not train"
+    assert_epochs_partition_data(records, data_sums, epochs=1)

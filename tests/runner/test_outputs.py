@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import torch
 from PIL import Image
 
 import genzoo
+from genzoo.errors import ConfigError
 from genzoo.data import InMemoryLoader
 from genzoo.runner import loop
 from genzoo.runner.grids import save_sample_grid
@@ -136,8 +138,52 @@ def test_callbacks_with_misspelled_hooks_are_refused(loader):
         def genzoo_epoch_end(self, epoch, metrcs):
             pass
 
-    with pytest.raises(Exception, match="metrcs"):
+    class NoSuchHook:
+        @genzoo.hookimpl
+        def genzoo_epoch_ended(self, epoch):
+            pass
+
+    with pytest.raises(ConfigError, match="metrcs"):
         genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1, callbacks=[Typo()], progress=False)
+    with pytest.raises(ConfigError, match="genzoo_epoch_ended, which is not a genzoo hook"):
+        genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1, callbacks=[NoSuchHook()], progress=False)
+
+
+def test_a_callback_of_a_refused_run_reaches_no_later_run(loader):
+    class Typo:
+        @genzoo.hookimpl
+        def genzoo_epoch_end(self, epoch, metrcs):
+            pass
+
+    recorder = Recorder()
+    with pytest.raises(ConfigError):  # the recorder registered, then the run was refused
+        genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1, callbacks=[recorder, Typo()],
+                                               progress=False)
+    genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1, progress=False)
+    assert recorder.events == []
+
+
+def test_runs_in_threads_each_call_only_their_own_callbacks(tmp_path, loader):
+    recorders = {name: Recorder() for name in ("a", "b")}
+    failures = []
+
+    def run(name):
+        try:
+            genzoo.build("vae", hidden_dim=16).fit(loader, epochs=2, out=tmp_path / name,
+                                                   callbacks=[recorders[name]], progress=False)
+        except BaseException as err:  # pragma: no cover - reported below
+            failures.append(err)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in recorders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    for name, recorder in recorders.items():
+        assert recorder.events[0] == ("start", 2, tmp_path / name)
+        assert [e[0] for e in recorder.events] == ["start", "epoch", "checkpoint", "epoch",
+                                                   "checkpoint", "end"]
 
 
 def test_seed_makes_a_cpu_run_repeat_exactly(loader):

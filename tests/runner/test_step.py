@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import genzoo
-from genzoo.runner import Step, World
+from genzoo.runner import Step
 
 
 def make_step(model, scaler=None):
-    return Step(model.configure_optimizers(), scaler, torch.device("cpu"), World())
+    return Step(model.configure_optimizers(), scaler, torch.device("cpu"))
 
 
 def test_generator_step_computes_no_discriminator_weight_gradients():
