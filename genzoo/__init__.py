@@ -25,6 +25,7 @@ from .errors import (
     DeviceError,
     DuplicateModelError,
     GenzooError,
+    NonFiniteLossError,
     PluginError,
     PrecisionError,
     UnknownModelError,
@@ -32,11 +33,13 @@ from .errors import (
 from .hookspecs import hookimpl
 from .model import GenerativeModel
 from .plugins import register_plugin, reload_plugins, unregister_plugin
+from .optim import OptimizerSpec
 from .protocols import (
     Batch,
     DensityModel,
     Encoder,
     Generator,
+    IterativeGenerator,
     LogLikelihood,
     Posterior,
     StepContext,
@@ -60,9 +63,11 @@ __all__ = [
     "reload_plugins",
     "GenerativeModel",
     "Generator",
+    "IterativeGenerator",
     "Encoder",
     "Trainer",
     "StepContext",
+    "OptimizerSpec",
     "Batch",
     "Posterior",
     "DensityModel",
@@ -78,4 +83,5 @@ __all__ = [
     "CheckpointError",
     "DeviceError",
     "PrecisionError",
+    "NonFiniteLossError",
 ]

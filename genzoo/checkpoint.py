@@ -5,7 +5,9 @@ A checkpoint is a ``torch.save`` dict holding only tensors and plain Python valu
 * ``format`` (``"genzoo-checkpoint"``) and ``format_version``;
 * ``model`` (the registry name), ``config`` (a plain dict) and ``state_dict``;
 * ``versions``: genzoo's, torch's and the model plugin's distribution;
-* from the runner also ``optimizers``, ``scaler``, counters, random states and run options.
+* from the runner also ``optimizers``, ``scaler``, ``schedules``, counters, random states and
+  run options, and with ``fit(..., ema=...)`` an ``ema`` entry: its decay, update count and
+  the averaged ``state_dict`` (which :func:`load` and ``save`` use by default).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pickle
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -141,7 +143,8 @@ def versions(model_name: str) -> dict[str, str | None]:
     }
 
 
-def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
+def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
+         weights: Literal["auto", "ema", "raw"] = "auto", **overrides: Any) -> Any:
     """Rebuild a model from a checkpoint written by ``save`` or by the runner.
 
     The model is built by the plugin that registered its name, with the stored config, and
@@ -150,17 +153,39 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") ->
     Args:
         path: A checkpoint file.
         device: Where to put the model.
+        weights: ``"auto"``: the weight EMA when the run kept one (``fit(..., ema=...)``), else
+            the trained weights; ``"ema"``: the EMA (an error without one); ``"raw"``: the
+            trained weights, not averaged.
+        **overrides: Config fields that affect only sampling (a temperature, a number of
+            steps, a sampler, a guidance scale: the fields the model marks with
+            :func:`genzoo.sampling.sampling_option`).
 
     Raises:
-        CheckpointError: the file cannot be read or its weights do not fit the model.
+        CheckpointError: the file cannot be read, its weights do not fit the model, or
+            ``weights="ema"`` for a checkpoint without an EMA.
+        ConfigError: an override is not a sampling option of the model.
         UnknownModelError: no installed plugin provides the checkpoint's model.
     """
     from .build import build
+    from .errors import ConfigError
 
+    if weights not in ("auto", "ema", "raw"):
+        raise ConfigError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
     payload = read_checkpoint(path)
     model = build(payload["model"], **payload["config"])
+    if overrides:
+        setter = getattr(model, "set_sampling_options", None)
+        if setter is None:
+            raise ConfigError(f"model {payload['model']!r} has no sampling options to override "
+                              f"({', '.join(sorted(overrides))})")
+        setter(**overrides)
+    ema = payload.get("ema")
+    if weights == "ema" and not ema:
+        raise CheckpointError(f"{path} holds no weight EMA (the run did not use ema=...); "
+                              "load it with weights='raw' or 'auto'")
+    state = ema["state_dict"] if ema and weights != "raw" else payload["state_dict"]
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state)
     except RuntimeError as err:
         raise CheckpointError(
             f"the weights in {path} do not fit model {payload['model']!r} as this version of its "

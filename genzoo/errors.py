@@ -17,6 +17,7 @@ __all__ = [
     "CheckpointError",
     "DeviceError",
     "PrecisionError",
+    "NonFiniteLossError",
 ]
 
 
@@ -57,3 +58,17 @@ class DeviceError(GenzooError, RuntimeError):
 
 class PrecisionError(GenzooError, ValueError):
     """The requested precision is unknown or not supported on the chosen device."""
+
+
+class NonFiniteLossError(GenzooError, FloatingPointError):
+    """Training produced a NaN or infinite loss (or weights), so the run stopped.
+
+    Attributes:
+        step: The training step (counting from 1) where it first happened.
+        name: The loss's name (or ``"weights"``).
+        value: The value, ``nan``, ``inf`` or ``-inf``.
+    """
+
+    def __init__(self, message: str, *, step: int, name: str, value: float) -> None:
+        super().__init__(message)
+        self.step, self.name, self.value = step, name, value

@@ -14,7 +14,6 @@ from torch import nn
 from .config import config_to_dict, resolve_config
 
 if TYPE_CHECKING:
-    from .protocols import Batch, StepContext
     from .runner.result import FitResult
 
 __all__ = ["GenerativeModel", "eval_mode"]
@@ -25,10 +24,18 @@ class GenerativeModel(nn.Module):
 
     A subclass sets :attr:`Config` to a dataclass with an ``image_shape`` field, builds its layers
     in ``__init__`` (after calling ``super().__init__(config, **overrides)``), and implements
-    :meth:`sample_latent`, :meth:`generate`, and the :class:`~genzoo.Trainer` methods
+    ``sample_latent(n, *, generator)`` and ``generate(z, labels=None)`` (or overrides
+    :meth:`sample`), and, to be trainable, the :class:`~genzoo.Trainer` methods
     ``configure_optimizers`` and ``training_step``. It then satisfies
-    :class:`~genzoo.Generator` and :class:`~genzoo.Trainer`, and gets :meth:`fit`,
-    :meth:`sample` and :meth:`save`.
+    :class:`~genzoo.Generator` (and :class:`~genzoo.Trainer`), and gets :meth:`fit`,
+    :meth:`sample` and :meth:`save`. The base class has no stubs: a model without a training
+    step is not a :class:`~genzoo.Trainer`.
+
+    A model that samples in steps (diffusion, flow matching) also has a ``sampling_steps``
+    attribute and takes ``steps=`` in ``generate``; it then satisfies
+    :class:`~genzoo.IterativeGenerator`. Config fields made with
+    :func:`genzoo.sampling.sampling_option` may be changed after training
+    (:meth:`set_sampling_options`, ``genzoo.load(path, **overrides)``).
 
     Args:
         config: A complete config; when omitted, the defaults of :attr:`Config`.
@@ -68,22 +75,41 @@ class GenerativeModel(nn.Module):
         """The model's config as a plain dict, the way checkpoints store it."""
         return config_to_dict(self.config)
 
-    # -- sampling -----------------------------------------------------------------------------
+    def set_sampling_options(self, **values: Any) -> None:
+        """Change config fields that affect only sampling (see :func:`genzoo.sampling.sampling_option`).
 
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw ``n`` latent codes on the CPU (so a seed gives the same codes on any device)."""
-        raise NotImplementedError
-
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode latent codes ``z`` (on the model's device) to images in ``[0, 1]``.
-
-        Class-conditional models also take ``labels`` (``None``: random classes).
+        Raises:
+            ConfigError: a field is not a sampling option (it would change what the trained
+                weights mean), or a value does not fit it.
         """
-        raise NotImplementedError
+        if not values:
+            return
+        from .errors import ConfigError
+        from .sampling import sampling_fields
+
+        allowed = sampling_fields(self.config)
+        owner = f"model {self.registry_name or type(self).__name__!r}"
+        for key in values:
+            if key not in allowed:
+                choices = ", ".join(sorted(allowed)) if allowed else "none"
+                kind = "a training setting" if hasattr(self.config, key) else "not one of its options"
+                raise ConfigError(
+                    f"{owner}: {key!r} is {kind}, which a trained model cannot change; only "
+                    f"sampling options can (this model's: {choices})"
+                )
+        self.config = resolve_config(self.Config, {**config_to_dict(self.config), **values},
+                                     owner=owner)
+
+    # -- sampling -----------------------------------------------------------------------------
+    #
+    # A latent-variable subclass implements ``sample_latent(n, *, generator)`` (codes drawn on
+    # the CPU) and ``generate(z, labels=None)`` (codes to images); an iterative one (diffusion,
+    # flow matching) also has ``sampling_steps`` and takes ``steps=`` in ``generate``. Others
+    # override :meth:`sample` itself.
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None,
-               labels: torch.Tensor | int | None = None) -> torch.Tensor:
+               labels: torch.Tensor | int | None = None, steps: int | None = None) -> torch.Tensor:
         """Return ``n`` new images, ``n×C×H×W`` floats in ``[0, 1]`` on the model's device.
 
         Args:
@@ -91,19 +117,37 @@ class GenerativeModel(nn.Module):
             seed: Makes the images repeatable without touching torch's global random state.
             generator: A CPU :class:`torch.Generator` to draw the latents from instead.
             labels: For class-conditional models: one class for all images, or ``n`` classes.
+            steps: For models that sample in steps (:class:`~genzoo.IterativeGenerator`): how
+                many (default: ``sampling_steps``).
 
         Raises:
-            ValueError: ``n`` is not positive, or ``labels`` is given to a model without classes.
+            ValueError: ``n`` or ``steps`` is not positive, ``labels`` is given to a model
+                without classes, or ``steps`` to a model that samples in one step.
         """
+        from .protocols import IterativeGenerator
+
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
+        for method in ("sample_latent", "generate"):
+            if not callable(getattr(self, method, None)):
+                raise NotImplementedError(
+                    f"{type(self).__name__} has no {method}(); implement sample_latent and "
+                    "generate, or override sample")
+        extra: dict[str, Any] = {}
+        if isinstance(self, IterativeGenerator):
+            if steps is not None and (isinstance(steps, bool) or steps < 1):
+                raise ValueError(f"steps must be a positive number of sampling steps, got {steps}")
+            extra["steps"] = steps or self.sampling_steps
+        elif steps is not None:
+            raise ValueError(f"{type(self).__name__} samples in one step; steps= is for models "
+                             "that sample in steps (genzoo.IterativeGenerator)")
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
         with eval_mode(self):
-            z = self.sample_latent(n, generator=generator).to(self.device)
-            if labels is None:
-                return self.generate(z).float().clamp_(0, 1)
-            return self.generate(z, labels=self._labels(labels, n)).float().clamp_(0, 1)
+            z = self.sample_latent(n, generator=generator).to(self.device)  # type: ignore[attr-defined]
+            if labels is not None:
+                extra["labels"] = self._labels(labels, n)
+            return self.generate(z, **extra).float().clamp_(0, 1)  # type: ignore[attr-defined]
 
     def _labels(self, labels: torch.Tensor | int, n: int) -> torch.Tensor:
         classes = getattr(self.config, "num_classes", 0)
@@ -116,14 +160,10 @@ class GenerativeModel(nn.Module):
         return labels.to(self.device)
 
     # -- training -----------------------------------------------------------------------------
-
-    def configure_optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
-        """Return this model's optimizers by name (see :class:`~genzoo.Trainer`)."""
-        raise NotImplementedError
-
-    def training_step(self, batch: Batch, step: StepContext) -> Mapping[str, torch.Tensor]:
-        """Take one training step (see :class:`~genzoo.Trainer`)."""
-        raise NotImplementedError
+    #
+    # A trainable subclass implements the Trainer protocol's ``configure_optimizers`` and
+    # ``training_step``; the base class defines neither, so ``isinstance(model, genzoo.Trainer)``
+    # is True exactly for models that can be trained.
 
     def fit(self, data: Iterable[Any], epochs: int = 1, **options: Any) -> FitResult:
         """Train on ``data`` through the shared runner.

@@ -13,8 +13,10 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["Batch", "Posterior", "Generator", "Encoder", "Trainer", "StepContext", "LogLikelihood",
-           "DensityModel"]
+from .optim import OptimizerSpec
+
+__all__ = ["Batch", "Posterior", "Generator", "IterativeGenerator", "Encoder", "Trainer",
+           "StepContext", "LogLikelihood", "DensityModel"]
 
 
 class Batch(NamedTuple):
@@ -59,6 +61,24 @@ class Generator(Protocol):
 
 
 @runtime_checkable
+class IterativeGenerator(Generator, Protocol):
+    """A :class:`Generator` that samples in steps (a diffusion or flow-matching model), whose
+    number of steps is chosen at sampling time: fewer steps, faster sampling, usually lower
+    quality. ``genzoo sample --steps K`` needs one.
+    """
+
+    sampling_steps: int
+    """How many steps :meth:`sample` takes when ``steps`` is not given."""
+
+    def sample(self, n: int, *, seed: int | None = None,
+               generator: torch.Generator | None = None,
+               steps: int | None = None) -> torch.Tensor:
+        """Return ``n`` new images as :meth:`Generator.sample` does, taking ``steps`` steps
+        (``None``: :attr:`sampling_steps`)."""
+        ...
+
+
+@runtime_checkable
 class Encoder(Protocol):
     """Something that maps images to a latent posterior and back."""
 
@@ -84,7 +104,8 @@ class StepContext(Protocol):
         """Back-propagate ``loss`` into the parameters of the named optimizer and step it.
 
         The runner handles zeroing gradients, loss scaling for fp16, gradient averaging across
-        processes and skipped steps; only that optimizer's parameters receive gradients.
+        processes, gradient clipping and skipped steps; only that optimizer's parameters
+        receive gradients.
         """
         ...
 
@@ -93,8 +114,12 @@ class StepContext(Protocol):
 class Trainer(Protocol):
     """A model's own training: its optimizers, its losses, one step on a batch."""
 
-    def configure_optimizers(self) -> Mapping[str, torch.optim.Optimizer]:
-        """Return the optimizers by name, built on parameters already on the training device."""
+    def configure_optimizers(self) -> Mapping[str, torch.optim.Optimizer | OptimizerSpec]:
+        """Return the optimizers by name, built on parameters already on the training device.
+
+        An entry may also be an :class:`~genzoo.OptimizerSpec`: the optimizer with its own
+        learning-rate scheduler and gradient-clipping norm.
+        """
         ...
 
     def training_step(self, batch: Batch, step: StepContext) -> Mapping[str, torch.Tensor]:

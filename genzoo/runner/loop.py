@@ -10,6 +10,7 @@ loader → batch checks → the model's step → the runner's bookkeeping → fi
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -23,17 +24,21 @@ import torch
 
 from ..batches import RangeWatch, to_batch
 from ..config import resolve_config
-from ..errors import BatchError, CheckpointError, ConfigError, GenzooError
+from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
 from .device import resolve_device
 from .distributed import World
+from .ema import WeightEMA
+from .finite import FiniteWatch, check_finite_weights
 from .hooks import RunHooks
 from .logs import ProgressBar
+from .optimizers import Optimization, resolve_optimizers
 from .options import RunOptions
 from .outputs import RunOutputs
 from .parallel import Parallel, resolve_strategy
 from .precision import Precision
 from .result import FitResult
 from .resume import LAST_CHECKPOINT, find_resume, restore
+from .schedules import learning_rates
 from .rng import capture_rng, restore_rng, seed_everything
 from .signals import StopSignals
 from .step import Step
@@ -119,6 +124,9 @@ class _Run:
         self.progress = ProgressBar(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
+        self.finite = FiniteWatch()
+        self.ema: WeightEMA | None = None
+        self.optimization: Optimization | None = None
         self._pending: tuple[int, dict[str, Any] | None] = (0, None)
 
     # -- the run ------------------------------------------------------------------------------
@@ -128,6 +136,10 @@ class _Run:
         try:
             with self.signals:
                 self._train()
+        except NonFiniteLossError as err:
+            self.outputs.log_stop("non-finite loss", step=err.step, loss=err.name,
+                                  value=str(err.value))
+            raise
         finally:
             self.progress.close()
             self.outputs.close()
@@ -149,13 +161,21 @@ class _Run:
         model.to(self.device)
         model.train()
         self.parallel.prepare_model(model)
-        optimizers = self._optimizers()
-        self.parallel.prepare_optimizers(optimizers)
-        step = Step(optimizers, self.precision.make_scaler(), self.device, self.parallel)
+        batches = self.world.shard(self.data)
+        self.optimization = resolve_optimizers(model, opts, self._total_steps(batches))
+        self.parallel.prepare_optimizers(self.optimization.optimizers)
+        step = Step(self.optimization.optimizers, self.precision.make_scaler(), self.device,
+                    self.parallel, max_norms=self.optimization.max_norms)
+        if opts.ema:
+            if self.parallel.sharded:  # FSDP gathers weights from its own storage: no swapping
+                raise ConfigError("ema= is not supported with strategy='fsdp' yet; use "
+                                  "strategy='ddp' (or train without ema)")
+            self.ema = WeightEMA(model, opts.ema, warmup=opts.ema_warmup)
         epoch, skip, epoch_rng = 0, 0, None
         if found is not None:
             payload, path = found
             point = restore(model, payload, path, step)
+            self._restore_extras(payload)
             epoch, skip, epoch_rng = point.epoch, point.batch, point.epoch_rng
             self.result.epochs, self.result.steps, self.result.checkpoint = epoch, step.index, path
             if epoch >= self.epochs:
@@ -164,7 +184,6 @@ class _Run:
                 return
         self.outputs.start(model, self.epochs, epoch)
         streams = RandomStreams(self.world, step.index)
-        batches = self.world.shard(self.data)
         self.hook("genzoo_fit_start", model=model, run=self.info)
         try:
             while epoch < self.epochs and not self._should_stop(step):
@@ -174,6 +193,8 @@ class _Run:
                     break
                 epoch += 1
             self._finish(step, epoch, streams)
+            if self.ema is not None and self.signals.received is None:
+                self.ema.apply()  # the model fit returns samples, saves and evaluates averaged
         finally:
             self.hook("genzoo_fit_end", model=model, run=self.info)
 
@@ -209,8 +230,9 @@ class _Run:
                 self.fixed_real = batch.images[: opts.grid_size].detach().clone()
             with self.precision.autocast():
                 losses = model.training_step(batch, step)
-            step.end_iteration()
+            self._after_step(losses, step)
             _accumulate(sums, losses, self.device)
+            _accumulate(sums, _grad_norms(step), self.device)
             images_seen += batch.images.shape[0]
             steps_done += 1
             since_log += 1
@@ -225,6 +247,8 @@ class _Run:
         means = _read_means(sums, steps_done)
         seconds = time.perf_counter() - started
         self.range_watch.check(f" up to step {step.index}")
+        self.finite.check()
+        means.update(learning_rates(step.optimizers))
         self.progress.update(since_log, means)
         self.progress.close()
         if steps_done == 0 and skip == 0:
@@ -240,7 +264,8 @@ class _Run:
         self.result.metrics = metrics
         self.result.epochs, self.result.steps = done, step.index
         # hooks first: a callback (an evaluation, say) may add numbers to the epoch's metrics
-        self.hook("genzoo_epoch_end", model=model, run=self.info, epoch=done, metrics=metrics)
+        with self._averaged_weights():
+            self.hook("genzoo_epoch_end", model=model, run=self.info, epoch=done, metrics=metrics)
         if completed or steps_done:
             self.outputs.log_epoch(metrics, step.index, partial=not completed)
         if completed:
@@ -261,22 +286,41 @@ class _Run:
 
     # -- pieces -------------------------------------------------------------------------------
 
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        optimizers = self.model.configure_optimizers()
-        if isinstance(optimizers, torch.optim.Optimizer):
-            optimizers = {"optimizer": optimizers}
-        if not isinstance(optimizers, Mapping) or not optimizers or not all(
-                isinstance(o, torch.optim.Optimizer) for o in optimizers.values()):
-            raise GenzooError(
-                f"{type(self.model).__name__}.configure_optimizers() must return a non-empty "
-                f"dict of torch optimizers by name, got {optimizers!r}"
-            )
-        return dict(optimizers)
+    def _after_step(self, losses: Mapping[str, Any], step: Step) -> None:
+        """The runner's bookkeeping after a model's step: checks, schedules, weight EMA."""
+        if isinstance(losses, Mapping):
+            self.finite.observe({k: v for k, v in losses.items() if isinstance(v, torch.Tensor)},
+                                step.index)
+        step.end_iteration()
+        assert self.optimization is not None
+        self.optimization.schedules.step()
+        if self.ema is not None:
+            self.ema.update()
+
+    def _total_steps(self, batches: Iterable[Any]) -> int | None:
+        """The run's length in training steps (for a cosine schedule), when it is known: the
+        epochs asked for times the batches per epoch, else ``max_steps``."""
+        if hasattr(batches, "__len__"):  # max_steps only stops a run: it does not reshape it
+            return len(batches) * self.epochs  # type: ignore[arg-type]
+        return self.opts.max_steps
+
+    def _restore_extras(self, payload: dict[str, Any]) -> None:
+        """Restore what the runner's own features keep in a checkpoint: schedules and EMA."""
+        assert self.optimization is not None
+        self.optimization.schedules.load_state_dict(payload.get("schedules"))
+        if self.ema is not None and payload.get("ema"):
+            self.ema.load_state_dict(payload["ema"])
+
+    def _averaged_weights(self) -> Any:
+        """A context in which the model holds its EMA weights (none: a no-op)."""
+        return self.ema.applied() if self.ema is not None else contextlib.nullcontext()
 
     def _log_interval(self, sums: dict[str, torch.Tensor], steps: int, since: int,
                       step: Step, samples_per_s: float) -> None:
         means = _read_means(sums, steps)
         self.range_watch.check(f" up to step {step.index}")
+        self.finite.check()
+        means.update(learning_rates(step.optimizers))
         self.progress.update(since, {**means, "samples/s": samples_per_s * self.world.size})
         self.outputs.log_scalars(means, step.index, "step")
 
@@ -287,14 +331,18 @@ class _Run:
         return not self.world.all_true(not stop) if self.world.size > 1 else stop
 
     def _grids(self, tag: str) -> None:
-        self.result.grids += self.outputs.grids(self.model, tag, self.fixed_real)
+        with self._averaged_weights():
+            self.result.grids += self.outputs.grids(self.model, tag, self.fixed_real)
 
     def _checkpoint(self, step: Step, epoch: int, position: int,
                     epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> None:
         # parameters are equal on every rank (DDP/FSDP keep them so); keep rank 0's statistics
         self.world.broadcast_buffers(self.model)
+        self.finite.check()
+        check_finite_weights(self.model, step.index)
         if self.out is None:
             return
+        assert self.optimization is not None
         path = self.outputs.checkpoint(self.model, {
             "optimizers": {name: opt.state_dict() for name, opt in step.optimizers.items()},
             "scaler": step.scaler.state_dict() if step.scaler is not None else None,
@@ -304,6 +352,8 @@ class _Run:
             "rng": streams.checkpoint_state(capture_rng(), mid_epoch=position > 0),
             "rng_epoch_start": epoch_rng,
             "metrics": self.result.metrics,
+            "schedules": self.optimization.schedules.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         })
         self.result.checkpoint = path
         self.hook("genzoo_checkpoint_saved", model=self.model, run=self.info, path=path)
@@ -319,6 +369,13 @@ def _accumulate(sums: dict[str, torch.Tensor], losses: Mapping[str, Any], device
             sums[key] += value
         else:
             sums[key] = value.clone()
+
+
+def _grad_norms(step: Step) -> dict[str, torch.Tensor]:
+    """The step's gradient norms before clipping, as ``grad_norm_<optimizer>`` metrics."""
+    norms = {f"grad_norm_{name}": norm for name, norm in step.grad_norms.items()}
+    step.grad_norms.clear()
+    return norms
 
 
 def _read_means(sums: dict[str, torch.Tensor], steps: int) -> dict[str, float]:

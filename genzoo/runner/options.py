@@ -15,7 +15,8 @@ _PRECISIONS = {"32": "32", "fp32": "32", "32-true": "32", "bf16": "bf16", "bf16-
 
 @dataclass
 class RunOptions:
-    """How the runner trains: device, precision, files, logging and resumption.
+    """How the runner trains: device, precision, files, logging, resumption, schedules, clipping
+    and weight EMA.
 
     Attributes:
         out: The run folder for checkpoints, grids and the metrics log. ``None`` writes nothing.
@@ -42,6 +43,16 @@ class RunOptions:
             (parameters, gradients and optimizer states are sharded across them by FSDP2;
             checkpoints are sharded too) or ``"auto"`` (``"ddp"``). One process trains the
             plain model whatever it says.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (half a cosine from the base rate down to 0
+            at the last step of ``epochs``), after ``warmup_steps``; applies to every optimizer
+            the model returns without a scheduler of its own (see :class:`genzoo.OptimizerSpec`).
+        warmup_steps: Raise the learning rate linearly over this many steps first.
+        max_norm: Clip each optimizer's gradients to this total L2 norm before it steps
+            (``None``: no clipping); the norm before clipping is logged as ``grad_norm_<name>``.
+        ema: Keep an exponential moving average of the weights with this decay (``0``: off;
+            ``0.999`` to ``0.9999`` are usual); grids, evaluation, ``sample`` and ``save``
+            after ``fit`` use it (see :mod:`genzoo.runner.ema`).
+        ema_warmup: Warm the EMA's decay up (``min(ema, (1 + t) / (10 + t))`` at update ``t``).
     """
 
     out: str | None = None
@@ -59,6 +70,11 @@ class RunOptions:
     max_steps: int | None = None
     handle_signals: bool = True
     strategy: Literal["auto", "ddp", "fsdp"] = "auto"
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = 0
+    max_norm: float | None = None
+    ema: float = 0.0
+    ema_warmup: bool = True
 
     def __post_init__(self) -> None:
         self.precision = _PRECISIONS[str(self.precision)]  # type: ignore[assignment]
@@ -70,6 +86,12 @@ class RunOptions:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
+        if self.max_norm is not None and not self.max_norm > 0:
+            raise ConfigError(f"max_norm must be a positive gradient norm, got {self.max_norm}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must be a decay in [0, 1) (0 turns it off), got {self.ema}")
         if self.out is not None:
             self.out = str(self.out)
         if self.resume is not None:

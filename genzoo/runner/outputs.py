@@ -52,6 +52,11 @@ class RunOutputs:
         self.log_scalars({k: v for k, v in metrics.items()
                           if isinstance(v, float) and k != "seconds"}, step, "epoch")
 
+    def log_stop(self, reason: str, **details: Any) -> None:
+        """Append a line saying why the run ended early to ``metrics.jsonl``."""
+        if self.metrics_log is not None:
+            self.metrics_log.write({"event": "stopped", "reason": reason, **details})
+
     def log_scalars(self, values: dict[str, float], step: int, prefix: str) -> None:
         """Scalars to TensorBoard, when it is on."""
         if self.tensorboard is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..checkpoint import read_checkpoint
 from ..errors import CheckpointError, ConfigError
+from ..sampling import sampling_fields
 from .options import RunOptions
 from .rng import restore_rng
 from .step import Step
@@ -57,8 +58,9 @@ def find_resume(model: Any, opts: RunOptions) -> tuple[dict[str, Any], Path] | N
     name = getattr(model, "registry_name", "") or None
     payload = read_checkpoint(path, model=name, map_location="cpu")
     mine = model.config_dict() if hasattr(model, "config_dict") else payload["config"]
+    free = sampling_fields(getattr(model, "config", None))  # they do not change training
     differ = sorted(k for k in set(mine) | set(payload["config"])
-                    if mine.get(k) != _plain(payload["config"].get(k)))
+                    if k not in free and mine.get(k) != _plain(payload["config"].get(k)))
     if differ:
         detail = ", ".join(f"{k}: checkpoint {payload['config'].get(k)!r}, model {mine.get(k)!r}"
                            for k in differ)

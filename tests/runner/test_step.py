@@ -69,3 +69,42 @@ def test_scaler_grows_after_clean_iterations():
         vae.training_step(genzoo.Batch(torch.rand(4, 1, 28, 28)), step)
         step.end_iteration()
     assert scaler.get_scale() == 8.0
+
+
+def _clip_setup(scaler=None, max_norm=0.1):
+    net = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    step = Step({"net": opt}, scaler, torch.device("cpu"), max_norms={"net": max_norm})
+    loss = net(torch.ones(2, 4)).sum() * 10
+    expected = torch.nn.utils.get_total_norm(
+        torch.autograd.grad(loss, list(net.parameters()), retain_graph=True))
+    before = [p.detach().clone() for p in net.parameters()]
+    return net, step, loss, expected, before
+
+
+@pytest.mark.parametrize("scale", [None, 2.0**12])
+def test_clipping_limits_the_update_and_reports_the_unscaled_pre_clip_norm(scale):
+    scaler = torch.amp.GradScaler("cpu", init_scale=scale) if scale else None
+    net, step, loss, expected, before = _clip_setup(scaler)
+    step.optimize(loss, "net")
+    # the norm before clipping, of the true gradients (unscaled first under the fp16 scaler)
+    assert step.grad_norms["net"].item() == pytest.approx(expected.item(), rel=1e-5)
+    moved = torch.cat([(p - b).flatten() for p, b in zip(net.parameters(), before)])
+    assert moved.norm().item() == pytest.approx(0.1, rel=1e-4)  # SGD lr 1: the clipped norm
+
+
+def test_without_max_norm_no_clipping_and_no_norm():
+    net = torch.nn.Linear(4, 1)
+    step = Step({"net": torch.optim.SGD(net.parameters(), lr=1.0)}, None, torch.device("cpu"))
+    before = [p.detach().clone() for p in net.parameters()]
+    step.optimize(net(torch.ones(2, 4)).sum() * 10, "net")
+    moved = torch.cat([(p - b).flatten() for p, b in zip(net.parameters(), before)])
+    assert moved.norm().item() > 1.0 and not step.grad_norms
+
+
+def test_run_option_max_norm_logs_grad_norm_per_optimizer():
+    gan = genzoo.build("gan", seed=0, generator_widths=(8, 8, 8, 8), discriminator_widths=(8, 8))
+    result = gan.fit([torch.rand(8, 1, 28, 28)] * 2, epochs=1, max_norm=1.0, progress=False)
+    assert result.metrics["grad_norm_generator"] > 0 and result.metrics["grad_norm_discriminator"] > 0
+    plain = genzoo.build("gan", seed=0, generator_widths=(8, 8, 8, 8), discriminator_widths=(8, 8))
+    assert "grad_norm_generator" not in plain.fit([torch.rand(8, 1, 28, 28)], progress=False).metrics
