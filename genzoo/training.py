@@ -41,6 +41,10 @@ class TrainSpec:
         progress: See :class:`genzoo.RunOptions`.
         tensorboard: See :class:`genzoo.RunOptions`.
         strategy: See :class:`genzoo.RunOptions`.
+        lr_schedule: See :class:`genzoo.RunOptions`.
+        warmup_steps: See :class:`genzoo.RunOptions`.
+        max_norm: See :class:`genzoo.RunOptions`.
+        ema: See :class:`genzoo.RunOptions`.
         config: Model config overrides (strings are parsed to the field's type).
     """
 
@@ -64,6 +68,10 @@ class TrainSpec:
     progress: bool | None = None
     tensorboard: bool = False
     strategy: Literal["auto", "ddp", "fsdp"] = "auto"
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = 0
+    max_norm: float | None = None
+    ema: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,6 +113,8 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         checkpoint_every=spec.checkpoint_every, log_every=spec.log_every,
         max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
         strategy=spec.strategy,
+        lr_schedule=spec.lr_schedule, warmup_steps=spec.warmup_steps, max_norm=spec.max_norm,
+        ema=spec.ema,
     )
     return result, out
 

@@ -10,7 +10,9 @@ import click
 @click.command(epilog="\b\nExamples:\n  genzoo sample runs/gan/checkpoints/last.pt -n 64 -o gan.png\n"
                      "  genzoo sample runs/vae/checkpoints/last.pt -n 100 -o samples/ --seed 1\n"
                      "  genzoo sample runs/cgan/checkpoints/last.pt -n 16 --label 7 -o sevens.png\n"
-                     "  genzoo sample runs/cgan/checkpoints/last.pt -n 30 --label 3 --label 8 --nrow 2")
+                     "  genzoo sample runs/cgan/checkpoints/last.pt -n 30 --label 3 --label 8 --nrow 2\n"
+                     "  genzoo sample runs/ddpm/checkpoints/last.pt --steps 50 -o fast.png\n"
+                     "  genzoo sample runs/vae/checkpoints/last.pt --set temperature=0.7 --weights raw")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True, help="How many images.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("samples.png"),
@@ -21,8 +23,17 @@ import click
 @click.option("--label", "labels", type=click.IntRange(0), multiple=True, metavar="K",
               help="Class-conditional models: draw class K (repeat to cycle through several "
                    "classes).  [default: every class in turn]")
+@click.option("--steps", type=click.IntRange(1), metavar="K",
+              help="Models that sample in steps (diffusion, flow matching): take K steps.  "
+                   "[default: the model's]")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change a sampling option of the model (repeatable), e.g. --set temperature=0.7; "
+                   "training settings cannot change.")
+@click.option("--weights", type=click.Choice(["auto", "ema", "raw"]), default="auto", show_default=True,
+              help="auto: the weight EMA when the run kept one, else the trained weights.")
 def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, nrow: int | None,
-           labels: tuple[int, ...]) -> None:
+           labels: tuple[int, ...], steps: int | None, settings: tuple[str, ...],
+           weights: str) -> None:
     """Draw images from a trained CHECKPOINT into a grid or a folder of PNGs."""
     import math
 
@@ -30,9 +41,10 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     from torchvision.utils import save_image
 
     from ..checkpoint import load
-    from . import model_name
     from ..latent import class_count
+    from ..protocols import IterativeGenerator
     from ..runner import resolve_device
+    from . import model_name
 
     is_grid = output.suffix.lower() in (".png", ".jpg", ".jpeg")
     if not is_grid and output.suffix and not output.is_dir():
@@ -43,8 +55,15 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
                                  param_hint="-o/--output")
     from ..training import raise_if_broken_plugin
 
+    overrides = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        overrides[key.strip()] = value.strip()
     try:
-        model = load(checkpoint, device=resolve_device(device))
+        model = load(checkpoint, device=resolve_device(device), weights=weights,  # type: ignore[arg-type]
+                     **overrides)
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
@@ -60,11 +79,16 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
         raise click.BadParameter(f"class {max(labels)} does not exist: {model_name(model)} was "
                                  f"trained with {classes} classes, 0 to {classes - 1}",
                                  param_hint="--label")
+    options = {}
+    if steps is not None:
+        if not isinstance(model, IterativeGenerator):
+            raise click.BadParameter(f"{model_name(model)} samples in one step; --steps is for "
+                                     "models that sample in steps (diffusion, flow matching)",
+                                     param_hint="--steps")
+        options["steps"] = steps
     if labels:
-        chosen = torch.tensor(labels)[torch.arange(count) % len(labels)]
-        images = model.sample(count, seed=seed, labels=chosen).cpu()
-    else:
-        images = model.sample(count, seed=seed).cpu()
+        options["labels"] = torch.tensor(labels)[torch.arange(count) % len(labels)]
+    images = model.sample(count, seed=seed, **options).cpu()
     if is_grid:
         output.parent.mkdir(parents=True, exist_ok=True)
         save_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))

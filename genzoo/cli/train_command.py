@@ -27,6 +27,7 @@ Examples:
   genzoo train gan --out runs/gan --epochs 40 --resume     # continue runs/gan
   genzoo train --config run.toml --seed 3                 # options override the file
   torchrun --nproc_per_node=2 -m genzoo train gan --strategy fsdp   # 2 processes, sharded
+  genzoo train vae --lr-schedule cosine --warmup-steps 500 --max-norm 1 --ema 0.999
 """
 
 
@@ -59,6 +60,13 @@ Examples:
 @click.option("--tensorboard", is_flag=True, default=None, help="Also log to OUT/tensorboard.")
 @click.option("--strategy", type=click.Choice(["auto", "ddp", "fsdp"]),
               help="Under torchrun: DDP (each process holds the model) or FSDP (sharded).  [default: auto = ddp]")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]),
+              help="Learning rate after the warm-up: constant, or cosine down to 0 at the last epoch.  [default: constant]")
+@click.option("--warmup-steps", type=click.IntRange(0), help="Raise the learning rate linearly over K steps.  [default: 0]")
+@click.option("--max-norm", type=click.FloatRange(0, min_open=True),
+              help="Clip each optimizer's gradient norm to this; logs grad_norm_<name>.  [default: off]")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True),
+              help="Average the weights with this decay (e.g. 0.9999); samples, grids, eval and load use the average.  [default: off]")
 def train(model: str | None, config_file: Path | None, settings: Sequence[str], **options: Any) -> None:
     """Train MODEL on a data set or a folder of images.
 

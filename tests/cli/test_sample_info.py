@@ -237,3 +237,37 @@ def test_sample_refuses_an_unknown_image_extension(tmp_path, vae_ckpt=None):
     assert result.exit_code == 2
     assert "x.gif: write a grid as .png or .jpg" in result.output
     assert not (tmp_path / "x.gif").exists()
+
+
+# -- sampling overrides, steps and weights ----------------------------------------------------
+
+
+def test_sample_with_a_sampling_option_changes_the_images(checkpoint: Path, tmp_path: Path) -> None:
+    ok(invoke("sample", checkpoint, "-n", "4", "-o", tmp_path / "plain.png"))
+    ok(invoke("sample", checkpoint, "-n", "4", "-o", tmp_path / "cool.png", "--set", "temperature=0.1"))
+    with Image.open(tmp_path / "plain.png") as a, Image.open(tmp_path / "cool.png") as b:
+        assert not np.array_equal(np.asarray(a), np.asarray(b))
+    cool = genzoo.load(checkpoint, temperature=0.1)
+    assert cool.config.temperature == 0.1
+    z = torch.randn(4, cool.config.latent_dim, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(cool.sample(4, seed=0), cool.generate(z * 0.1).clamp(0, 1))
+
+
+def test_sample_refuses_a_training_setting(checkpoint: Path, tmp_path: Path) -> None:
+    user_error(invoke("sample", checkpoint, "-o", tmp_path / "x.png", "--set", "latent_dim=3"),
+               "'latent_dim' is a training setting", "temperature")
+    user_error(invoke("sample", checkpoint, "-o", tmp_path / "x.png", "--set", "temp"),
+               "'temp' is not KEY=VALUE")
+    with pytest.raises(genzoo.ConfigError, match="'beta' is a training setting"):
+        genzoo.load(checkpoint, beta=2.0)
+
+
+def test_sample_steps_need_a_model_that_samples_in_steps(checkpoint: Path, tmp_path: Path) -> None:
+    user_error(invoke("sample", checkpoint, "-o", tmp_path / "x.png", "--steps", "5"),
+               "samples in one step", "--steps")
+
+
+def test_sample_weights_ema_needs_a_run_with_an_ema(checkpoint: Path, tmp_path: Path) -> None:
+    user_error(invoke("sample", checkpoint, "-o", tmp_path / "x.png", "--weights", "ema"),
+               "no weight EMA")
+    ok(invoke("sample", checkpoint, "-n", "4", "-o", tmp_path / "raw.png", "--weights", "raw"))

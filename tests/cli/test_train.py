@@ -360,3 +360,16 @@ def test_truncated_idx_files_are_named(tmp_path: Path) -> None:
     user_error(invoke("train", "vae", "--data-root", root, "--no-download", "--out", "run"),
                str(labels))
     assert not Path("run").exists()
+
+
+def test_train_schedule_clipping_and_ema_flags_reach_the_run(tiny_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    ok(invoke("train", "vae", "--data-root", tiny_root, "--epochs", "1", "--out", run, *FAST,
+              *TINY_VAE, "--lr-schedule", "cosine", "--warmup-steps", "2", "--max-norm", "1.5",
+              "--ema", "0.99"))
+    checkpoint = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert checkpoint["run"]["lr_schedule"] == "cosine" and checkpoint["run"]["max_norm"] == 1.5
+    assert checkpoint["ema"]["decay"] == 0.99 and checkpoint["schedules"]["vae"]["last_epoch"] == 4
+    assert 'lr_schedule = "cosine"' in (run / "train.toml").read_text()
+    line = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["lr_vae"] == 0.0 and line["grad_norm_vae"] > 0
