@@ -105,3 +105,26 @@ def test_zoo_refuses_to_overwrite_a_foreign_folder(mnist_root, tmp_path):
     assert (zoo / "vae" / "mine.txt").read_text() == "a user's file"
     bad = _quality("--zoo", zoo, "--only", "nothing*", mnist_root=mnist_root, tmp_path=tmp_path)
     assert bad.returncode == 2 and "no configuration matches 'nothing*'" in bad.stderr
+
+
+def test_sampling_benchmark_times_every_model_and_each_step_count(tmp_path, capsys):
+    import genzoo
+
+    class ToyPlugin:
+        @genzoo.hookimpl
+        def genzoo_register_models(self, register):
+            register("iterative-toy", "tests.test_protocols:Iterative", summary="samples in steps")
+
+    name = genzoo.register_plugin(ToyPlugin(), "iterative-toy-plugin")
+    try:
+        out = tmp_path / "sampling.json"
+        assert _benchmark_module("sampling").main(
+            ["--quick", "--models", "iterative-toy", "vae", "--json", str(out)]) == 0
+    finally:
+        genzoo.unregister_plugin(name)
+    rows = json.loads(out.read_text())
+    assert [(r["model"], r["steps"]) for r in rows] == [("iterative-toy", 3), ("iterative-toy", 2),
+                                                        ("vae", 1)]
+    assert all(r["images_per_s"] > 0 for r in rows)
+    printed = capsys.readouterr().out
+    assert "| iterative-toy | 2 |" in printed and "| vae | 1 |" in printed

@@ -21,6 +21,7 @@ from genzoo.latent import batch_labels, cycle_labels, one_hot
 from genzoo.model import GenerativeModel
 from genzoo.optim import adam
 from genzoo.protocols import Batch, StepContext
+from genzoo.runner.ema import ema_decay, lerp_towards
 
 from .losses import LOSSES, d_loss_fn, g_loss_fn, gradient_penalty
 
@@ -194,7 +195,9 @@ class AdversarialModel(GenerativeModel):
     def update_ema(self, index: int, inputs: torch.Tensor | None = None) -> None:
         """Move the EMA generator towards the generator: ``ema ← ema + (1 - decay)·(g - ema)``
         with ``decay = min(ema, (1 + index) / (10 + index))`` (a warm-up, so that a short run's
-        average is not dominated by the initial weights).
+        average is not dominated by the initial weights): the runner's weight EMA update
+        (:func:`genzoo.runner.ema.lerp_towards`, :func:`genzoo.runner.ema.ema_decay`), applied
+        to the generator alone.
 
         Batch-norm statistics: the raw generator's running statistics describe the raw
         weights' activations, not the average's (copying them made MNIST FID markedly worse),
@@ -202,10 +205,8 @@ class AdversarialModel(GenerativeModel):
         training mode, without gradients, to update its own running statistics. A generator
         without batch norm skips that pass.
         """
-        decay = min(self.config.ema, (1 + index) / (10 + index))
-        averaged = list(self.ema_generator.parameters())
-        current = list(self.generator.parameters())
-        torch._foreach_lerp_(averaged, current, 1.0 - decay)
+        lerp_towards(list(self.ema_generator.parameters()), self.generator.parameters(),
+                     ema_decay(self.config.ema, index))
         if inputs is not None and self._ema_has_batch_norm():
             self.ema_generator.train()
             try:

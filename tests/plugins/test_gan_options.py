@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -227,3 +228,20 @@ def test_option_values_are_checked():
         with pytest.raises(genzoo.ConfigError):
             genzoo.build("gan", **bad)
     assert genzoo.build("gan", loss="wgan-gp", d_steps="5", ema="0.999").config.d_steps == 5
+
+
+def test_ema_on_the_runners_update_gives_the_numbers_of_the_old_implementation():
+    """Samples and EMA weights equal those the GAN's own EMA code produced before it moved onto
+    genzoo.runner.ema (recorded by tests/plugins/data/record_gan_ema.py)."""
+    reference = torch.load(Path(__file__).parent / "data" / "gan_ema_reference.pt", weights_only=True)
+    torch.manual_seed(0)
+    images = torch.rand(96, 1, 28, 28)
+    for name, config in [("gan", dict(generator_widths=(16, 32, 32, 64),
+                                      discriminator_widths=(32, 16), ema=0.9)),
+                         ("dcgan", dict(channels=4, latent_dim=8, ema=0.99, d_steps=2))]:
+        model = genzoo.build(name, seed=0, **config)
+        model.fit([images[i:i + 32] for i in range(0, 96, 32)], epochs=2, seed=3, progress=False)
+        assert torch.equal(model.sample(4, seed=1), reference[name]["samples"]), name
+        state = model.state_dict()
+        for key, value in reference[name]["ema"].items():
+            assert torch.equal(state[key], value), (name, key)

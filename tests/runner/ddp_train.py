@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="fit(..., resume='auto')")
     parser.add_argument("--rank-seeds", action="store_true",
                         help="seed torch differently on each rank and call fit without seed=")
+    parser.add_argument("--ema", type=float, default=0.0)
+    parser.add_argument("--max-norm", type=float, default=None)
+    parser.add_argument("--lr-schedule", default="constant")
     args = parser.parse_args()
     faulthandler.enable(all_threads=True)  # a crash in a rank prints its Python stacks
 
@@ -100,7 +103,8 @@ def main() -> None:
     result = model.fit(make_loader(args.loader, images, labels), epochs=args.epochs,
                        seed=None if args.rank_seeds else 0, out=args.out,
                        progress=False, resume="auto" if args.resume else None,
-                       max_steps=args.max_steps)
+                       max_steps=args.max_steps, ema=args.ema, max_norm=args.max_norm,
+                       lr_schedule=args.lr_schedule)
 
     record = Path(args.record)
     record.mkdir(parents=True, exist_ok=True)

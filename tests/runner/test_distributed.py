@@ -168,3 +168,17 @@ def test_class_conditional_gan_with_ema_and_critic_steps_stays_in_sync(tmp_path,
         assert weights_differ({k: v for k, v in records[0]["initial"].items() if k.startswith(prefix)},
                               records[0]["state_dict"]), f"{prefix} did not train"
     assert_epochs_partition_data(records, data_sums, epochs=1)
+
+
+def test_ema_clipping_and_schedule_in_two_processes(tmp_path, mnist_root):
+    run = tmp_path / "run"
+    records = launch(mnist_root, run, tmp_path / "record", "--model", "vae", "--loader", "in-memory",
+                     "--epochs", "2", "--ema", "0.9", "--max-norm", "0.5", "--lr-schedule", "cosine")
+    assert_ranks_in_sync(records)  # both ranks hold the same average after fit
+    payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
+    assert payload["ema"]["updates"] == 2 * STEPS_PER_EPOCH
+    assert_same_weights(payload["ema"]["state_dict"], records[0]["state_dict"])
+    assert weights_differ(payload["state_dict"], payload["ema"]["state_dict"])
+    assert_same_weights(genzoo.load(run / LAST_CHECKPOINT).state_dict(), records[0]["state_dict"])
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["lr_vae"] == 0.0 and last["grad_norm_vae"] > 0.5  # clipped from above 0.5
