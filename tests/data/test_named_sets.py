@@ -166,3 +166,38 @@ def test_download_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert str(raw / "t10k-images-idx3-ubyte") in msg and str(raw / "t10k-labels-idx1-ubyte") in msg
     assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz" in msg
     assert "GENZOO_DATA" in msg and "root=" in msg
+
+
+def test_cifar10_download_through_torchvision(serve_folder, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's CIFAR10 fetches and unpacks the tar.gz (checking its MD5); its own MD5
+    checks of the batches then refuse the generated files, and genzoo reads them."""
+    import torchvision.datasets as tvd
+
+    from .writers import cifar_tarball, write_cifar
+
+    written = write_cifar(tmp_path / "made", per_batch=2)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    archive = cifar_tarball(tmp_path / "made", mirror / "cifar-10-python.tar.gz")
+    monkeypatch.setattr(tvd.CIFAR10, "url", serve_folder(mirror) + archive.name)
+    monkeypatch.setattr(tvd.CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
+    root = tmp_path / "root"
+    train = load_images("cifar10", root=root, download=True)
+    assert torch.equal(train.images, torch.from_numpy(written["train"][0]))
+    assert (root / "cifar-10-batches-py" / "data_batch_5").is_file()
+    assert len(load_images("cifar10", root=root, train=False, download=False)) == 2
+
+
+def test_cifar10_download_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets as tvd
+
+    monkeypatch.setattr(tvd.CIFAR10, "url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    root = tmp_path / "root"
+    with pytest.raises(DataError) as e:
+        load_images("cifar10", root=root, download=True)
+    msg = str(e.value)
+    folder = root / "cifar-10-batches-py"
+    assert f"Could not download cifar10 (train split) into {folder}" in msg
+    assert "Tried: http://127.0.0.1:9/cifar-10-python.tar.gz" in msg
+    assert str(folder / "data_batch_1") in msg and str(folder / "batches.meta") in msg
