@@ -173,3 +173,22 @@ def test_bad_arguments() -> None:
             StreamingLoader(streamed, **{"batch_size": 4, **kwargs})
     with pytest.raises(DataError, match="StreamedImageSet"):
         StreamingLoader(_data(10)[0], batch_size=4)  # type: ignore[arg-type]
+
+
+def test_runner_skip_helpers_forward_skip() -> None:
+    """In several processes the runner draws the first batch before resuming; skipping through
+    that wrapper still decodes nothing more, and plain iterators are advanced with next()."""
+    from genzoo.runner.streams import _prepend, skip_batches
+
+    images, _ = _data(64)
+    streamed, reader = _streamed(images)
+    expected = _batches(InMemoryLoader(images, batch_size=8), 6)
+    torch.manual_seed(6)
+    it = iter(StreamingLoader(streamed, batch_size=8, workers=0))
+    first = next(it)
+    wrapped = _prepend(first, it)
+    assert skip_batches(wrapped, 4) == 4 and reader.decoded == 8
+    assert _same(list(wrapped), expected[4:])
+    assert skip_batches(iter([1, 2, 3]), 5) == 3
+    plain = iter([1, 2, 3])
+    assert skip_batches(plain, 2) == 2 and list(plain) == [3]
