@@ -16,5 +16,5 @@ def genzoo_register_models(register: Any) -> None:
     register("gan", "genzoo_gan.model:GAN",
              summary="MLP GAN (5-layer generator, 3-layer discriminator), non-saturating loss")
     register("dcgan", "genzoo_gan.conv:DCGAN",
-             summary="DCGAN for 28x28/32x32 (conv-transpose generator, conv discriminator); "
+             summary="DCGAN for 28x28 to 96x96 (conv-transpose generator, conv discriminator); "
                      "bce/hinge/wgan-gp, weight EMA, class-conditional")

@@ -1,4 +1,4 @@
-"""A DCGAN (Radford et al. 2016) for small images such as 28×28 MNIST or 32×32 CIFAR-10.
+"""A DCGAN (Radford et al. 2016) for small images: 28×28 MNIST, 32×32 CIFAR-10, 64×64 CelebA.
 
 The generator projects ``z`` to a ``7×7`` (28×28 images) or ``4×4`` (32×32) feature map, then
 doubles the resolution with stride-2 transposed convolutions (batch norm and ReLU between them,

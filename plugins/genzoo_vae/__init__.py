@@ -16,5 +16,5 @@ def genzoo_register_models(register: Any) -> None:
     register("vae", "genzoo_vae.model:VAE",
              summary="MLP VAE (784-400-20), Bernoulli likelihood, BCE + beta * KL")
     register("conv-vae", "genzoo_vae.conv:ConvVAE",
-             summary="Convolutional VAE for 28x28/32x32, BCE + beta * KL, "
+             summary="Convolutional VAE for 28x28 to 96x96, BCE + beta * KL, "
                      "optionally class-conditional")

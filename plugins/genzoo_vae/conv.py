@@ -1,4 +1,4 @@
-"""A convolutional VAE for small images such as 28×28 MNIST or 32×32 CIFAR-10.
+"""A convolutional VAE for small images: 28×28 MNIST, 32×32 CIFAR-10, 64×64 CelebA.
 
 The encoder halves the resolution with stride-2 convolutions (ReLU) down to ``7×7`` (28×28
 images) or ``4×4`` (32×32), then a hidden linear layer feeds the mean and log-variance heads.
