@@ -11,6 +11,7 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,8 @@ class Entry:
 def _info(name: str, title: str, summary: str, folder: str, shape: tuple[int, int, int],
           splits: dict[str, int], num_classes: int | None, download: str,
           streamed: frozenset[str] = frozenset()) -> DatasetInfo:
-    return DatasetInfo(name, title, summary, folder, shape, splits, num_classes, streamed, download)
+    return DatasetInfo(name, title, summary, folder, shape, MappingProxyType(splits), num_classes,
+                       streamed, download)
 
 
 # --------------------------------------------------------------------------------------- IDX
@@ -162,7 +164,8 @@ def _emnist(variant: str) -> Entry:
         return (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
 
     def read(folder: Path, split: str, size: tuple[int, int] | None) -> Loaded:
-        # EMNIST's files store each image transposed; genzoo turns them upright.
+        # EMNIST's files store each image transposed (torchvision shows them flipped and turned,
+        # pytorch/vision#8783); genzoo turns them upright.
         return _read_idx_pair(name, folder, stems(split), classes, transpose=True, label_offset=offset)
 
     kind = {"balanced": "digits and letters, 47 balanced classes",

@@ -138,10 +138,10 @@ class _Stream(Iterator[Batch]):
             raise StopIteration
         idx = self._chunks[self._next]
         if self._pool is None:
-            images = self._set.read(idx)
+            images = self._read(idx)
         else:
             while len(self._ahead) < self._depth and self._next + len(self._ahead) < len(self._chunks):
-                self._ahead.append(self._pool.submit(self._set.read, self._chunks[self._next + len(self._ahead)]))
+                self._ahead.append(self._pool.submit(self._read, self._chunks[self._next + len(self._ahead)]))
             try:
                 images = self._ahead.popleft().result()
             except BaseException:
@@ -153,12 +153,15 @@ class _Stream(Iterator[Batch]):
             return images
         return images, self._to_device(self._labels.index_select(0, idx))
 
+    def _read(self, idx: torch.Tensor) -> torch.Tensor:
+        images = self._set.read(idx)
+        # page-locked in the decoding thread, so the copy to the GPU can overlap the step
+        return images.pin_memory() if self._device.type == "cuda" else images
+
     def _to_device(self, t: torch.Tensor) -> torch.Tensor:
         if self._device.type == "cpu":
             return t
-        if self._device.type == "cuda":
-            return t.pin_memory().to(self._device, non_blocking=True)
-        return t.to(self._device)
+        return t.to(self._device, non_blocking=t.is_pinned())
 
     def _cancel(self) -> None:
         while self._ahead:
