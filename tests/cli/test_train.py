@@ -83,6 +83,13 @@ def test_train_conv_vae_on_celeba_streams_64x64_faces(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "small" / "run.json").read_text())["config"]["image_shape"] == [1, 32, 32]
 
 
+def test_train_help_names_every_data_set() -> None:
+    from genzoo.data import dataset_names
+
+    text = " ".join(ok(invoke("train", "--help")).stdout.split())
+    assert all(name in text for name in dataset_names()) and "stl10:unlabeled" in text
+
+
 def test_train_named_set_missing_files_is_one_clear_error(tmp_path: Path) -> None:
     message = user_error(invoke("train", "dcgan", "--data", "svhn", "--data-root", tmp_path,
                                 "--no-download", "--out", "run"), one_line=False)

@@ -192,3 +192,15 @@ def test_runner_skip_helpers_forward_skip() -> None:
     assert skip_batches(iter([1, 2, 3]), 5) == 3
     plain = iter([1, 2, 3])
     assert skip_batches(plain, 2) == 2 and list(plain) == [3]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_batches_match_in_memory() -> None:
+    images, labels = _data(50)
+    streamed, _ = _streamed(images, labels)
+    gpu = StreamingLoader(streamed, batch_size=8, workers=2, device="cuda")
+    batches = _batches(gpu, 1)
+    assert all(x.is_cuda and y.is_cuda for x, y in batches)
+    cpu = [(x.cpu(), y.cpu()) for x, y in batches]
+    assert _same(cpu, _batches(InMemoryLoader(images, labels, batch_size=8), 1))
