@@ -204,3 +204,26 @@ def test_channels_and_size(tmp_path: Path) -> None:
         load_images("cifar10", root=tmp_path, channels=2, download=False)
     with pytest.raises(DataError, match="size must be"):
         load_images("cifar10", root=tmp_path, size=0, download=False)
+
+
+def test_is_dataset_name_and_unknown_info() -> None:
+    from genzoo.data import is_dataset_name
+
+    assert is_dataset_name("CIFAR-10") and is_dataset_name("stl10:unlabeled") and is_dataset_name("EMNIST_letters")
+    assert not is_dataset_name("imagenet") and not is_dataset_name("./cifar10/x")
+    with pytest.raises(DataError, match="Unknown data set 'imagenet'"):
+        dataset_info("imagenet")
+    with pytest.raises(TypeError):
+        dataset_info("cifar10").splits["train"] = 1  # type: ignore[index]
+
+
+def test_folder_named_like_a_data_set_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    from genzoo.data import load_source
+
+    (tmp_path / "cifar10").mkdir()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(tmp_path / "cifar10" / "a.png")
+    monkeypatch.chdir(tmp_path)
+    s = load_source("cifar10", root=tmp_path / "nowhere", download=False)
+    assert isinstance(s, ImageSet) and s.image_shape == (3, 8, 8) and len(s) == 1
