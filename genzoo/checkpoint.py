@@ -114,8 +114,11 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
     return payload
 
 
-def model_payload(model: Any) -> dict[str, Any]:
-    """The part of a checkpoint that describes the model: name, config, weights and versions."""
+def model_payload(model: Any, state_dict: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The part of a checkpoint that describes the model: name, config, weights and versions.
+
+    ``state_dict`` replaces ``model.state_dict()`` (the whole weights of a sharded model).
+    """
     from .build import registry_name_of
 
     name = registry_name_of(model)
@@ -124,7 +127,7 @@ def model_payload(model: Any) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "model": name,
         "config": model.config_dict(),
-        "state_dict": model.state_dict(),
+        "state_dict": model.state_dict() if state_dict is None else state_dict,
         "versions": versions(name),
     }
 

@@ -62,7 +62,16 @@ class EvaluateEvery:
 
     @hookimpl
     def genzoo_fit_start(self, model: Any, run: Any) -> None:
-        """Forget the epochs of an earlier run."""
+        """Forget the epochs of an earlier run; refuse a sharded run.
+
+        Raises:
+            MetricsError: the run shards the model (``strategy="fsdp"``): its forward pass is
+                a collective of every rank, so rank 0 cannot sample alone.
+        """
+        if getattr(run, "strategy", "none") == "fsdp":
+            raise MetricsError("EvaluateEvery cannot run in a sharded run (strategy='fsdp'): rank 0 "
+                               "cannot sample a sharded model alone; train with strategy='ddp', or "
+                               "evaluate the checkpoint afterwards with genzoo eval")
         self._last_epoch = 0
 
     @hookimpl

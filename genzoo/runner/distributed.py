@@ -97,6 +97,15 @@ class World:
         dist.broadcast_object_list(holder, src=0)
         return holder[0]
 
+    def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's ``tensor`` (the same shape on each), in rank order, on the CPU."""
+        if self.size <= 1:
+            return [tensor]
+        local = tensor.to(self._device)
+        gathered = [torch.empty_like(local) for _ in range(self.size)]
+        dist.all_gather(gathered, local)
+        return [t.cpu() for t in gathered]
+
     def all_true(self, flag: bool) -> bool:
         """Whether ``flag`` holds on every rank."""
         if self.size <= 1:

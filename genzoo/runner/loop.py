@@ -40,6 +40,7 @@ from .result import FitResult
 from .resume import LAST_CHECKPOINT, find_resume, restore
 from .schedules import learning_rates
 from .rng import capture_rng, restore_rng, seed_everything
+from .sharded import remove_older, save_sharded
 from .signals import StopSignals
 from .step import Step
 from .streams import RandomStreams, skip_batches
@@ -120,7 +121,7 @@ class _Run:
         self.hook = RunHooks(callbacks)
         self.result = FitResult(out=self.out)
         self.signals = StopSignals(opts.handle_signals)
-        self.outputs = RunOutputs(self.out, opts)
+        self.outputs = RunOutputs(self.out, opts, collective=self.parallel.sharded)
         self.progress = ProgressBar(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
@@ -171,19 +172,19 @@ class _Run:
                 raise ConfigError("ema= is not supported with strategy='fsdp' yet; use "
                                   "strategy='ddp' (or train without ema)")
             self.ema = WeightEMA(model, opts.ema, warmup=opts.ema_warmup)
-        epoch, skip, epoch_rng = 0, 0, None
+        epoch, skip, epoch_rng, noise = 0, 0, None, None
         if found is not None:
             payload, path = found
-            point = restore(model, payload, path, step)
+            point = restore(model, payload, path, step, self.parallel)
             self._restore_extras(payload)
-            epoch, skip, epoch_rng = point.epoch, point.batch, point.epoch_rng
+            epoch, skip, epoch_rng, noise = point.epoch, point.batch, point.epoch_rng, point.noise
             self.result.epochs, self.result.steps, self.result.checkpoint = epoch, step.index, path
             if epoch >= self.epochs:
                 warnings.warn(f"{path} is already trained to epoch {epoch}; "
                               f"ask for more than {self.epochs} epochs to train on", stacklevel=4)
                 return
         self.outputs.start(model, self.epochs, epoch)
-        streams = RandomStreams(self.world, step.index)
+        streams = RandomStreams(self.world, step.index, noise)
         self.hook("genzoo_fit_start", model=model, run=self.info)
         try:
             while epoch < self.epochs and not self._should_stop(step):
@@ -340,21 +341,30 @@ class _Run:
         self.world.broadcast_buffers(self.model)
         self.finite.check()
         check_finite_weights(self.model, step.index)
+        sharded, weights = None, None
+        if self.parallel.sharded and self.opts.out is not None:  # collectives: every rank writes
+            sharded, weights = save_sharded(Path(self.opts.out), step.index, self.model,
+                                            step.optimizers, self.world.rank)
+        rng = streams.checkpoint_state(capture_rng(), mid_epoch=position > 0)  # a collective too
         if self.out is None:
             return
         assert self.optimization is not None
         path = self.outputs.checkpoint(self.model, {
-            "optimizers": {name: opt.state_dict() for name, opt in step.optimizers.items()},
+            "optimizers": None if sharded else {n: o.state_dict() for n, o in step.optimizers.items()},
+            "sharded": sharded,
+            "world_size": self.world.size,
+            "strategy": self.parallel.strategy,
             "scaler": step.scaler.state_dict() if step.scaler is not None else None,
             "epoch": epoch,
             "step": step.index,
             "batch_in_epoch": position,
-            "rng": streams.checkpoint_state(capture_rng(), mid_epoch=position > 0),
+            "rng": rng,
             "rng_epoch_start": epoch_rng,
             "metrics": self.result.metrics,
             "schedules": self.optimization.schedules.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
-        })
+        }, state_dict=weights)
+        remove_older(self.out, sharded)  # shards of earlier checkpoints, or of a sharded run resumed
         self.result.checkpoint = path
         self.hook("genzoo_checkpoint_saved", model=self.model, run=self.info, path=path)
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ..checkpoint import model_payload, write_checkpoint
+from ..model import eval_mode
 from ..protocols import Encoder
 from .grids import save_reconstruction_grid, save_sample_grid
 from .logs import MetricsLog, TensorBoardLog
@@ -23,11 +24,16 @@ __all__ = ["RunOutputs"]
 
 
 class RunOutputs:
-    """Everything a run writes into its folder ``out`` (``None``: nothing)."""
+    """Everything a run writes into its folder ``out`` (``None``: nothing).
 
-    def __init__(self, out: Path | None, opts: RunOptions) -> None:
+    With ``collective=True`` (a sharded model, whose forward pass gathers its weights from every
+    rank), ranks that write nothing still draw the grids' samples alongside rank 0.
+    """
+
+    def __init__(self, out: Path | None, opts: RunOptions, collective: bool = False) -> None:
         self.out = out
         self.opts = opts
+        self.collective = collective
         self.metrics_log = MetricsLog(out / "metrics.jsonl") if out is not None else None
         self.tensorboard: TensorBoardLog | None = None
 
@@ -65,6 +71,12 @@ class RunOutputs:
     def grids(self, model: Any, tag: str, real: torch.Tensor | None) -> list[Path]:
         """Save a sample grid (and reconstructions of ``real`` for an encoder); return the files."""
         if self.out is None:
+            if self.collective:
+                with torch.no_grad():
+                    model.sample(self.opts.grid_size, seed=self.opts.grid_seed)
+                    if isinstance(model, Encoder) and real is not None:
+                        with eval_mode(model):
+                            model.reconstruct(real)
             return []
         folder = self.out / "grids"
         folder.mkdir(parents=True, exist_ok=True)
@@ -74,11 +86,15 @@ class RunOutputs:
             written.append(save_reconstruction_grid(model, real, folder / f"reconstructions_{tag}.png"))
         return written
 
-    def checkpoint(self, model: Any, state: dict[str, Any]) -> Path | None:
-        """Write ``checkpoints/last.pt``: the model's payload plus the runner's ``state``."""
+    def checkpoint(self, model: Any, state: dict[str, Any],
+                   state_dict: dict[str, torch.Tensor] | None = None) -> Path | None:
+        """Write ``checkpoints/last.pt``: the model's payload plus the runner's ``state``.
+
+        ``state_dict``: the whole weights, when the model's own are sharded.
+        """
         if self.out is None:
             return None
-        payload = model_payload(model)
+        payload = model_payload(model, state_dict)
         payload.update(state)
         payload["run"] = dataclasses.asdict(self.opts)
         return write_checkpoint(payload, self.out / LAST_CHECKPOINT)

@@ -18,12 +18,16 @@ class RandomStreams:
 
     A checkpoint written mid-epoch keeps the shared stream as it was before that epoch's order
     was drawn, so that a resumed run draws the same order again and skips the batches done.
+    Checkpoints keep every rank's noise stream too (``noise``: one state per rank), so a run
+    resumed in as many processes draws the same noise as an uninterrupted one.
     """
 
-    def __init__(self, world: World, salt: int) -> None:
+    def __init__(self, world: World, salt: int, noise: list[torch.Tensor] | None = None) -> None:
         self.world = world
         if world.size > 1:
             self.shared, self.noise = world.split_random_streams(torch.initial_seed() + salt)
+            if noise is not None and len(noise) == world.size:
+                self.noise = noise[world.rank]
             self.epoch_start = self.shared
 
     def start_epoch(self, batches: Iterable[Any]) -> Iterator[Any]:
@@ -49,9 +53,11 @@ class RandomStreams:
             self.noise = torch.get_rng_state()
 
     def checkpoint_state(self, state: dict[str, Any], mid_epoch: bool) -> dict[str, Any]:
-        """``state`` (from :func:`capture_rng`) with the shared stream a resume must restart."""
+        """``state`` (from :func:`capture_rng`) with the shared stream a resume must restart and
+        every rank's noise stream (a collective: every rank calls it)."""
         if self.world.size > 1:
-            state = {**state, "torch": self.epoch_start if mid_epoch else self.shared}
+            state = {**state, "torch": self.epoch_start if mid_epoch else self.shared,
+                     "noise": self.world.all_gather(torch.get_rng_state())}
         return state
 
 

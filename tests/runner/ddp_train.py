@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import genzoo
 from genzoo.data import InMemoryLoader, load_images
+from genzoo.runner import LAST_CHECKPOINT
 
 BATCH = 64
 
@@ -61,6 +62,14 @@ def make_loader(kind: str, images: torch.Tensor, labels: torch.Tensor | None = N
     raise SystemExit(f"unknown loader kind {kind!r}")
 
 
+def final_weights(model: genzoo.GenerativeModel, args: argparse.Namespace) -> dict[str, torch.Tensor]:
+    """The weights after fit: the model's own, or for FSDP (whose model stays sharded, its
+    process group closed) the consolidated checkpoint rank 0 wrote."""
+    if args.strategy != "fsdp" or int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return genzoo.load(Path(args.out) / LAST_CHECKPOINT).state_dict()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", choices=("gan", "cgan", "vae"), required=True)
@@ -73,6 +82,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true", help="fit(..., resume='auto')")
+    parser.add_argument("--strategy", default="auto", choices=("auto", "ddp", "fsdp"))
     parser.add_argument("--rank-seeds", action="store_true",
                         help="seed torch differently on each rank and call fit without seed=")
     parser.add_argument("--ema", type=float, default=0.0)
@@ -104,7 +114,7 @@ def main() -> None:
                        seed=None if args.rank_seeds else 0, out=args.out,
                        progress=False, resume="auto" if args.resume else None,
                        max_steps=args.max_steps, ema=args.ema, max_norm=args.max_norm,
-                       lr_schedule=args.lr_schedule)
+                       lr_schedule=args.lr_schedule, strategy=args.strategy)
 
     record = Path(args.record)
     record.mkdir(parents=True, exist_ok=True)
@@ -112,7 +122,7 @@ def main() -> None:
         "rank": rank,
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),
         "initial": initial,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": final_weights(model, args),
         "seen": seen,
         "result_epochs": result.epochs,
         "result_steps": result.steps,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,18 +30,37 @@ IMAGES, BATCH = 512, 64
 STEPS_PER_EPOCH = IMAGES // BATCH // 2  # a single process takes 8 steps; each of 2 ranks half
 
 
-def launch(mnist_root: Path, out: Path, record: Path, *args: str) -> list[dict]:
-    """Run ddp_train.py in 2 processes; return both ranks' records."""
+def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               str(SCRIPT), "--data", str(mnist_root), "--out", str(out), "--record", str(record),
-               "--images", str(IMAGES), *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    return env
+
+
+def script_args(mnist_root: Path, out: Path, record: Path, *args: str) -> list[str]:
+    return [str(SCRIPT), "--data", str(mnist_root), "--out", str(out), "--record", str(record),
+            "--images", str(IMAGES), *args]
+
+
+def read_records(record: Path, nproc: int) -> list[dict]:
+    assert sorted(p.name for p in record.iterdir()) == [f"rank{r}.pt" for r in range(nproc)]
+    return [torch.load(record / f"rank{r}.pt", weights_only=True) for r in range(nproc)]
+
+
+def launch(mnist_root: Path, out: Path, record: Path, *args: str, nproc: int = 2,
+           stderr: list[str] | None = None) -> list[dict]:
+    """Run ddp_train.py in ``nproc`` processes (1: without torchrun); return every rank's record.
+
+    ``stderr``, when given, receives the launch's standard error.
+    """
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    command = [sys.executable, *(launcher if nproc > 1 else []),
+               *script_args(mnist_root, out, record, *args)]
+    done = subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
-    assert sorted(p.name for p in record.iterdir()) == ["rank0.pt", "rank1.pt"]
-    return [torch.load(record / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    if stderr is not None:
+        stderr.append(done.stderr)
+    return read_records(record, nproc)
 
 
 def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -146,6 +166,8 @@ def test_dataloader_round_robin_with_batch_norm_and_mid_epoch_resume(tmp_path, m
         assert all(torch.equal(a, b) for a, b in zip(seen, reference["seen"]))
     assert metrics_epochs(run) == [1, 2]
     assert_same_weights(genzoo.load(run / LAST_CHECKPOINT).state_dict(), resumed[0]["state_dict"])
+    # every rank's noise stream was checkpointed too: the same weights as the uninterrupted run
+    assert_same_weights(resumed[0]["state_dict"], whole[0]["state_dict"])
 
 
 def test_iterable_without_len_is_sharded(tmp_path, mnist_root, data_sums):
@@ -182,3 +204,70 @@ def test_ema_clipping_and_schedule_in_two_processes(tmp_path, mnist_root):
     assert_same_weights(genzoo.load(run / LAST_CHECKPOINT).state_dict(), records[0]["state_dict"])
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["lr_vae"] == 0.0 and last["grad_norm_vae"] > 0.5  # clipped from above 0.5
+
+
+def test_fsdp_sharded_checkpoint_resumes_exactly_and_in_another_number_of_processes(
+        tmp_path, mnist_root):
+    common = ("--model", "gan", "--loader", "in-memory", "--strategy", "fsdp")
+    whole = launch(mnist_root, tmp_path / "whole", tmp_path / "whole_rec", *common, "--epochs", "2")
+    assert weights_differ(whole[0]["initial"], whole[0]["state_dict"])
+
+    # Stopped mid-epoch: every rank wrote its shards; last.pt holds the whole weights.
+    run = tmp_path / "run"
+    launch(mnist_root, run, tmp_path / "stopped_rec", *common, "--epochs", "2", "--max-steps", "3")
+    payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
+    assert (payload["epoch"], payload["step"], payload["batch_in_epoch"]) == (0, 3, 3)
+    assert (payload["strategy"], payload["world_size"], payload["optimizers"]) == ("fsdp", 2, None)
+    shards = run / "checkpoints" / payload["sharded"]
+    assert sorted(p.name for p in shards.iterdir()) == [".metadata", "__0_0.distcp", "__1_0.distcp"]
+
+    # Resumed in 2 processes: the same weights as the uninterrupted run, bit for bit.
+    resumed = launch(mnist_root, run, tmp_path / "resumed_rec", *common, "--epochs", "2", "--resume")
+    assert_same_weights(resumed[0]["state_dict"], whole[0]["state_dict"])
+    payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
+    assert [p.name for p in (run / "checkpoints" / "sharded").iterdir()] == ["step_000000008"]
+    # the consolidated checkpoint loads in this single process
+    assert_same_weights(genzoo.load(run / LAST_CHECKPOINT).state_dict(), whole[0]["state_dict"])
+
+    # 2 -> 1: the sharded checkpoint loads into one plain process, which says what is exact.
+    said: list[str] = []
+    single = launch(mnist_root, run, tmp_path / "single_rec", *common, "--epochs", "3",
+                    "--resume", nproc=1, stderr=said)
+    assert "written by a run in 2 process(es) and resumes in 1" in said[0]
+    assert weights_differ(whole[0]["state_dict"], single[0]["state_dict"])
+    payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
+    assert (payload["epoch"], payload["step"], payload["world_size"]) == (3, 16, 1)
+    assert set(payload["optimizers"]) == {"discriminator", "generator"}
+    assert not list((run / "checkpoints" / "sharded").iterdir())  # no stale shards left
+
+    # 1 -> 2: a whole checkpoint loads into a sharded run.
+    said = []
+    back = launch(mnist_root, run, tmp_path / "back_rec", *common, "--epochs", "4", "--resume",
+                  stderr=said)
+    assert "written by a run in 1 process(es) and resumes in 2" in said[0]
+    assert weights_differ(single[0]["state_dict"], back[0]["state_dict"])
+    payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
+    assert (payload["epoch"], payload["step"], payload["world_size"]) == (4, 20, 2)
+    assert_same_weights(genzoo.load(run / LAST_CHECKPOINT).state_dict(), back[0]["state_dict"])
+
+
+def test_two_nodes_on_the_loopback_address(tmp_path, mnist_root, data_sums):
+    # Two torchrun launchers, one process each, meeting through a c10d rendezvous on
+    # 127.0.0.1, as two machines would over their network.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    record = tmp_path / "rec"
+    nodes = [subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node}",
+         "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
+         "--rdzv-id=genzoo-test", "--rdzv-conf", f"is_host={int(node == 0)}",
+         *script_args(mnist_root, tmp_path / "run", record, "--model", "vae", "--epochs", "1")],
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for node in (0, 1)]
+    outputs = [node.communicate(timeout=180)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(o[-4000:] for o in outputs)
+    records = read_records(record, 2)
+    assert_ranks_in_sync(records)
+    assert_epochs_partition_data(records, data_sums, epochs=1)
+    assert metrics_epochs(tmp_path / "run") == [1]
