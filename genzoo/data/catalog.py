@@ -277,7 +277,7 @@ def _stl10() -> Entry:
 
 # ------------------------------------------------------------------------------------ CelebA
 
-#: CelebA's default output size (height, width): the aligned faces, centre-cropped, at 64×64.
+#: CelebA's default output size (height, width), the aligned faces centre-cropped at 64×64.
 CELEBA_SIZE = (64, 64)
 
 

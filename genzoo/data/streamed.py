@@ -13,7 +13,7 @@ from genzoo.data.transforms import check_size, convert_channels, resize_images
 
 __all__ = ["StreamedImageSet"]
 
-#: Reads the images at the given indices (an ``int64`` array) as ``uint8`` ``K×C×H×W``.
+#: A function that reads the images at the given indices (an ``int64`` array) as ``uint8`` ``K×C×H×W``.
 Reader = Callable[[np.ndarray], np.ndarray | torch.Tensor]
 
 

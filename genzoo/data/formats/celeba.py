@@ -19,7 +19,7 @@ from genzoo.data.errors import DataError
 
 __all__ = ["SPLIT_CODES", "check_images", "image_reader", "read_partition"]
 
-#: Split name -> its code in ``list_eval_partition.txt`` (``None``: every image).
+#: The code of each split in ``list_eval_partition.txt`` (``None`` for every image).
 SPLIT_CODES: dict[str, int | None] = {"train": 0, "valid": 1, "test": 2, "all": None}
 
 

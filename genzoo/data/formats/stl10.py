@@ -16,7 +16,7 @@ from genzoo.data.errors import DataError
 
 __all__ = ["IMAGE_BYTES", "map_images", "read_labels"]
 
-#: Bytes per image: 3 channels of 96×96.
+#: The size of one image in bytes (3 channels of 96×96).
 IMAGE_BYTES = 3 * 96 * 96
 
 
