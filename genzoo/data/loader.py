@@ -85,7 +85,17 @@ class InMemoryLoader(BatchLoader):
 
         Returns:
             The loader.
+
+        Raises:
+            DataError: ``image_set`` is not in memory (a :class:`StreamedImageSet`).
         """
+        if not isinstance(image_set, ImageSet):
+            raise DataError(
+                f"InMemoryLoader.from_image_set needs an ImageSet, got {type(image_set).__name__} "
+                f"{getattr(image_set, 'name', '')!r}. A set streamed from disk is served by "
+                f"StreamingLoader (make_loader picks the right loader), or .load() a part of it "
+                f"into memory first."
+            )
         return cls(image_set.images, image_set.labels, **kwargs)
 
     def to(self, device: str | torch.device) -> InMemoryLoader:

@@ -204,3 +204,9 @@ def test_cuda_batches_match_in_memory() -> None:
     assert all(x.is_cuda and y.is_cuda for x, y in batches)
     cpu = [(x.cpu(), y.cpu()) for x, y in batches]
     assert _same(cpu, _batches(InMemoryLoader(images, labels, batch_size=8), 1))
+
+
+def test_in_memory_loader_refuses_a_streamed_set_clearly() -> None:
+    streamed, _ = _streamed(_data(10)[0])
+    with pytest.raises(DataError, match="StreamingLoader .make_loader picks the right loader"):
+        InMemoryLoader.from_image_set(streamed, batch_size=4)  # type: ignore[arg-type]
