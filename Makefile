@@ -2,7 +2,8 @@
 # requirements, kept outside the clone (keyed on the requirements' hash, so it is reused until
 # they change), and an editable install of this checkout.
 #
-#   make demo    train the seed GAN and VAE on MNIST: grids and checkpoints under runs/
+#   make demo    train the seed GAN and VAE on MNIST (grids, checkpoints under runs/), then write
+#                runs/report.html comparing them
 #   make test    run the test suite
 #   make docs    build the HTML docs (warnings are errors) into docs/_build/html
 #   make bench   run the benchmarks (full run; BENCH_QUICK=1 for a smoke run)
@@ -42,7 +43,8 @@ demo: venv
 		--grid-every 5 --out runs/gan
 	"$(BIN)/genzoo" train vae --data mnist --epochs $(VAE_EPOCHS) --batch-size 128 --seed 0 \
 		--grid-every 5 --out runs/vae
-	@echo "grids: runs/gan/grids runs/vae/grids; checkpoints: runs/*/checkpoints/last.pt"
+	"$(BIN)/genzoo" report runs/gan runs/vae -o runs/report.html --title "genzoo demo: the seed GAN and VAE"
+	@echo "grids: runs/gan/grids runs/vae/grids; checkpoints: runs/*/checkpoints/last.pt; report: runs/report.html"
 
 test: venv
 	"$(BIN)/python" -m pytest -q $(PYTEST_ARGS)

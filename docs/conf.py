@@ -36,14 +36,15 @@ extensions = [
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 html_static_path = ["_static"]
-html_theme = "alabaster"
+# furo: made for technical pages (code blocks and wide tables scroll instead of being clipped,
+# a navigation drawer on phones); docs/_static/genzoo.css widens it on large screens.
+html_theme = "furo"
 html_title = f"genzoo {release}"
+html_css_files = ["genzoo.css"]
 html_theme_options = {
-    "description": "A plugin-based zoo of generative models on PyTorch",
-    "fixed_sidebar": True,
-    "show_relbars": True,
+    "navigation_with_keys": True,
+    "top_of_page_buttons": [],
 }
-html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 
 # -- autodoc and napoleon -------------------------------------------------------------------
 autodoc_typehints = "description"

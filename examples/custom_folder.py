@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     loader = InMemoryLoader.from_image_set(images, batch_size=args.batch_size)
     result = model.fit(loader, epochs=args.epochs, out=args.out, seed=0,
                        max_steps=args.max_steps)
-    print(f"trained {args.model} for {result.epochs} epochs ({result.steps} steps)")
+    print(f"trained {args.model} to epoch {result.epochs} ({result.steps} steps)")
     print("grids:", *[str(path) for path in result.grids], sep="\n  ")
     print("checkpoint:", result.checkpoint)
 

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     result = model.fit(loader, epochs=args.epochs, out=args.out, device=str(device),
                        seed=args.seed, max_steps=args.max_steps)
 
-    print(f"trained {result.epochs} epochs ({result.steps} steps): "
+    print(f"trained to epoch {result.epochs} ({result.steps} steps): "
           f"d_loss {result.metrics['d_loss']:.3f}, g_loss {result.metrics['g_loss']:.3f}")
     print("grids:", *[str(path) for path in result.grids], sep="\n  ")
     print("checkpoint:", result.checkpoint)

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     model = genzoo.build("vae", seed=args.seed, latent_dim=args.latent_dim)
     result = model.fit(loader, epochs=args.epochs, out=args.out, device=str(device),
                        seed=args.seed, max_steps=args.max_steps)
-    print(f"trained {result.epochs} epochs ({result.steps} steps): "
+    print(f"trained to epoch {result.epochs} ({result.steps} steps): "
           f"loss {result.metrics['loss']:.1f} = reconstruction "
           f"{result.metrics['reconstruction']:.1f} + KL {result.metrics['kl']:.1f}")
 

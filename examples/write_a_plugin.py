@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     loader = InMemoryLoader(load_images("mnist").images[: args.limit], batch_size=128)
     result = model.fit(loader, epochs=args.epochs, out=args.out, seed=0,
                        max_steps=args.max_steps)
-    print(f"trained {result.epochs} epochs ({result.steps} steps): "
+    print(f"trained to epoch {result.epochs} ({result.steps} steps): "
           f"nll {result.metrics['nll']:.4f} nats per pixel")
 
     # The checkpoint names the model, so genzoo.load rebuilds it through the plugin.

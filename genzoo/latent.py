@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import torch
 
+from ._words import model_label
 from .errors import BatchError
 from .model import eval_mode
 from .protocols import Batch
@@ -131,7 +132,7 @@ def interpolate_images(model: Any, a: torch.Tensor, b: torch.Tensor, steps: int 
         classes = class_count(model)
         if not classes:
             if labels is not None:
-                raise ValueError(f"{type(model).__name__} is not class-conditional; "
+                raise ValueError(f"{model_label(model)} is not class-conditional; "
                                  "interpolate without labels")
             mean = model.encode(pair).mean
             return _decode(model, latent_path(mean[0].cpu(), mean[1].cpu(), steps, method), None)

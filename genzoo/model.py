@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+from ._words import model_label
 from .config import config_to_dict, resolve_config
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class GenerativeModel(nn.Module):
     def _labels(self, labels: torch.Tensor | int, n: int) -> torch.Tensor:
         classes = getattr(self.config, "num_classes", 0)
         if not classes:
-            raise ValueError(f"{type(self).__name__} is not class-conditional; sample without labels")
+            raise ValueError(f"{model_label(self)} is not class-conditional; sample without labels")
         labels = torch.as_tensor(labels, dtype=torch.long)
         labels = labels.expand(n) if labels.dim() == 0 else labels
         if labels.shape != (n,) or labels.min() < 0 or labels.max() >= classes:

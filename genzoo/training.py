@@ -34,7 +34,9 @@ class TrainSpec:
         precision: See :class:`genzoo.RunOptions`.
         seed: Seeds the weights, the data order and the noise.
         grid_every: See :class:`genzoo.RunOptions`.
+        grid_every_steps: See :class:`genzoo.RunOptions`.
         checkpoint_every: See :class:`genzoo.RunOptions`.
+        checkpoint_every_steps: See :class:`genzoo.RunOptions`.
         resume: A checkpoint, or ``"auto"`` for the run folder's last one.
         log_every: See :class:`genzoo.RunOptions`.
         max_steps: See :class:`genzoo.RunOptions`.
@@ -45,6 +47,7 @@ class TrainSpec:
         warmup_steps: See :class:`genzoo.RunOptions`.
         max_norm: See :class:`genzoo.RunOptions`.
         ema: See :class:`genzoo.RunOptions`.
+        report: See :class:`genzoo.RunOptions`.
         config: Model config overrides (strings are parsed to the field's type).
     """
 
@@ -61,7 +64,9 @@ class TrainSpec:
     precision: Literal["32", "bf16", "16"] = "32"
     seed: int | None = None
     grid_every: int = 1
+    grid_every_steps: int = 0
     checkpoint_every: int = 1
+    checkpoint_every_steps: int = 0
     resume: str | None = None
     log_every: int = 50
     max_steps: int | None = None
@@ -72,6 +77,7 @@ class TrainSpec:
     warmup_steps: int = 0
     max_norm: float | None = None
     ema: float = 0.0
+    report: bool = False
     config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,11 +116,13 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     result = model.fit(
         loader, epochs=spec.epochs, out=spec.out, device=str(device), precision=spec.precision,
         seed=spec.seed, resume=spec.resume, grid_every=spec.grid_every,
-        checkpoint_every=spec.checkpoint_every, log_every=spec.log_every,
+        grid_every_steps=spec.grid_every_steps, checkpoint_every=spec.checkpoint_every,
+        checkpoint_every_steps=spec.checkpoint_every_steps, log_every=spec.log_every,
         max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
         strategy=spec.strategy,
         lr_schedule=spec.lr_schedule, warmup_steps=spec.warmup_steps, max_norm=spec.max_norm,
         ema=spec.ema,
+        report=spec.report,
     )
     return result, out
 

@@ -69,7 +69,7 @@ def test_every_example_is_tested() -> None:
 def test_train_gan(runs: dict[str, Run]) -> None:
     run = runs["train_gan"]
     run.check()
-    assert "trained 1 epochs (4 steps)" in run.output
+    assert "trained to epoch 1 (4 steps)" in run.output
     for name in ("checkpoints/last.pt", "grids/samples_final.png", "metrics.jsonl", "run.json"):
         assert (run.out / name).is_file(), name
 
@@ -77,7 +77,7 @@ def test_train_gan(runs: dict[str, Run]) -> None:
 def test_train_vae(runs: dict[str, Run]) -> None:
     run = runs["train_vae"]
     run.check()
-    assert "trained 2 epochs (4 steps)" in run.output
+    assert "trained to epoch 2 (4 steps)" in run.output
     for name in ("checkpoints/last.pt", "grids/samples_epoch_0001.png", "grids/samples_final.png",
                  "grids/reconstructions_final.png", "test_real.png", "test_reconstructed.png",
                  "samples_seed1.png"):
@@ -99,7 +99,7 @@ def test_custom_folder(runs: dict[str, Run]) -> None:
     digits = run.out.parent / "digits"
     assert len(list(digits.rglob("*.png"))) == 48
     assert "48 images of shape (3, 16, 16)" in run.output
-    assert "trained vae for 1 epochs (3 steps)" in run.output
+    assert "trained vae to epoch 1 (3 steps)" in run.output
     assert (run.out / "checkpoints" / "last.pt").is_file()
     assert (run.out / "grids" / "samples_final.png").is_file()
 
@@ -108,6 +108,6 @@ def test_write_a_plugin(runs: dict[str, Run]) -> None:
     run = runs["write_a_plugin"]
     run.check()
     assert "bernoulli-mixture" in run.output.splitlines()[0]  # the models list
-    assert "trained 1 epochs (4 steps)" in run.output
+    assert "trained to epoch 1 (4 steps)" in run.output
     for name in ("checkpoints/last.pt", "grids/samples_final.png", "components.png"):
         assert (run.out / name).is_file(), name

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import importlib
 import pkgutil
 import re
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -110,8 +112,61 @@ class SubmoduleMembers(SphinxDirective):
         return list(holder.children)
 
 
+class ModelGallery(SphinxDirective):
+    """``.. model-gallery::``: every model's sample grid in ``_static/models/``, at one size.
+
+    The images are found when the docs are built, so a grid added there (by
+    ``benchmarks/quality.py --figures``, or by hand for a new plugin's model) appears without
+    editing any page. Rows of ``guide/quality.csv`` name and order them (the file
+    ``<configuration with - for spaces>.png``) and give each caption its settings and FID;
+    images the table does not list follow, by name.
+    """
+
+    option_spec = {"folder": str, "table": str}
+
+    def run(self) -> list[Any]:
+        folder = self.options.get("folder", "_static/models")
+        table = self.options.get("table", "guide/quality.csv")
+        source = Path(self.env.srcdir)
+        self.env.note_dependency(str(source / table))
+        images = {path.stem: path for path in sorted((source / folder).glob("*.png"))}
+        rows = _quality_rows(source / table)
+        order = [name for name in rows if name in images]
+        order += [name for name in images if name not in rows]
+        lines = [".. container:: model-gallery", ""]
+        for name in order:
+            row = rows.get(name, {})
+            title = row.get("configuration", name)
+            settings = row.get("settings", "")
+            detail = " ".join(part for part in (
+                settings if settings and settings != "defaults" else "",
+                f"FID {row['FID ↓']} ({row['× floor']} the floor)" if row.get("FID ↓") else "")
+                if part)
+            lines += [f"   .. figure:: /{folder}/{images[name].name}",
+                      f"      :alt: samples of {title}",
+                      "",
+                      f"      **{title}**" + (f" · {detail}" if detail else ""),
+                      ""]
+        if not order:
+            lines += ["   No model grids yet.", ""]
+        content = StringList(lines, source=self.get_source_info()[0])
+        holder = nodes.container()
+        self.state.nested_parse(content, self.content_offset, holder)
+        return list(holder.children)
+
+
+def _quality_rows(path: Path) -> dict[str, dict[str, str]]:
+    """``quality.csv``'s rows by image name (``gan ema`` → ``gan-ema``), in the file's order."""
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as f:
+        return {row["configuration"].replace(" ", "-"): row for row in csv.DictReader(f)
+                if row.get("configuration") and not row["configuration"].startswith("*")}
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_directive("genzoo-submodules", SubmoduleMembers)
+    app.add_directive("model-gallery", ModelGallery)
     app.connect("autodoc-skip-member", _skip_namedtuple_aliases)
     app.connect("autodoc-process-docstring", _drop_type_docstrings, priority=100)
     app.connect("autodoc-process-docstring", _keep_property_sentences, priority=600)  # after napoleon

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "sample": "sample_command:sample",
     "info": "info_command:info",
     "eval": "eval_command:evaluate",
+    "report": "report_command:report",
     "new-plugin": "new_plugin_command:new_plugin",
 }
 
@@ -75,6 +76,7 @@ def main(only_plugins: str | None, block_plugins: str | None) -> None:
       genzoo sample runs/vae/checkpoints/last.pt -n 64 -o vae.png
       genzoo info runs/vae/checkpoints/last.pt
       genzoo eval runs/vae/checkpoints/last.pt --data mnist -n 10000
+      genzoo report runs/gan runs/vae
     """
     from ..plugins import reload_plugins
 

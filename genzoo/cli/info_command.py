@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-
+from .._words import plural
 
 @click.command(epilog="\b\nExamples:\n  genzoo info runs/gan/checkpoints/last.pt\n  genzoo info model.pt --json")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
@@ -34,7 +34,7 @@ def info(checkpoint: Path, as_json: bool) -> None:
         return
     click.echo(f"model:    {summary['model']}")
     trained = "weights only (saved with save())" if summary["epochs"] is None else (
-        f"{summary['epochs']} epochs, {summary['steps']} steps"
+        f"{plural(summary['epochs'], 'epoch')}, {plural(summary['steps'], 'step')}"
         + (f", stopped in epoch {summary['epochs'] + 1} after batch {summary['mid_epoch_batch']}"
            if summary["mid_epoch_batch"] else ""))
     click.echo(f"trained:  {trained}")

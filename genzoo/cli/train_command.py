@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from ..data import dataset_names
+from .._words import plural
 from ..errors import ConfigError
+from .intervals import INTERVAL, split_intervals
 from ..training import TrainSpec
 
 
@@ -25,6 +27,7 @@ Examples:
   genzoo train dcgan --data stl10:unlabeled --image-size 64
   genzoo train gan --data ./my_faces --image-size 32 --channels 3 --out runs/faces
   genzoo train gan --out runs/gan --epochs 40 --resume     # continue runs/gan
+  genzoo train vae --checkpoint-every 500steps --report   # mid-epoch checkpoints, report.html
   genzoo train --config run.toml --seed 3                 # options override the file
   torchrun --nproc_per_node=2 -m genzoo train gan --strategy fsdp   # 2 processes, sharded
   genzoo train vae --lr-schedule cosine --warmup-steps 500 --max-norm 1 --ema 0.999
@@ -46,10 +49,16 @@ Examples:
 @click.option("--batch-size", type=click.IntRange(1), help="Images per step.  [default: 64]")
 @click.option("--out", help="Run folder for checkpoints, grids and logs.  [default: runs/MODEL]")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.  [default: auto]")
-@click.option("--precision", type=click.Choice(["32", "bf16", "16"]), help="[default: 32]")
+@click.option("--precision", type=click.Choice(["32", "bf16", "16"]),
+              help="32 (full), bf16 (bfloat16 autocast; CPU, CUDA, MPS) or 16 (float16 autocast "
+                   "with a gradient scaler; CUDA).  [default: 32]")
 @click.option("--seed", type=int, help="Seed for weights, data order and noise (repeatable on CPU).")
-@click.option("--grid-every", type=click.IntRange(0), help="Save sample grids every K epochs.  [default: 1]")
-@click.option("--checkpoint-every", type=click.IntRange(0), help="Checkpoint every K epochs.  [default: 1]")
+@click.option("--grid-every", type=INTERVAL,
+              help="Save sample grids every K epochs, or every K steps with Ksteps (500steps).  "
+                   "[default: 1]")
+@click.option("--checkpoint-every", type=INTERVAL,
+              help="Checkpoint every K epochs, or every K steps with Ksteps (500steps; resumes "
+                   "exactly mid-epoch).  [default: 1]")
 @click.option("--resume", is_flag=False, flag_value="auto", metavar="[CKPT]",
               help="Continue from CKPT, or without a value from the run folder's last checkpoint.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
@@ -67,6 +76,8 @@ Examples:
               help="Clip each optimizer's gradient norm to this; logs grad_norm_<name>.  [default: off]")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True),
               help="Average the weights with this decay (e.g. 0.9999); samples, grids, eval and load use the average.  [default: off]")
+@click.option("--report", is_flag=True, default=None,
+              help="Keep OUT/report.html (curves, grids, settings) up to date as the run goes.")
 def train(model: str | None, config_file: Path | None, settings: Sequence[str], **options: Any) -> None:
     """Train MODEL on a data set or a folder of images.
 
@@ -82,9 +93,9 @@ def train(model: str | None, config_file: Path | None, settings: Sequence[str], 
         result, out = run_training(spec)
     seconds = time.perf_counter() - started
     if spec.max_steps and result.steps >= spec.max_steps and result.epochs < spec.epochs:
-        done = f"for {result.steps} steps (--max-steps; {result.epochs} whole epochs)"
+        done = f"to step {result.steps:,} (--max-steps; {plural(result.epochs, 'whole epoch')})"
     else:
-        done = f"to epoch {result.epochs} ({result.steps} steps)"
+        done = f"to epoch {result.epochs} (step {result.steps:,})"
     click.echo(f"trained {spec.model} {done} in {seconds:.1f} s")
     if result.metrics:
         shown = {k: v for k, v in result.metrics.items() if k not in ("epoch", "step")}
@@ -104,6 +115,7 @@ def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[
     from ..config import resolve_config
 
     values: dict[str, Any] = {}
+    split_intervals(options, "grid_every", "checkpoint_every")
     if config_file is not None:
         try:
             values = tomllib.loads(config_file.read_text(encoding="utf-8"))

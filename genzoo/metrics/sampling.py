@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from .._words import model_label
 from .errors import MetricsError
 
 __all__ = ["map_samples", "device_of", "check_model_shape", "fixed_subset"]
@@ -41,7 +42,7 @@ def check_model_shape(model: Any, shape: tuple[int, int, int], dataset: str) -> 
     made = getattr(model, "image_shape", None)
     if made is not None and tuple(made) != tuple(shape):
         raise MetricsError(
-            f"{type(model).__name__} makes images of shape {tuple(made)} (C, H, W) but "
+            f"{model_label(model)} makes images of shape {tuple(made)} (C, H, W) but "
             f"{dataset} images are {tuple(shape)}; evaluate it against a data set of its own "
             f"image shape"
         )

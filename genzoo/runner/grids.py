@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["save_sample_grid", "save_reconstruction_grid"]
+__all__ = ["save_sample_grid", "save_reconstruction_grid", "reconstruction_rows",
+           "reconstruction_row_length"]
 
 
 def save_sample_grid(model: Any, path: Path, n: int, seed: int) -> Path:
@@ -31,12 +32,26 @@ def save_reconstruction_grid(model: Any, images: torch.Tensor, path: Path) -> Pa
             recon = model.reconstruct(images).float()
     finally:
         model.train(was_training)
-    n = images.shape[0]
-    per_row = max(1, round(math.sqrt(2 * n)))
-    rows = []
-    for start in range(0, n, per_row):
-        rows.append(images[start:start + per_row].float())
-        rows.append(recon[start:start + per_row])
-    grid = make_grid(torch.cat(rows).cpu(), nrow=per_row, padding=2)
+    grid = make_grid(reconstruction_rows(images.float(), recon).cpu(),
+                     nrow=reconstruction_row_length(images.shape[0]), padding=2)
     save_image(grid, path)
     return path
+
+
+def reconstruction_row_length(n: int) -> int:
+    """How many images a row of a reconstruction grid of ``n`` real images holds."""
+    return max(1, round(math.sqrt(2 * n)))
+
+
+def reconstruction_rows(real: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+    """Real images and their reconstructions in alternate rows, each reconstruction below its
+    original: a short last row is filled with blank images so that the pairs stay aligned."""
+    n = real.shape[0]
+    per_row = reconstruction_row_length(n)
+    rows = []
+    for start in range(0, n, per_row):
+        for part in (real, recon):
+            row = part[start:start + per_row]
+            blank = row.new_zeros((per_row - row.shape[0], *row.shape[1:]))
+            rows.append(torch.cat([row, blank]))
+    return torch.cat(rows)

@@ -24,13 +24,15 @@ import torch
 
 from ..batches import RangeWatch, to_batch
 from ..config import resolve_config
+from .._words import model_label, plural
+from ..errors import BatchError, CheckpointError, ConfigError, GenzooError
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
 from .device import resolve_device
 from .distributed import World
 from .ema import WeightEMA
 from .finite import FiniteWatch, check_finite_weights
 from .hooks import RunHooks
-from .logs import ProgressBar
+from .logs import LossMeans, Progress
 from .optimizers import Optimization, resolve_optimizers
 from .options import RunOptions
 from .outputs import RunOutputs
@@ -96,7 +98,7 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
     for method in ("configure_optimizers", "training_step", "sample"):
         if not callable(getattr(model, method, None)):
             raise GenzooError(
-                f"{type(model).__name__} cannot be fitted: it has no {method}() method "
+                f"{model_label(model)} cannot be fitted: it has no {method}() method "
                 "(see the Trainer and Generator protocols)"
             )
     if isinstance(data, Iterator):
@@ -122,13 +124,15 @@ class _Run:
         self.result = FitResult(out=self.out)
         self.signals = StopSignals(opts.handle_signals)
         self.outputs = RunOutputs(self.out, opts, collective=self.parallel.sharded)
-        self.progress = ProgressBar(opts.progress if self.world.is_main else False)
+        self.progress = Progress(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
         self.finite = FiniteWatch()
         self.ema: WeightEMA | None = None
         self.optimization: Optimization | None = None
         self._pending: tuple[int, dict[str, Any] | None] = (0, None)
+        self._checkpoint_due = False  # a step checkpoint fell on an epoch's last batch
+        self._interval = (0.0, 0)  # when the logging interval started, images since
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -181,9 +185,9 @@ class _Run:
             self.result.epochs, self.result.steps, self.result.checkpoint = epoch, step.index, path
             if epoch >= self.epochs:
                 warnings.warn(f"{path} is already trained to epoch {epoch}; "
-                              f"ask for more than {self.epochs} epochs to train on", stacklevel=4)
+                              f"ask for more than {plural(self.epochs, 'epoch')} to train on", stacklevel=4)
                 return
-        self.outputs.start(model, self.epochs, epoch)
+        self.outputs.start(model, self.epochs, epoch, step.index)
         streams = RandomStreams(self.world, step.index, noise)
         self.hook("genzoo_fit_start", model=model, run=self.info)
         try:
@@ -220,9 +224,10 @@ class _Run:
             streams.resume_noise()
         total = len(batches) if hasattr(batches, "__len__") else None  # type: ignore[arg-type]
         self.progress.start_epoch(epoch + 1, self.epochs, total, done=skip)
-        sums: dict[str, torch.Tensor] = {}
-        images_seen, steps_done, since_log = 0, 0, 0
+        losses = LossMeans(self.device)
+        images_seen, steps_done = 0, 0
         started = time.perf_counter()
+        self._interval = (started, 0)
         position = skip
         completed = True
         for raw in batch_iter:
@@ -230,28 +235,26 @@ class _Run:
             if self.fixed_real is None:  # the first batch: the reconstruction grids' images
                 self.fixed_real = batch.images[: opts.grid_size].detach().clone()
             with self.precision.autocast():
-                losses = model.training_step(batch, step)
-            self._after_step(losses, step)
-            _accumulate(sums, losses, self.device)
-            _accumulate(sums, _grad_norms(step), self.device)
+                step_losses = model.training_step(batch, step)
+            self._after_step(step_losses, step)
+            losses.add(step_losses, extra=_grad_norms(step))
             images_seen += batch.images.shape[0]
+            self._interval = (self._interval[0], self._interval[1] + batch.images.shape[0])
             steps_done += 1
-            since_log += 1
             position += 1
-            if since_log == opts.log_every:
-                self._log_interval(sums, steps_done, since_log, step,
-                                   images_seen / (time.perf_counter() - started))
-                since_log = 0
+            if losses.pending == opts.log_every:
+                self._log_interval(losses, step, epoch, position)
             if self._should_stop(step):
                 completed = False
                 break
-        means = _read_means(sums, steps_done)
+            self._step_outputs(step, epoch, position, total, epoch_rng, streams, losses)
+        if losses.pending:
+            self._log_interval(losses, step, epoch, position)
+        means = losses.epoch_means()
         seconds = time.perf_counter() - started
         self.range_watch.check(f" up to step {step.index}")
         self.finite.check()
         means.update(learning_rates(step.optimizers))
-        self.progress.update(since_log, means)
-        self.progress.close()
         if steps_done == 0 and skip == 0:
             raise BatchError(
                 "the data yielded no batches this epoch; check the dataset is not empty "
@@ -269,12 +272,15 @@ class _Run:
             self.hook("genzoo_epoch_end", model=model, run=self.info, epoch=done, metrics=metrics)
         if completed or steps_done:
             self.outputs.log_epoch(metrics, step.index, partial=not completed)
+            self.progress.end_epoch(metrics, partial=not completed)
         if completed:
             last = done == self.epochs
             if _every(opts.grid_every, done) and not last:
                 self._grids(f"epoch_{done:04d}")
-            if _every(opts.checkpoint_every, done) and not last:
+            if (_every(opts.checkpoint_every, done) or self._checkpoint_due) and not last:
                 self._checkpoint(step, done, 0, None, streams)
+            self._checkpoint_due = False
+            self.outputs.refresh_report()
         else:
             self._pending = (position, epoch_rng)
         return completed
@@ -284,6 +290,7 @@ class _Run:
         if self.signals.received is None:
             self._grids("final")
         self._checkpoint(step, epoch, position, epoch_rng, streams)
+        self.outputs.refresh_report(final=True)
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -316,14 +323,37 @@ class _Run:
         """A context in which the model holds its EMA weights (none: a no-op)."""
         return self.ema.applied() if self.ema is not None else contextlib.nullcontext()
 
-    def _log_interval(self, sums: dict[str, torch.Tensor], steps: int, since: int,
-                      step: Step, samples_per_s: float) -> None:
-        means = _read_means(sums, steps)
+    def _log_interval(self, losses: LossMeans, step: Step, epoch: int, position: int) -> None:
+        """Read the interval's mean losses back (the one host synchronisation) and log them."""
+        steps = losses.pending
+        means = losses.read_interval()
         self.range_watch.check(f" up to step {step.index}")
         self.finite.check()
-        means.update(learning_rates(step.optimizers))
-        self.progress.update(since, {**means, "samples/s": samples_per_s * self.world.size})
-        self.outputs.log_scalars(means, step.index, "step")
+        started, images = self._interval
+        now = time.perf_counter()
+        rate = images * self.world.size / (now - started) if now > started else 0.0
+        self._interval = (now, 0)
+        self.progress.update(steps, {**means, "samples_per_s": rate}, step=step.index,
+                             position=position)
+        self.outputs.log_step({"epoch": epoch + 1, "step": step.index, "steps": steps, **means,
+                               **learning_rates(step.optimizers), "samples_per_s": round(rate, 2)})
+
+    def _step_outputs(self, step: Step, epoch: int, position: int, total: int | None,
+                      epoch_rng: dict[str, Any] | None, streams: RandomStreams,
+                      losses: LossMeans) -> None:
+        """Grids and checkpoints due every so many steps (``*_every_steps``)."""
+        opts = self.opts
+        epoch_end = total is not None and position >= total
+        if _every(opts.grid_every_steps, step.index) and not (epoch_end and epoch + 1 == self.epochs):
+            self._grids(f"step_{step.index:08d}")  # (the run's last step has the final grids)
+            self.outputs.refresh_report()
+        if _every(opts.checkpoint_every_steps, step.index):
+            if epoch_end:
+                self._checkpoint_due = True  # the epoch's end writes it, as a whole epoch
+                return
+            if losses.pending:  # the step log ends where the checkpoint does
+                self._log_interval(losses, step, epoch, position)
+            self._checkpoint(step, epoch, position, epoch_rng, streams)
 
     def _should_stop(self, step: Step) -> bool:
         if self.opts.max_steps is not None and step.index >= self.opts.max_steps:
@@ -369,30 +399,11 @@ class _Run:
         self.hook("genzoo_checkpoint_saved", model=self.model, run=self.info, path=path)
 
 
-def _accumulate(sums: dict[str, torch.Tensor], losses: Mapping[str, Any], device: torch.device) -> None:
-    if not isinstance(losses, Mapping):
-        raise GenzooError(f"training_step must return a dict of losses by name, got {type(losses).__name__}")
-    for key, value in losses.items():
-        value = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(
-            float(value), device=device)
-        if key in sums:
-            sums[key] += value
-        else:
-            sums[key] = value.clone()
-
-
 def _grad_norms(step: Step) -> dict[str, torch.Tensor]:
     """The step's gradient norms before clipping, as ``grad_norm_<optimizer>`` metrics."""
     norms = {f"grad_norm_{name}": norm for name, norm in step.grad_norms.items()}
     step.grad_norms.clear()
     return norms
-
-
-def _read_means(sums: dict[str, torch.Tensor], steps: int) -> dict[str, float]:
-    if not sums or steps == 0:
-        return {}
-    values = torch.stack(list(sums.values())).tolist()  # the one host synchronisation
-    return {k: v / steps for k, v in zip(sums, values)}
 
 
 def _every(interval: int, epoch: int) -> bool:

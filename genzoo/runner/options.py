@@ -29,12 +29,20 @@ class RunOptions:
             it exists. Training then goes on up to ``epochs`` in all.
         checkpoint_every: Write ``checkpoints/last.pt`` every this many epochs (and always at the
             end and when interrupted); 0 writes only at the end.
+        checkpoint_every_steps: Also write it every this many steps (0: never), mid-epoch
+            included; a run resumed from such a checkpoint continues exactly.
         grid_every: Save sample grids every this many epochs (and a final one); 0 only at the end.
+        grid_every_steps: Also save grids every this many steps (``samples_step_00000500.png``);
+            0 never.
         grid_size: How many images a grid shows.
         grid_seed: Seed of the fixed latent batch the grids are drawn from.
-        log_every: Read losses back from the device and update the progress bar every this many
-            steps (each read is a host synchronisation).
-        progress: Show a progress bar; ``None`` shows one when stderr is a terminal.
+        log_every: Read losses back from the device every this many steps (each read is a host
+            synchronisation) and log their means over those steps to ``steps.jsonl``, the
+            progress and TensorBoard's ``step/*`` scalars.
+        progress: ``True`` shows a progress bar, ``False`` nothing; ``None`` a bar when stderr
+            is a terminal and otherwise plain lines (one per epoch, and within a long epoch at
+            most one every 30 seconds).
+        report: Keep ``out/report.html`` up to date as the run goes (see :mod:`genzoo.report`).
         tensorboard: Also log metrics to ``out/tensorboard`` (needs the tensorboard package).
         max_steps: Stop after this many steps in all (for smoke tests and benchmarks).
         handle_signals: Turn SIGINT/SIGTERM into "checkpoint, then stop" while fitting.
@@ -61,12 +69,15 @@ class RunOptions:
     seed: int | None = None
     resume: str | None = None
     checkpoint_every: int = 1
+    checkpoint_every_steps: int = 0
     grid_every: int = 1
+    grid_every_steps: int = 0
     grid_size: int = 64
     grid_seed: int = 0
     log_every: int = 50
     progress: bool | None = None
     tensorboard: bool = False
+    report: bool = False
     max_steps: int | None = None
     handle_signals: bool = True
     strategy: Literal["auto", "ddp", "fsdp"] = "auto"
@@ -78,9 +89,11 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         self.precision = _PRECISIONS[str(self.precision)]  # type: ignore[assignment]
-        for name in ("checkpoint_every", "grid_every"):
+        for name in ("checkpoint_every", "grid_every", "checkpoint_every_steps", "grid_every_steps"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be 0 or a positive number of epochs")
+                unit = "steps" if name.endswith("_steps") else "epochs"
+                raise ConfigError(f"{name} must be 0 or a positive number of {unit}, "
+                                  f"got {getattr(self, name)}")
         for name in ("grid_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

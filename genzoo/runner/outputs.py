@@ -1,4 +1,5 @@
-"""The run folder: checkpoints, sample grids, ``run.json``, the metrics log and TensorBoard.
+"""The run folder: checkpoints, sample grids, ``run.json``, the metrics logs (``metrics.jsonl``
+per epoch, ``steps.jsonl`` per logging interval), TensorBoard and the report page.
 
 Only rank 0 writes; on other ranks (and without ``out=``) every method is a no-op.
 """
@@ -7,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoint import model_payload, write_checkpoint
+from ..checkpoint import model_payload, versions, write_checkpoint
 from ..model import eval_mode
 from ..protocols import Encoder
 from .grids import save_reconstruction_grid, save_sample_grid
@@ -21,6 +23,9 @@ from .options import RunOptions
 from .resume import LAST_CHECKPOINT
 
 __all__ = ["RunOutputs"]
+
+#: While a run goes, ``report.html`` is rewritten at most this often (and always at the end).
+REPORT_SECONDS = 60.0
 
 
 class RunOutputs:
@@ -35,21 +40,26 @@ class RunOutputs:
         self.opts = opts
         self.collective = collective
         self.metrics_log = MetricsLog(out / "metrics.jsonl") if out is not None else None
+        self.steps_log = MetricsLog(out / "steps.jsonl") if out is not None else None
         self.tensorboard: TensorBoardLog | None = None
+        self._report_written = 0.0
 
-    def start(self, model: Any, epochs: int, resumed_epoch: int) -> None:
-        """Write ``run.json``, open TensorBoard, and drop metrics lines a resume repeats."""
-        if self.out is None:
+    def start(self, model: Any, epochs: int, resumed_epoch: int, resumed_step: int = 0) -> None:
+        """Write ``run.json``, open TensorBoard, and drop log lines a resume repeats (those past
+        the checkpoint, and the partial line of the epoch it resumes)."""
+        if self.out is None or self.metrics_log is None or self.steps_log is None:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        record = {"model": getattr(model, "registry_name", type(model).__name__),
+        name = getattr(model, "registry_name", "") or type(model).__name__
+        record = {"model": name,
                   "config": model.config_dict() if hasattr(model, "config_dict") else {},
-                  "epochs": epochs, "run": dataclasses.asdict(self.opts)}
+                  "epochs": epochs, "run": dataclasses.asdict(self.opts),
+                  "versions": versions(name)}
         (self.out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         if self.opts.tensorboard:
             self.tensorboard = TensorBoardLog(self.out / "tensorboard")
-        if self.metrics_log is not None:
-            self.metrics_log.truncate_after(resumed_epoch)
+        self.metrics_log.truncate_after(resumed_epoch, drop_partial=True)
+        self.steps_log.truncate_after(resumed_step, key="step")
 
     def log_epoch(self, metrics: dict[str, Any], step: int, partial: bool) -> None:
         """Append an epoch's metrics to ``metrics.jsonl`` (and TensorBoard)."""
@@ -62,11 +72,29 @@ class RunOutputs:
         """Append a line saying why the run ended early to ``metrics.jsonl``."""
         if self.metrics_log is not None:
             self.metrics_log.write({"event": "stopped", "reason": reason, **details})
+    def log_step(self, record: dict[str, Any]) -> None:
+        """Append a logging interval's means to ``steps.jsonl`` (and TensorBoard's ``step/*``)."""
+        if self.steps_log is not None:
+            self.steps_log.write(record)
+        self.log_scalars({k: v for k, v in record.items() if isinstance(v, float)},
+                         record["step"], "step")
 
     def log_scalars(self, values: dict[str, float], step: int, prefix: str) -> None:
         """Scalars to TensorBoard, when it is on."""
         if self.tensorboard is not None:
             self.tensorboard.write(values, step, prefix)
+
+    def refresh_report(self, final: bool = False) -> None:
+        """Rewrite ``report.html`` when ``report=True``: at most every :data:`REPORT_SECONDS`
+        while the run goes, always when ``final``."""
+        if self.out is None or not self.opts.report:
+            return
+        if not final and time.monotonic() - self._report_written < REPORT_SECONDS:
+            return
+        from ..report import write_report
+
+        write_report([self.out], self.out / "report.html")
+        self._report_written = time.monotonic()
 
     def grids(self, model: Any, tag: str, real: torch.Tensor | None) -> list[Path]:
         """Save a sample grid (and reconstructions of ``real`` for an encoder); return the files."""

@@ -151,7 +151,7 @@ def test_sample_label_errors(checkpoint: Path, conditional_checkpoint: Path, tmp
 def test_info_human(checkpoint: Path) -> None:
     lines = ok(invoke("info", checkpoint)).stdout.splitlines()
     assert lines[0] == "model:    vae"
-    assert lines[1] == "trained:  1 epochs, 4 steps"
+    assert lines[1] == "trained:  1 epoch, 4 steps"
     assert lines[2] == "resume:   yes"
     assert lines[3].startswith(f"versions: genzoo {version('genzoo')}, torch {torch.__version__}")
     assert "config:" in lines

@@ -46,7 +46,7 @@ def test_train_sample_info_from_the_shell(tiny_root: Path, tmp_path: Path) -> No
     done = run("script", "train", "vae", "--epochs", "2", "--out", "runs/vae", *FAST, *TINY_VAE,
                cwd=tmp_path, data=tiny_root)
     assert done.returncode == 0, done.stderr
-    assert "trained vae to epoch 2 (8 steps)" in done.stdout
+    assert "trained vae to epoch 2 (step 8)" in done.stdout
     assert "Traceback" not in done.stderr
     run_dir = tmp_path / "runs" / "vae"
     for name in ("train.toml", "run.json", "metrics.jsonl", "checkpoints/last.pt"):

@@ -37,7 +37,7 @@ def test_train_mnist_writes_the_run_folder(mnist_root: Path, tmp_path: Path) -> 
     result = ok(invoke("train", "vae", "--data", "mnist", "--epochs", "1", "--max-steps", "3",
                        "--seed", "0", "--out", run, *FAST, *TINY_VAE,
                        env={"GENZOO_DATA": str(mnist_root)}))
-    assert "trained vae for 3 steps (--max-steps; 0 whole epochs)" in result.stdout
+    assert "trained vae to step 3 (--max-steps; 0 whole epochs)" in result.stdout
     assert f"run folder: {run}" in result.stdout
     assert f"checkpoint: {run / 'checkpoints' / 'last.pt'}" in result.stdout
 
@@ -175,14 +175,14 @@ def test_resume_without_a_value_continues_the_run_folder(tiny_root: Path) -> Non
     ok(invoke(*args, "--epochs", "1"))
     assert info_json(Path("run/checkpoints/last.pt"))["epochs"] == 1
     result = ok(invoke(*args, "--resume", "--epochs", "3"))  # --resume takes no value here
-    assert "to epoch 3 (12 steps)" in result.stdout
+    assert "to epoch 3 (step 12)" in result.stdout
     assert [(m["epoch"], m["step"]) for m in _metrics(Path("run"))] == [(1, 4), (2, 8), (3, 12)]
     info = info_json(Path("run/checkpoints/last.pt"))
     assert (info["epochs"], info["steps"]) == (3, 12)
     assert tomllib.loads(Path("run/train.toml").read_text())["resume"] == "auto"
     # asking for fewer epochs than trained: nothing to do, said in one plain warning line
     result = ok(invoke(*args, "--resume", "--epochs", "2"))
-    assert "to epoch 3 (12 steps)" in result.stdout
+    assert "to epoch 3 (step 12)" in result.stdout
     [warning] = result.stderr.splitlines()
     assert warning.startswith("Warning: ") and "already trained to epoch 3" in warning
     assert len(_metrics(Path("run"))) == 3
@@ -298,7 +298,7 @@ def test_models_take_the_image_shape_from_a_folder(rgb_folders: dict[str, Path],
                                                    layout: str, tiny: tuple[str, ...]) -> None:
     result = ok(invoke("train", model, "--data", rgb_folders[layout], "--epochs", "1",
                        "--out", "run", *FAST, *tiny))
-    assert "(2 steps)" in result.stdout  # 32 images at batch size 16
+    assert "(step 2)" in result.stdout  # 32 images at batch size 16
     info = info_json(Path("run/checkpoints/last.pt"))
     assert info["model"] == model and info["config"]["image_shape"] == [3, 32, 32]
     assert tomllib.loads(Path("run/train.toml").read_text())["data"] == str(rgb_folders[layout])

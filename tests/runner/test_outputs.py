@@ -12,7 +12,7 @@ from PIL import Image
 import genzoo
 from genzoo.errors import ConfigError
 from genzoo.data import InMemoryLoader
-from genzoo.runner import loop
+from genzoo.runner.logs import LossMeans
 from genzoo.runner.grids import save_sample_grid
 
 
@@ -70,10 +70,11 @@ def test_nothing_is_written_without_out(tmp_path, loader, monkeypatch):
 
 def test_losses_are_read_back_once_per_logging_interval(loader, monkeypatch):
     calls = []
-    real = loop._read_means
-    monkeypatch.setattr(loop, "_read_means", lambda sums, steps: calls.append(steps) or real(sums, steps))
-    genzoo.build("vae", hidden_dim=32).fit(loader, epochs=2, log_every=2, progress=False)
-    assert calls == [2, 4, 4, 2, 4, 4]  # two intervals and the epoch's mean, per epoch
+    real = LossMeans.read_interval
+    monkeypatch.setattr(LossMeans, "read_interval",
+                        lambda self: calls.append(self.pending) or real(self))
+    genzoo.build("vae", hidden_dim=32).fit(loader, epochs=2, log_every=3, progress=False)
+    assert calls == [3, 1, 3, 1]  # an interval, and the epoch's rest (no further read for its mean)
 
 
 def test_progress_bar_shows_losses_when_asked(loader, capsys):
@@ -82,9 +83,9 @@ def test_progress_bar_shows_losses_when_asked(loader, capsys):
     assert "epoch 1/1" in err and "loss=" in err and "4/4" in err
 
 
-def test_progress_bar_is_off_when_not_a_terminal(loader, capsys):
-    genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1)
-    assert "epoch 1/1" not in capsys.readouterr().err
+def test_progress_off_prints_nothing(loader, capsys):
+    genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_tensorboard_logs_scalars(tmp_path, loader):

@@ -1,0 +1,277 @@
+"""Read a run folder into one :class:`RunRecord`: settings, logs, grids, evaluations, versions.
+
+Every file is optional except that a run folder must hold ``run.json`` or ``metrics.jsonl``; a
+line or file that cannot be read is skipped with a note in :attr:`RunRecord.notes`, so a report
+of a run still being written (or of an older genzoo's run) shows what there is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GenzooError
+
+__all__ = ["Evaluation", "Grid", "RunRecord", "read_run", "read_evaluation"]
+
+_GRID = re.compile(r"^(samples|reconstructions)_(?:(epoch|step)_(\d+)|(final))\.png$")
+
+#: The evaluation numbers a report shows first, in order, with the direction that is better.
+EVAL_METRICS = {"fid": "FID ↓", "classifier_score": "classifier score ↑",
+                "precision": "precision ↑", "recall": "recall ↑", "nll": "NLL ↓",
+                "bits_per_dim": "bits/dim ↓"}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One grid image of a run.
+
+    Attributes:
+        path: The PNG file.
+        kind: ``"samples"`` or ``"reconstructions"``.
+        label: When it was drawn, for a caption (``"epoch 5"``, ``"step 500"``, ``"final"``).
+        step: The training step it was drawn at, when known (the final grid: ``None``).
+    """
+
+    path: Path
+    kind: str
+    label: str
+    step: int | None
+
+
+@dataclass
+class Evaluation:
+    """One evaluation of a run (``genzoo eval``'s JSON).
+
+    Attributes:
+        source: The JSON file.
+        values: Metric name → ``(value, low, high, floor)``; the interval and the real-data
+            floor are ``None`` when the file has none.
+        details: Other plain entries (data set, sample count, seed, protocol ...), as text.
+    """
+
+    source: Path
+    values: dict[str, tuple[float, float | None, float | None, float | None]]
+    details: dict[str, str]
+
+
+@dataclass
+class RunRecord:
+    """Everything a report shows of one run.
+
+    Attributes:
+        folder: The run folder.
+        name: A short name for the run (its folder's name).
+        model: The registered model name.
+        run: ``run.json`` (model, config, epochs, run options, versions).
+        settings: ``train.toml``'s text, when the run was made by ``genzoo train``.
+        epochs: ``metrics.jsonl``, one dict per epoch line.
+        steps: ``steps.jsonl``, one dict per logging interval.
+        grids: Sample and reconstruction grids in training order.
+        evaluations: Evaluations found beside the run's checkpoints.
+        versions: genzoo's, torch's and the plugin's versions.
+        notes: Files or lines that could not be read.
+    """
+
+    folder: Path
+    name: str
+    model: str
+    run: dict[str, Any] = field(default_factory=dict)
+    settings: str | None = None
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    grids: list[Grid] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    versions: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def grids_of(self, kind: str) -> list[Grid]:
+        """The grids of one kind (``"samples"`` or ``"reconstructions"``), in training order."""
+        return [g for g in self.grids if g.kind == kind]
+
+
+def read_run(folder: str | Path) -> RunRecord:
+    """Read the run folder ``folder``.
+
+    Raises:
+        GenzooError: ``folder`` is not a folder, or holds neither ``run.json`` nor
+            ``metrics.jsonl``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GenzooError(f"{folder} is not a run folder (no such folder); give the --out folder "
+                          "of a training run")
+    if not (folder / "run.json").is_file() and not (folder / "metrics.jsonl").is_file():
+        raise GenzooError(f"{folder} is not a run folder: it has no run.json or metrics.jsonl; "
+                          "give the --out folder of a training run")
+    notes: list[str] = []
+    run = _read_json(folder / "run.json", notes) or {}
+    record = RunRecord(folder=folder, name=folder.resolve().name, model=str(run.get("model", "?")),
+                       run=run, notes=notes)
+    toml = folder / "train.toml"
+    if toml.is_file():
+        record.settings = toml.read_text(encoding="utf-8", errors="replace")
+    lines = _read_lines(folder / "metrics.jsonl", notes)
+    record.epochs = [line for line in lines if "event" not in line]
+    for event in (line for line in lines if "event" in line):  # a run stopped early says why
+        details = ", ".join(f"{k} {v}" for k, v in event.items() if k not in ("event", "reason"))
+        notes.append(f"{event['event']}: {event.get('reason', '')}" + (f" ({details})" if details else ""))
+    record.steps = _read_lines(folder / "steps.jsonl", notes)
+    record.grids = _grids(folder / "grids", {int(e["epoch"]): int(e["step"]) for e in record.epochs
+                                             if _number(e.get("epoch")) and _number(e.get("step"))
+                                             and not e.get("partial")})
+    record.versions = dict(run.get("versions") or {}) or _checkpoint_versions(folder, notes)
+    for path in sorted({*folder.glob("eval*.json"), *(folder / "checkpoints").glob("*.json")}):
+        evaluation = read_evaluation(path, notes)
+        if evaluation is not None:
+            record.evaluations.append(evaluation)
+    return record
+
+
+def read_evaluation(path: Path, notes: list[str] | None = None) -> Evaluation | None:
+    """Read ``genzoo eval``'s JSON at ``path``; ``None`` (with a note) when it is not one.
+
+    Each metric may be a number or a dict with its value and interval (``value``/``mean``/
+    ``estimate``, ``low``/``lower``/``ci_low``, ``high``/``upper``/``ci_high``, or ``ci``/
+    ``interval`` as a pair); intervals may also sit in ``intervals``/``ci`` tables or in
+    ``<metric>_ci`` entries.
+    """
+    notes = notes if notes is not None else []
+    data = _read_json(path, notes)
+    if not isinstance(data, dict):
+        return None
+    floors = data.get("floor") if isinstance(data.get("floor"), dict) else {}
+    tables = [t for key in ("intervals", "ci", "confidence_intervals")
+              if isinstance(t := data.get(key), dict)]
+    values: dict[str, tuple[float, float | None, float | None, float | None]] = {}
+    for name in [*EVAL_METRICS, *sorted(k for k in data if k not in EVAL_METRICS)]:
+        raw = data.get(name)
+        value, low, high = _value_and_interval(raw)
+        if value is None or name in ("n", "seed", "format_version"):
+            continue
+        if low is None:
+            for source in [data.get(f"{name}_ci"), data.get(f"{name}_interval"),
+                           *(t.get(name) for t in tables)]:
+                low, high = _interval(source)
+                if low is not None:
+                    break
+        floor, _, _ = _value_and_interval(floors.get(name))
+        values[name] = (value, low, high, floor)
+    if not values:
+        notes.append(f"{path.name}: no metrics in it")
+        return None
+    if "inception_fid" in data and isinstance(data["inception_fid"], dict):
+        fid = data["inception_fid"]
+        value, low, high = _value_and_interval(fid.get("fid"))
+        if value is not None:
+            floor, _, _ = _value_and_interval(fid.get("floor"))
+            values["inception_fid"] = (value, low, high, floor)
+    details = {k: _text(v) for k, v in data.items()
+               if k not in values and k not in ("floor", "intervals", "ci", "inception_fid")
+               and not k.endswith(("_ci", "_interval")) and _text(v)}
+    return Evaluation(path, values, details)
+
+
+def _value_and_interval(raw: Any) -> tuple[float | None, float | None, float | None]:
+    if _number(raw):
+        return float(raw), None, None
+    if isinstance(raw, dict):
+        value = next((float(raw[k]) for k in ("value", "mean", "estimate", "point")
+                      if _number(raw.get(k))), None)
+        if value is None:
+            return None, None, None
+        low, high = _interval(raw)
+        return value, low, high
+    return None, None, None
+
+
+def _interval(raw: Any) -> tuple[float | None, float | None]:
+    if isinstance(raw, (list, tuple)) and len(raw) == 2 and all(_number(v) for v in raw):
+        return float(raw[0]), float(raw[1])
+    if isinstance(raw, dict):
+        low = next((raw[k] for k in ("low", "lower", "ci_low", "lo") if _number(raw.get(k))), None)
+        high = next((raw[k] for k in ("high", "upper", "ci_high", "hi") if _number(raw.get(k))), None)
+        if low is not None and high is not None:
+            return float(low), float(high)
+        for key in ("ci", "interval"):
+            if key in raw:
+                return _interval(raw[key])
+    return None, None
+
+
+def _number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (str, int, float, bool)):
+        return str(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items() if _text(v))
+    return ""
+
+
+def _read_json(path: Path, notes: list[str]) -> Any:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        notes.append(f"{path.name} could not be read: {err}")
+        return None
+
+
+def _read_lines(path: Path, notes: list[str]) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    records, bad = [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    if bad:
+        notes.append(f"{path.name}: {bad} unreadable line(s) skipped")
+    return records
+
+
+def _grids(folder: Path, epoch_steps: dict[int, int]) -> list[Grid]:
+    """The grids in ``folder`` in training order; ``epoch_steps`` maps epochs to their last step."""
+    per_epoch = max((s / e for e, s in epoch_steps.items() if e), default=0.0)
+    grids = []
+    for path in folder.glob("*.png") if folder.is_dir() else []:
+        match = _GRID.match(path.name)
+        if match is None:
+            continue
+        kind, unit, number, final = match.groups()
+        if final:
+            grids.append(Grid(path, kind, "final", None))
+        elif unit == "step":
+            grids.append(Grid(path, kind, f"step {int(number):,}", int(number)))
+        else:
+            epoch = int(number)
+            step = epoch_steps.get(epoch, round(epoch * per_epoch))
+            grids.append(Grid(path, kind, f"epoch {epoch}", step))
+    return sorted(grids, key=lambda g: (g.step is None, g.step or 0, g.label))
+
+
+def _checkpoint_versions(folder: Path, notes: list[str]) -> dict[str, Any]:
+    path = folder / "checkpoints" / "last.pt"
+    if not path.is_file():
+        return {}
+    try:
+        import torch
+
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # noqa: BLE001 - a report shows what it can
+        notes.append(f"versions: {path} could not be read ({type(err).__name__})")
+        return {}
+    return dict(payload.get("versions") or {}) if isinstance(payload, dict) else {}
