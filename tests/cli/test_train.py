@@ -7,6 +7,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import click
 import pytest
 import torch
 
@@ -380,3 +381,37 @@ def test_train_schedule_clipping_and_ema_flags_reach_the_run(tiny_root: Path, tm
     assert 'lr_schedule = "cosine"' in (run / "train.toml").read_text()
     line = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert line["lr_vae"] == 0.0 and line["grad_norm_vae"] > 0
+
+
+def test_a_resumed_run_reports_where_it_stopped_not_a_step_count(tiny_root: Path) -> None:
+    args = ("train", "vae", "--data-root", tiny_root, "--out", "run", "--seed", "1", *FAST, *TINY_VAE,
+            "--epochs", "3")
+    ok(invoke(*args, "--max-steps", "2"))
+    result = ok(invoke(*args, "--max-steps", "6", "--resume"))
+    assert "trained vae to step 6 (--max-steps; 1 whole epoch)" in result.stdout  # not "for 6 steps"
+
+
+def test_intervals_in_steps_and_in_epochs(tiny_root: Path) -> None:
+    args = ("train", "vae", "--data-root", tiny_root, "--seed", "1", *FAST, *TINY_VAE, "--epochs", "1")
+    ok(invoke(*args, "--out", "steps", "--checkpoint-every", "3steps", "--grid-every", "2 steps"))
+    spec = tomllib.loads(Path("steps/train.toml").read_text())
+    assert (spec["checkpoint_every"], spec["checkpoint_every_steps"]) == (0, 3)
+    assert (spec["grid_every"], spec["grid_every_steps"]) == (0, 2)
+    assert Path("steps/grids/samples_step_00000002.png").is_file()
+    ok(invoke(*args, "--out", "epochs", "--checkpoint-every", "2epochs", "--grid-every", "1"))
+    spec = tomllib.loads(Path("epochs/train.toml").read_text())
+    assert (spec["checkpoint_every"], spec["checkpoint_every_steps"], spec["grid_every"]) == (2, 0, 1)
+    user_error(invoke(*args, "--checkpoint-every", "5min"),
+               "'5min' is not an interval", "500steps", one_line=False)
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    from genzoo.cli import COMMANDS, main
+
+    ctx = click.Context(main)
+    for name in COMMANDS:
+        command = main.get_command(ctx, name)
+        bare = [p.name for p in command.params
+                if isinstance(p, click.Option) and not (p.help or "").strip("[] ").replace(
+                    "default: ", "").strip() or (p.help or "").startswith("[default")]
+        assert bare == [], f"genzoo {name}: options without help: {bare}"

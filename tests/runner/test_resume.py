@@ -134,3 +134,10 @@ def test_resume_of_a_finished_run_warns_and_trains_nothing(tmp_path, mnist_train
     with pytest.warns(UserWarning, match="already trained to epoch 1"):
         result = small("vae").fit(loader, epochs=1, out=tmp_path, resume="auto", progress=False)
     assert result.history == []
+
+
+def test_resume_of_a_finished_run_says_one_epoch_not_one_epochs(tmp_path, mnist_train):
+    loader = InMemoryLoader(mnist_train[:64], batch_size=64)
+    small("vae").fit(loader, epochs=1, out=tmp_path, progress=False)
+    with pytest.warns(UserWarning, match="ask for more than 1 epoch to train on"):
+        small("vae").fit(loader, epochs=1, out=tmp_path, resume="auto", progress=False)
