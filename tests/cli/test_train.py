@@ -64,7 +64,7 @@ def test_train_dcgan_on_cifar10_takes_the_colour_image_shape(tmp_path: Path) -> 
     result = ok(invoke("train", "dcgan", "--data", "cifar10", "--no-download", "--epochs", "1",
                        "--out", run, "--seed", "0", "--set", "channels=8", "--set", "latent_dim=8",
                        *FAST, env={"GENZOO_DATA": str(tmp_path / "data")}))
-    assert "trained dcgan to epoch 1 (2 steps)" in result.stdout  # 20 images, batches of 16
+    assert "trained dcgan to epoch 1 (step 2)" in result.stdout  # 20 images, batches of 16
     assert json.loads((run / "run.json").read_text())["config"]["image_shape"] == [3, 32, 32]
     assert genzoo.load(run / "checkpoints" / "last.pt").sample(2).shape == (2, 3, 32, 32)
 
