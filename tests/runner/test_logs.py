@@ -41,7 +41,7 @@ def test_step_log_holds_the_means_of_each_interval_not_since_the_epoch_start(tmp
     steps = lines(tmp_path / "steps.jsonl")
     assert [(s["epoch"], s["step"], s["steps"], s["loss"]) for s in steps] == [
         (1, 2, 2, 0.5), (1, 4, 2, 2.5), (2, 6, 2, 4.5), (2, 8, 2, 6.5)]
-    assert all(s["lr"] == 1e-3 and s["samples_per_s"] > 0 for s in steps)  # the VAE's Adam
+    assert all(s["lr_vae"] == 1e-3 and s["samples_per_s"] > 0 for s in steps)  # the VAE's Adam
     assert [e["loss"] for e in lines(tmp_path / "metrics.jsonl")] == [1.5, 5.5]
 
 
@@ -90,7 +90,7 @@ def test_without_a_terminal_progress_is_one_plain_line_per_epoch(loader, capsys)
     fit(StepCounter(), loader, epochs=2, log_every=1)  # capsys's stderr is not a terminal
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2
-    assert err[0].startswith("epoch 1/2  step 4  loss 1.5  samples/s ")
+    assert err[0].startswith("epoch 1/2  step 4  loss 1.5  lr_vae 0.001  samples/s ")
     assert err[1].startswith("epoch 2/2  step 8  loss 5.5") and err[1].endswith(" s")
 
 
