@@ -21,9 +21,11 @@ __all__ = ["Evaluation", "Grid", "RunRecord", "read_run", "read_evaluation"]
 _GRID = re.compile(r"^(samples|reconstructions)_(?:(epoch|step)_(\d+)|(final))\.png$")
 
 #: The evaluation numbers a report shows first, in order, with the direction that is better.
-EVAL_METRICS = {"fid": "FID ↓", "classifier_score": "classifier score ↑",
-                "precision": "precision ↑", "recall": "recall ↑", "nll": "NLL ↓",
-                "bits_per_dim": "bits/dim ↓"}
+EVAL_METRICS = {"fid": "FID ↓", "kid": "KID ↓", "classifier_score": "classifier score ↑",
+                "precision": "precision ↑", "recall": "recall ↑", "density": "density",
+                "coverage": "coverage ↑", "nll": "NLL ↓", "bits_per_dim": "bits/dim ↓"}
+#: Entries of an evaluation's JSON that describe how it was made rather than what it measured.
+_PROTOCOL = ("card", "protocol")
 
 
 @dataclass(frozen=True)
@@ -135,21 +137,23 @@ def read_run(folder: str | Path) -> RunRecord:
 def read_evaluation(path: Path, notes: list[str] | None = None) -> Evaluation | None:
     """Read ``genzoo eval``'s JSON at ``path``; ``None`` (with a note) when it is not one.
 
-    Each metric may be a number or a dict with its value and interval (``value``/``mean``/
-    ``estimate``, ``low``/``lower``/``ci_low``, ``high``/``upper``/``ci_high``, or ``ci``/
-    ``interval`` as a pair); intervals may also sit in ``intervals``/``ci`` tables or in
-    ``<metric>_ci`` entries.
+    The metrics sit at the top level or in a ``scores`` table. Each may be a number or a dict
+    with its value and interval (``value``/``mean``/``estimate``, ``low``/``lower``/``ci_low``,
+    ``high``/``upper``/``ci_high``, or ``ci``/``interval`` as a pair); intervals may also sit in
+    ``intervals``/``ci`` tables or in ``<metric>_ci`` entries. A ``card`` or ``protocol`` table
+    (how the evaluation was made) becomes details, flattened to ``key.subkey`` entries.
     """
     notes = notes if notes is not None else []
     data = _read_json(path, notes)
     if not isinstance(data, dict):
         return None
+    scores = data["scores"] if isinstance(data.get("scores"), dict) else data
     floors = data.get("floor") if isinstance(data.get("floor"), dict) else {}
     tables = [t for key in ("intervals", "ci", "confidence_intervals")
               if isinstance(t := data.get(key), dict)]
     values: dict[str, tuple[float, float | None, float | None, float | None]] = {}
-    for name in [*EVAL_METRICS, *sorted(k for k in data if k not in EVAL_METRICS)]:
-        raw = data.get(name)
+    for name in [*EVAL_METRICS, *sorted(k for k in scores if k not in EVAL_METRICS)]:
+        raw = scores.get(name)
         value, low, high = _value_and_interval(raw)
         if value is None or name in ("n", "seed", "format_version"):
             continue
@@ -171,9 +175,23 @@ def read_evaluation(path: Path, notes: list[str] | None = None) -> Evaluation | 
             floor, _, _ = _value_and_interval(fid.get("floor"))
             values["inception_fid"] = (value, low, high, floor)
     details = {k: _text(v) for k, v in data.items()
-               if k not in values and k not in ("floor", "intervals", "ci", "inception_fid")
+               if k not in values and k not in ("scores", "floor", "intervals", "ci", "inception_fid",
+                                                *_PROTOCOL)
                and not k.endswith(("_ci", "_interval")) and _text(v)}
+    for key in _PROTOCOL:
+        if isinstance(data.get(key), dict):
+            details.update(_flatten(data[key], f"{key}."))
     return Evaluation(path, values, details)
+
+
+def _flatten(record: dict[str, Any], prefix: str) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        elif _text(value):
+            flat[f"{prefix}{key}"] = _text(value)
+    return flat
 
 
 def _value_and_interval(raw: Any) -> tuple[float | None, float | None, float | None]:

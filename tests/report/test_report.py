@@ -28,7 +28,7 @@ def test_read_run_collects_logs_grids_settings_and_evaluations(runs):
     assert evaluation.values["fid"] == (412.5, 398.25, 427.0, 6.5)
     assert evaluation.values["precision"] == (0.5, 0.45, 0.55, 0.875)
     assert evaluation.values["recall"] == (0.25, None, None, 0.875)
-    assert evaluation.details["protocol"] == "samples 1000, bootstrap 200"
+    assert evaluation.details["protocol.samples"] == "1000" and evaluation.details["dataset"] == "mnist"
 
     gan = read_run(runs["gan"])  # step grids sit between the epoch grids, in training order
     assert [g.label for g in gan.grids_of("samples")] == ["step 3", "epoch 1", "step 6", "final"]
@@ -134,3 +134,21 @@ def test_the_page_loads_without_errors_and_its_images_render(chromium, runs, tmp
     assert broken == []
     assert all(shown > 0 for *_, shown in images)
     assert overflow <= 0  # nothing runs past the right edge, on a phone either
+
+
+def test_an_evaluation_with_a_scores_table_and_a_protocol_card(tmp_path):
+    path = tmp_path / "eval.json"
+    interval = {"value": 0.5, "low": 0.25, "high": 0.75}
+    path.write_text(json.dumps({
+        "model": "vae",
+        "scores": {"fid": {"value": 40.0, "low": 38.5, "high": 41.5}, "kid": {"value": 0.01,
+                   "low": float("nan"), "high": float("nan")}, "coverage": interval},
+        "floor": {"fid": {"value": 2.0, "low": 1.5, "high": 2.5}},
+        "card": {"n": 1000, "data": {"name": "mnist", "fingerprint": "ab12"},
+                 "bootstrap": {"resamples": 200, "level": 0.95}}}))
+    evaluation = read_evaluation(path)
+    assert evaluation.values == {"fid": (40.0, 38.5, 41.5, 2.0), "kid": (0.01, None, None, None),
+                                 "coverage": (0.5, 0.25, 0.75, None)}
+    assert evaluation.details == {"model": "vae", "card.n": "1000", "card.data.name": "mnist",
+                                  "card.data.fingerprint": "ab12", "card.bootstrap.resamples": "200",
+                                  "card.bootstrap.level": "0.95"}
