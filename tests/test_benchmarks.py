@@ -128,3 +128,26 @@ def test_sampling_benchmark_times_every_model_and_each_step_count(tmp_path, caps
     assert all(r["images_per_s"] > 0 for r in rows)
     printed = capsys.readouterr().out
     assert "| iterative-toy | 2 |" in printed and "| vae | 1 |" in printed
+
+
+def test_amp_check_trains_and_samples_each_model_and_reports_failures(capsys):
+    amp_check = _benchmark_module("amp_check")
+    assert amp_check.main(["--device", "cpu", "--precisions", "bf16", "--models", "vae",
+                           "--steps", "1"]) == 0
+    words = capsys.readouterr().out.split()
+    assert words[:3] == ["vae", "bf16", "cpu"] and words[-1] == "ok"
+    # float16 needs CUDA: on the CPU the model fails, and the check says so and exits 1
+    assert amp_check.main(["--device", "cpu", "--precisions", "16", "--models", "vae",
+                           "--steps", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "precision '16'" in out
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the no-GPU exit")
+def test_gpu_check_says_when_there_is_no_gpu(tmp_path):
+    log = tmp_path / "check.log"
+    script = SCRIPT.with_name("gpu_check.sh")
+    done = subprocess.run(["bash", str(script), str(log)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": sys.executable}, timeout=120)
+    assert done.returncode == 2
+    assert "no usable CUDA device: nothing to check" in log.read_text()

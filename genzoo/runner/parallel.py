@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -134,9 +132,3 @@ def _fully_shard_by_module(model: nn.Module, world: World, device: torch.device)
     holders = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
     for module in holders:
         fully_shard(module, mesh=mesh, reshard_after_forward=True)
-
-
-def unwrap_state(value: Any) -> Any:
-    """A tensor of a sharded model made whole (DTensor → its full tensor); others unchanged."""
-    full = getattr(value, "full_tensor", None)
-    return full() if callable(full) else value

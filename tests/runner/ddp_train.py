@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true", help="fit(..., resume='auto')")
     parser.add_argument("--strategy", default="auto", choices=("auto", "ddp", "fsdp"))
+    parser.add_argument("--device", default="cpu", help="cpu (gloo), or cuda (NCCL, a GPU each)")
     parser.add_argument("--rank-seeds", action="store_true",
                         help="seed torch differently on each rank and call fit without seed=")
     parser.add_argument("--ema", type=float, default=0.0)
@@ -114,7 +115,7 @@ def main() -> None:
                        seed=None if args.rank_seeds else 0, out=args.out,
                        progress=False, resume="auto" if args.resume else None,
                        max_steps=args.max_steps, ema=args.ema, max_norm=args.max_norm,
-                       lr_schedule=args.lr_schedule, strategy=args.strategy)
+                       lr_schedule=args.lr_schedule, strategy=args.strategy, device=args.device)
 
     record = Path(args.record)
     record.mkdir(parents=True, exist_ok=True)

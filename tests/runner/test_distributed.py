@@ -37,9 +37,14 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+#: ``cuda`` runs these tests on NCCL, a GPU per process (benchmarks/gpu_check.sh sets it on
+#: machines with two GPUs or more); the default is the CPU with gloo.
+DEVICE = os.environ.get("GENZOO_TEST_DISTRIBUTED_DEVICE", "cpu")
+
+
 def script_args(mnist_root: Path, out: Path, record: Path, *args: str) -> list[str]:
     return [str(SCRIPT), "--data", str(mnist_root), "--out", str(out), "--record", str(record),
-            "--images", str(IMAGES), *args]
+            "--images", str(IMAGES), "--device", DEVICE, *args]
 
 
 def read_records(record: Path, nproc: int) -> list[dict]:
