@@ -8,7 +8,10 @@ identical everywhere. Rank 0 alone writes checkpoints, grids and logs.
 Sharding works on any iterable that yields the same sequence on every rank (ranks share the
 random state that decides the order): rank ``r`` takes batches ``r, r + size, ...`` and a last
 incomplete round is dropped so that every rank takes the same number of steps. A loader with a
-``shard(rank, size)`` method (such as :class:`genzoo.data.InMemoryLoader`) shards itself instead.
+``shard(rank, size)`` method (such as :class:`genzoo.data.InMemoryLoader`) shards itself instead,
+and a :class:`~torch.utils.data.DataLoader` over a map-style data set (with its own sampler,
+shuffling or not) is rebuilt with a :class:`ShardSampler`, so that each rank loads only its own
+samples, in :class:`~torch.utils.data.DistributedSampler`'s order.
 Random draws made during training (a GAN's noise, a VAE's reparameterisation) use a separate
 per-rank stream, so ranks do not draw the same noise.
 """
@@ -23,7 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["World"]
+__all__ = ["World", "ShardSampler"]
 
 
 @dataclass
@@ -120,6 +123,9 @@ class World:
             return data
         if hasattr(data, "shard"):
             return data.shard(self.rank, self.size)
+        sampled = _shard_data_loader(data, self.rank, self.size)
+        if sampled is not None:
+            return sampled
         if hasattr(data, "__len__"):
             return _SizedRoundRobin(data, self.rank, self.size)
         return _RoundRobin(data, self.rank, self.size)
@@ -142,6 +148,54 @@ class World:
             torch.cuda.manual_seed(rank_seed)
         noise = torch.Generator().manual_seed(rank_seed).get_state()
         return shared, noise
+
+
+class ShardSampler(torch.utils.data.Sampler[int]):
+    """:class:`~torch.utils.data.DistributedSampler`'s order, drawn from the global generator.
+
+    Every epoch, rank ``r`` of ``size`` takes ``order[r : m * size : size]`` of one order of the
+    ``n`` indices (``m = n // size``; the last ``n % size`` are left out, so every rank takes the
+    same number): a permutation when ``shuffle``, else ``0 .. n-1``. The permutation comes from
+    torch's global generator, which the runner sets to the stream all ranks share when an
+    epoch's iteration starts, so the ranks agree, the order follows the seed, and a resumed run
+    draws it again.
+
+    Args:
+        n: The data set's length.
+        rank: This rank.
+        size: How many ranks.
+        shuffle: Draw a new permutation every epoch.
+    """
+
+    def __init__(self, n: int, rank: int, size: int, shuffle: bool) -> None:
+        self.n, self.rank, self.size, self.shuffle = n, rank, size, shuffle
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
+        return iter(order[self.rank:len(self) * self.size:self.size].tolist())
+
+    def __len__(self) -> int:
+        return self.n // self.size
+
+
+def _shard_data_loader(data: Any, rank: int, size: int) -> Any:
+    """A DataLoader over a map-style data set, rebuilt to load only this rank's samples
+    (:class:`ShardSampler`); ``None`` for anything else (a custom sampler, an iterable data set)."""
+    from torch.utils.data import DataLoader, IterableDataset, RandomSampler, SequentialSampler
+
+    if (type(data) is not DataLoader or isinstance(data.dataset, IterableDataset)
+            or data.batch_size is None or type(data.sampler) not in (RandomSampler, SequentialSampler)
+            or (isinstance(data.sampler, RandomSampler) and data.sampler.replacement)):
+        return None
+    sampler = ShardSampler(len(data.dataset), rank, size, isinstance(data.sampler, RandomSampler))
+    return DataLoader(
+        data.dataset, batch_size=data.batch_size, sampler=sampler, num_workers=data.num_workers,
+        collate_fn=data.collate_fn, pin_memory=data.pin_memory, drop_last=data.drop_last,
+        timeout=data.timeout, worker_init_fn=data.worker_init_fn,
+        multiprocessing_context=data.multiprocessing_context, generator=data.generator,
+        prefetch_factor=data.prefetch_factor, persistent_workers=data.persistent_workers,
+        pin_memory_device=data.pin_memory_device,
+    )
 
 
 class _RoundRobin:

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 import genzoo
-from genzoo.runner import LAST_CHECKPOINT
+from genzoo.runner import LAST_CHECKPOINT, World
 
 pytestmark = pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(),
@@ -143,7 +143,7 @@ def test_in_memory_loader_trains_in_sync_writes_on_rank0_and_resumes(tmp_path, m
     assert_same_weights(genzoo.load(run / LAST_CHECKPOINT).state_dict(), resumed[0]["state_dict"])
 
 
-def test_dataloader_round_robin_with_batch_norm_and_mid_epoch_resume(tmp_path, mnist_root, data_sums):
+def test_dataloader_sharded_by_sampler_with_batch_norm_and_mid_epoch_resume(tmp_path, mnist_root, data_sums):
     # --rank-seeds: each rank seeds torch differently and fit gets no seed=, so the data order
     # agrees across ranks only because the runner shares rank 0's random stream.
     common = ("--model", "gan", "--loader", "dataloader", "--epochs", "2", "--rank-seeds")
@@ -151,7 +151,7 @@ def test_dataloader_round_robin_with_batch_norm_and_mid_epoch_resume(tmp_path, m
     assert_ranks_in_sync(whole)
     assert any("running_mean" in k for k in whole[0]["state_dict"])  # batch norm buffers compared
     assert weights_differ(whole[0]["initial"], whole[0]["state_dict"])
-    assert_epochs_partition_data(whole, data_sums, epochs=2)  # World.shard's round robin
+    assert_epochs_partition_data(whole, data_sums, epochs=2)  # World.shard's ShardSampler
     assert metrics_epochs(tmp_path / "whole") == [1, 2]
 
     run = tmp_path / "split"
@@ -276,3 +276,43 @@ def test_two_nodes_on_the_loopback_address(tmp_path, mnist_root, data_sums):
     assert_ranks_in_sync(records)
     assert_epochs_partition_data(records, data_sums, epochs=1)
     assert metrics_epochs(tmp_path / "run") == [1]
+
+
+class Recording(torch.utils.data.Dataset):
+    """Indices 0..n-1 as the items, remembering which were loaded."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.loaded = n, []
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        self.loaded.append(index)
+        return torch.tensor(index)
+
+
+def rank_shares(shuffle: bool, seed: int) -> list[list[int]]:
+    """What each of 3 ranks loads of a 20-item data set in one epoch, checking it loads no more."""
+    shares = []
+    for rank in range(3):
+        data = Recording(20)
+        loader = torch.utils.data.DataLoader(data, batch_size=4, shuffle=shuffle, num_workers=0)
+        torch.manual_seed(seed)  # the stream every rank shares when an epoch starts
+        share = World(rank=rank, size=3).shard(loader)
+        batches = [b.tolist() for b in share]
+        assert len(share) == len(batches) == 2  # 6 samples each: batches of 4 and 2
+        assert sorted(data.loaded) == sorted(sum(batches, []))  # loaded its own samples only
+        shares.append(sum(batches, []))
+    return shares
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_dataloader_is_resharded_so_each_rank_loads_only_its_samples(shuffle):
+    shares = rank_shares(shuffle, seed=5)
+    assert len(set(sum(shares, []))) == 18  # disjoint; the 20 % 3 left over are skipped
+    assert rank_shares(shuffle, seed=5) == shares  # the shared stream decides the order
+    if shuffle:
+        assert rank_shares(shuffle, seed=6) != shares
+    else:
+        assert shares == [list(range(r, 18, 3)) for r in range(3)]  # DistributedSampler's order
