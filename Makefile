@@ -54,6 +54,7 @@ docs: venv
 
 bench: venv
 	"$(BIN)/python" benchmarks/run.py $(if $(BENCH_QUICK),--quick,)
+	"$(BIN)/python" benchmarks/sampling.py $(if $(BENCH_QUICK),--quick,)
 
 clean:
 	rm -rf runs docs/_build .pytest_cache
