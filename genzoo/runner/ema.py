@@ -12,7 +12,8 @@ run's average is not dominated by the initial weights.
 
 Buffers: floating-point buffers (batch-norm running statistics) are averaged with the same
 decay, so they describe the averaged weights' activations approximately; integer buffers (batch
-counts) are copied. A model that wants exact statistics for its average recomputes them itself,
+counts) are the trained model's, and so are the buffers of frozen modules (whose parameters all
+have ``requires_grad=False``, such as the GAN's own averaged generator). A model that wants exact statistics for its average recomputes them itself,
 as the GAN plugin's generator EMA does with a forward pass per update.
 
 :class:`torch.optim.swa_utils.AveragedModel` is not used because it deep-copies the model (a
@@ -66,7 +67,7 @@ class WeightEMA:
         self.module, self.decay, self.warmup = module, decay, warmup
         self.updates = 0
         self._names = [name for name, p in module.named_parameters() if p.requires_grad]
-        self._names += [name for name, b in module.named_buffers() if b.is_floating_point()]
+        self._names += [name for name, b in _trained_buffers(module) if b.is_floating_point()]
         tensors = dict(module.named_parameters())
         tensors.update(module.named_buffers())
         self._live = [tensors[name] for name in self._names]
@@ -129,3 +130,14 @@ class WeightEMA:
                                       f"{tuple(averaged[name].shape)}, the model {tuple(average.shape)}")
             average.copy_(averaged[name])
         self.updates = int(state["updates"])
+
+
+def _trained_buffers(module: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """The named buffers of ``module``, except those of frozen submodules (all of whose own
+    parameters have ``requires_grad=False``)."""
+    for prefix, sub in module.named_modules():
+        own = list(sub.parameters(recurse=False))
+        if own and not any(p.requires_grad for p in own):
+            continue
+        for name, buffer in sub.named_buffers(recurse=False):
+            yield (f"{prefix}.{name}" if prefix else name), buffer

@@ -65,7 +65,7 @@ class FiniteWatch:
 
 def check_finite_weights(module: torch.nn.Module, step: int) -> None:
     """Raise :class:`NonFiniteLossError` if a parameter of ``module`` is NaN or infinite."""
-    params = [p.detach() for p in module.parameters() if p.is_floating_point()]
+    params = [_local(p.detach()) for p in module.parameters() if p.is_floating_point()]
     if not params:
         return
     norms = torch.stack([n.float() for n in torch._foreach_norm(params)])
@@ -75,3 +75,9 @@ def check_finite_weights(module: torch.nn.Module, step: int) -> None:
         f"the weights became NaN or infinite by step {step} although the losses were finite; "
         f"the checkpoint was not written. Try to {_REMEDIES}",
         step=step, name="weights", value=float("nan"))
+
+
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    """A sharded (FSDP) parameter's local shard; any other tensor itself."""
+    to_local = getattr(tensor, "to_local", None)
+    return to_local() if callable(to_local) else tensor

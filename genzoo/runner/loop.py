@@ -171,22 +171,25 @@ class _Run:
         self.parallel.prepare_optimizers(self.optimization.optimizers)
         step = Step(self.optimization.optimizers, self.precision.make_scaler(), self.device,
                     self.parallel, max_norms=self.optimization.max_norms)
-        if opts.ema:
-            if self.parallel.sharded:  # FSDP gathers weights from its own storage: no swapping
-                raise ConfigError("ema= is not supported with strategy='fsdp' yet; use "
-                                  "strategy='ddp' (or train without ema)")
-            self.ema = WeightEMA(model, opts.ema, warmup=opts.ema_warmup)
+        if opts.ema and self.parallel.sharded:  # FSDP gathers from its own storage: no swap
+            raise ConfigError("ema= is not supported with strategy='fsdp' yet; use "
+                              "strategy='ddp' (or train without ema)")
         epoch, skip, epoch_rng, noise = 0, 0, None, None
+        payload = None
         if found is not None:
             payload, path = found
             point = restore(model, payload, path, step, self.parallel)
-            self._restore_extras(payload)
+            self.optimization.schedules.load_state_dict(payload.get("schedules"))
             epoch, skip, epoch_rng, noise = point.epoch, point.batch, point.epoch_rng, point.noise
             self.result.epochs, self.result.steps, self.result.checkpoint = epoch, step.index, path
             if epoch >= self.epochs:
                 warnings.warn(f"{path} is already trained to epoch {epoch}; "
                               f"ask for more than {plural(self.epochs, 'epoch')} to train on", stacklevel=4)
                 return
+        if opts.ema:  # from the restored weights, or the checkpoint's own average
+            self.ema = WeightEMA(model, opts.ema, warmup=opts.ema_warmup)
+            if payload is not None and payload.get("ema"):
+                self.ema.load_state_dict(payload["ema"])
         self.outputs.start(model, self.epochs, epoch, step.index)
         streams = RandomStreams(self.world, step.index, noise)
         self.hook("genzoo_fit_start", model=model, run=self.info)
@@ -311,13 +314,6 @@ class _Run:
         if hasattr(batches, "__len__"):  # max_steps only stops a run: it does not reshape it
             return len(batches) * self.epochs  # type: ignore[arg-type]
         return self.opts.max_steps
-
-    def _restore_extras(self, payload: dict[str, Any]) -> None:
-        """Restore what the runner's own features keep in a checkpoint: schedules and EMA."""
-        assert self.optimization is not None
-        self.optimization.schedules.load_state_dict(payload.get("schedules"))
-        if self.ema is not None and payload.get("ema"):
-            self.ema.load_state_dict(payload["ema"])
 
     def _averaged_weights(self) -> Any:
         """A context in which the model holds its EMA weights (none: a no-op)."""

@@ -93,3 +93,24 @@ def test_load_ema_of_a_run_without_one_is_an_error(tmp_path):
 def test_bad_ema_option_is_a_config_error():
     with pytest.raises(genzoo.ConfigError, match="ema"):
         tiny_vae().fit(data(), epochs=1, ema=1.0)
+
+
+def test_ema_added_on_resume_starts_from_the_restored_weights(tmp_path):
+    tiny_vae().fit(data(), epochs=1, out=tmp_path, progress=False)
+    restored = torch.load(tmp_path / LAST_CHECKPOINT, weights_only=True)["state_dict"]
+    # max_steps=4: the resumed run takes no further step, so its average is where it started
+    tiny_vae().fit(data(), epochs=2, out=tmp_path, resume="auto", ema=0.5, max_steps=4,
+                   progress=False)
+    checkpoint = torch.load(tmp_path / LAST_CHECKPOINT, weights_only=True)
+    assert checkpoint["ema"]["updates"] == 0
+    for key, value in checkpoint["ema"]["state_dict"].items():
+        assert torch.equal(value, restored[key]), key  # not the fresh model's initial weights
+
+
+def test_frozen_modules_keep_their_own_buffers():
+    gan = genzoo.build("gan", seed=0, generator_widths=(8, 8, 8, 8), discriminator_widths=(8, 8),
+                       ema=0.9)  # the GAN's own averaged generator: frozen, with batch norm
+    ema = WeightEMA(gan, 0.9)
+    names = set(ema._names)
+    assert "generator.3.running_mean" in names
+    assert not any(name.startswith("ema_generator.") for name in names)
