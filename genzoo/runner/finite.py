@@ -47,6 +47,10 @@ class FiniteWatch:
         self._first_step = torch.where(new, index, self._first_step)
         self._values = torch.where(new, values, self._values)
 
+    def failed(self) -> bool:
+        """Whether a loss observed so far was not finite (a host synchronisation)."""
+        return self._first_step is not None and int(self._first_step) >= 0
+
     def check(self) -> None:
         """Raise :class:`NonFiniteLossError` if a loss observed so far was not finite."""
         if self._first_step is None or self._values is None:

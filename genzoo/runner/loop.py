@@ -40,8 +40,8 @@ from .parallel import Parallel, resolve_strategy
 from .precision import Precision
 from .result import FitResult
 from .resume import LAST_CHECKPOINT, find_resume, restore
-from .schedules import learning_rates
 from .rng import capture_rng, restore_rng, seed_everything
+from .schedules import learning_rates
 from .sharded import remove_older, save_sharded
 from .signals import StopSignals
 from .step import Step
@@ -256,7 +256,7 @@ class _Run:
         means = losses.epoch_means()
         seconds = time.perf_counter() - started
         self.range_watch.check(f" up to step {step.index}")
-        self.finite.check()
+        self._check_finite(step)
         means.update(learning_rates(step.optimizers))
         if steps_done == 0 and skip == 0:
             raise BatchError(
@@ -315,6 +315,20 @@ class _Run:
             return len(batches) * self.epochs  # type: ignore[arg-type]
         return self.opts.max_steps
 
+    def _check_finite(self, step: Step) -> None:
+        """Raise :class:`NonFiniteLossError` if a loss was not finite, on any process (all
+        processes agree, so that none is left waiting in a collective for one that stopped)."""
+        if self.world.size > 1:
+            failed = self.finite.failed()
+            if self.world.all_true(not failed):
+                return
+            if not failed:
+                raise NonFiniteLossError(
+                    f"a loss became NaN or infinite on another process by step {step.index}; "
+                    "the run stopped (that process's error names the loss)",
+                    step=step.index, name="another process", value=float("nan"))
+        self.finite.check()
+
     def _averaged_weights(self) -> Any:
         """A context in which the model holds its EMA weights (none: a no-op)."""
         return self.ema.applied() if self.ema is not None else contextlib.nullcontext()
@@ -324,7 +338,7 @@ class _Run:
         steps = losses.pending
         means = losses.read_interval()
         self.range_watch.check(f" up to step {step.index}")
-        self.finite.check()
+        self._check_finite(step)
         started, images = self._interval
         now = time.perf_counter()
         rate = images * self.world.size / (now - started) if now > started else 0.0
@@ -365,7 +379,7 @@ class _Run:
                     epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> None:
         # parameters are equal on every rank (DDP/FSDP keep them so); keep rank 0's statistics
         self.world.broadcast_buffers(self.model)
-        self.finite.check()
+        self._check_finite(step)
         check_finite_weights(self.model, step.index)
         sharded, weights = None, None
         if self.parallel.sharded and self.opts.out is not None:  # collectives: every rank writes

@@ -89,6 +89,9 @@ def main() -> None:
     parser.add_argument("--ema", type=float, default=0.0)
     parser.add_argument("--max-norm", type=float, default=None)
     parser.add_argument("--lr-schedule", default="constant")
+    parser.add_argument("--nan-on-rank", type=int, default=None,
+                        help="this rank's losses turn NaN from --nan-at-step (counting from 1)")
+    parser.add_argument("--nan-at-step", type=int, default=1)
     args = parser.parse_args()
     faulthandler.enable(all_threads=True)  # a crash in a rank prints its Python stacks
 
@@ -105,20 +108,27 @@ def main() -> None:
 
     def recording_step(batch, step):
         seen.append(batch.images.detach().double().flatten(1).sum(1).cpu())
-        return train_step(batch, step)
+        losses = train_step(batch, step)
+        if rank == args.nan_on_rank and step.index + 1 >= args.nan_at_step:
+            losses = {k: v * float("nan") for k, v in losses.items()}
+        return losses
 
     model.training_step = recording_step  # what this rank trains on, after sharding
 
     if args.rank_seeds:  # the ranks' global random states now differ, as in many user scripts
         torch.manual_seed(1000 + rank)
-    result = model.fit(make_loader(args.loader, images, labels), epochs=args.epochs,
-                       seed=None if args.rank_seeds else 0, out=args.out,
-                       progress=False, resume="auto" if args.resume else None,
-                       max_steps=args.max_steps, ema=args.ema, max_norm=args.max_norm,
-                       lr_schedule=args.lr_schedule, strategy=args.strategy, device=args.device)
-
     record = Path(args.record)
     record.mkdir(parents=True, exist_ok=True)
+    try:
+        result = model.fit(make_loader(args.loader, images, labels), epochs=args.epochs,
+                           seed=None if args.rank_seeds else 0, out=args.out,
+                           progress=False, resume="auto" if args.resume else None,
+                           max_steps=args.max_steps, ema=args.ema, max_norm=args.max_norm,
+                           lr_schedule=args.lr_schedule, strategy=args.strategy,
+                           device=args.device)
+    except genzoo.NonFiniteLossError as err:  # every rank must stop, none left waiting
+        torch.save({"rank": rank, "error": str(err), "step": err.step}, record / f"rank{rank}.pt")
+        return
     torch.save({
         "rank": rank,
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),

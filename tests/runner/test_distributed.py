@@ -316,3 +316,12 @@ def test_a_dataloader_is_resharded_so_each_rank_loads_only_its_samples(shuffle):
         assert rank_shares(shuffle, seed=6) != shares
     else:
         assert shares == [list(range(r, 18, 3)) for r in range(3)]  # DistributedSampler's order
+
+
+def test_a_nan_loss_on_one_rank_stops_every_rank(tmp_path, mnist_root):
+    records = launch(mnist_root, tmp_path / "run", tmp_path / "record", "--model", "vae",
+                     "--loader", "in-memory", "--epochs", "2", "--nan-on-rank", "1",
+                     "--nan-at-step", "2")
+    assert "'loss' became nan at step 2" in records[1]["error"]
+    assert "on another process" in records[0]["error"]
+    assert not (tmp_path / "run" / LAST_CHECKPOINT).exists()  # epoch 1 ended after the NaN
