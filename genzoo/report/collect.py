@@ -121,11 +121,13 @@ def read_run(folder: str | Path) -> RunRecord:
     record.epochs = [line for line in lines if "event" not in line]
     for event in (line for line in lines if "event" in line):  # a run stopped early says why
         details = ", ".join(f"{k} {v}" for k, v in event.items() if k not in ("event", "reason"))
-        notes.append(f"{event['event']}: {event.get('reason', '')}" + (f" ({details})" if details else ""))
+        notes.append(f"{event['event']}: {event.get('reason', '')}"
+                     + (f" ({details})" if details else ""))
     record.steps = _read_lines(folder / "steps.jsonl", notes)
-    record.grids = _grids(folder / "grids", {int(e["epoch"]): int(e["step"]) for e in record.epochs
-                                             if _number(e.get("epoch")) and _number(e.get("step"))
-                                             and not e.get("partial")})
+    epoch_steps = {int(e["epoch"]): int(e["step"]) for e in record.epochs
+                   if finite_number(e.get("epoch")) and finite_number(e.get("step"))
+                   and not e.get("partial")}
+    record.grids = _grids(folder / "grids", epoch_steps)
     record.versions = dict(run.get("versions") or {}) or _checkpoint_versions(folder, notes)
     for path in sorted({*folder.glob("eval*.json"), *(folder / "checkpoints").glob("*.json")}):
         evaluation = read_evaluation(path, notes)
@@ -195,11 +197,11 @@ def _flatten(record: dict[str, Any], prefix: str) -> dict[str, str]:
 
 
 def _value_and_interval(raw: Any) -> tuple[float | None, float | None, float | None]:
-    if _number(raw):
+    if finite_number(raw):
         return float(raw), None, None
     if isinstance(raw, dict):
         value = next((float(raw[k]) for k in ("value", "mean", "estimate", "point")
-                      if _number(raw.get(k))), None)
+                      if finite_number(raw.get(k))), None)
         if value is None:
             return None, None, None
         low, high = _interval(raw)
@@ -208,11 +210,13 @@ def _value_and_interval(raw: Any) -> tuple[float | None, float | None, float | N
 
 
 def _interval(raw: Any) -> tuple[float | None, float | None]:
-    if isinstance(raw, (list, tuple)) and len(raw) == 2 and all(_number(v) for v in raw):
+    if isinstance(raw, (list, tuple)) and len(raw) == 2 and all(finite_number(v) for v in raw):
         return float(raw[0]), float(raw[1])
     if isinstance(raw, dict):
-        low = next((raw[k] for k in ("low", "lower", "ci_low", "lo") if _number(raw.get(k))), None)
-        high = next((raw[k] for k in ("high", "upper", "ci_high", "hi") if _number(raw.get(k))), None)
+        low = next((raw[k] for k in ("low", "lower", "ci_low", "lo")
+                    if finite_number(raw.get(k))), None)
+        high = next((raw[k] for k in ("high", "upper", "ci_high", "hi")
+                     if finite_number(raw.get(k))), None)
         if low is not None and high is not None:
             return float(low), float(high)
         for key in ("ci", "interval"):
@@ -221,7 +225,8 @@ def _interval(raw: Any) -> tuple[float | None, float | None]:
     return None, None
 
 
-def _number(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float (not a bool, NaN or infinity)."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value))
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .collect import EVAL_METRICS, Grid, RunRecord
+from .collect import EVAL_METRICS, Grid, RunRecord, finite_number
 from .plots import COLORS, Plot
 
 __all__ = ["render"]
@@ -113,7 +113,7 @@ def _summary(runs: Sequence[RunRecord]) -> str:
     keys: list[str] = []
     for run in runs:
         last = run.epochs[-1] if run.epochs else {}
-        keys += [k for k, v in last.items() if k not in keys and _is_number(v)
+        keys += [k for k, v in last.items() if k not in keys and finite_number(v)
                  and k not in ("epoch", "step", "seconds")]
     for key in keys:
         rows.append((f"last epoch: {key.replace('_per_s', '/s')}",
@@ -266,7 +266,7 @@ def _interval_text(low: float | None, high: float | None) -> str:
 
 
 def _num(value: Any) -> str:
-    if not _is_number(value):
+    if not finite_number(value):
         return ""
     if isinstance(value, int):
         return f"{value:,}"
@@ -299,7 +299,3 @@ def _uri(png: bytes) -> str:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

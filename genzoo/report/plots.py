@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .collect import RunRecord
+from .collect import RunRecord, finite_number
 
 __all__ = ["Plot", "curves"]
 
@@ -48,7 +47,7 @@ def curves(runs: Sequence[RunRecord], dpi: int = 110) -> list[Plot]:
     for run in runs:
         for record in [*run.steps, *run.epochs]:
             for key, value in record.items():
-                if key not in keys and key not in _NOT_CURVES and _is_number(value):
+                if key not in keys and key not in _NOT_CURVES and finite_number(value):
                     keys.append(key)
     ordered = [k for k in keys if not k.startswith(_LAST)] + [
         k for prefix in _LAST for k in keys if k.startswith(prefix)]
@@ -102,9 +101,5 @@ def _plot(runs: Sequence[RunRecord], key: str, dpi: int) -> Plot:
 
 def _points(records: Sequence[dict[str, Any]], key: str) -> list[tuple[float, float]]:
     return [(float(r["step"]), float(r[key])) for r in records
-            if _is_number(r.get(key)) and _is_number(r.get("step"))]
+            if finite_number(r.get(key)) and finite_number(r.get("step"))]
 
-
-def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))

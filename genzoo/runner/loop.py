@@ -25,7 +25,6 @@ import torch
 from ..batches import RangeWatch, to_batch
 from ..config import resolve_config
 from .._words import model_label, plural
-from ..errors import BatchError, CheckpointError, ConfigError, GenzooError
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
 from .device import resolve_device
 from .distributed import World
