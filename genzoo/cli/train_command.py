@@ -53,10 +53,10 @@ Examples:
               help="32 (full), bf16 (bfloat16 autocast; CPU, CUDA, MPS) or 16 (float16 autocast "
                    "with a gradient scaler; CUDA).  [default: 32]")
 @click.option("--seed", type=int, help="Seed for weights, data order and noise (repeatable on CPU).")
-@click.option("--grid-every", type=INTERVAL,
+@click.option("--grid-every", type=INTERVAL, metavar="K[steps]",
               help="Save sample grids every K epochs, or every K steps with Ksteps (500steps).  "
                    "[default: 1]")
-@click.option("--checkpoint-every", type=INTERVAL,
+@click.option("--checkpoint-every", type=INTERVAL, metavar="K[steps]",
               help="Checkpoint every K epochs, or every K steps with Ksteps (500steps; resumes "
                    "exactly mid-epoch).  [default: 1]")
 @click.option("--resume", is_flag=False, flag_value="auto", metavar="[CKPT]",
