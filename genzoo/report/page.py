@@ -116,7 +116,7 @@ def _summary(runs: Sequence[RunRecord]) -> str:
         keys += [k for k, v in last.items() if k not in keys and finite_number(v)
                  and k not in ("epoch", "step", "seconds")]
     for key in keys:
-        rows.append((f"last epoch: {key.replace('_per_s', '/s')}",
+        rows.append((f"last epoch: {_label(key)}",
                      [_num(r.epochs[-1].get(key)) if r.epochs else "" for r in runs]))
     for metric, label in EVAL_METRICS.items():
         cells = []
@@ -287,6 +287,11 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def _label(key: str) -> str:
+    """A logged key as a row label: ``lr_generator`` → ``lr generator``, ``samples/s``."""
+    return key.replace("_per_s", "/s").replace("_", " ")
 
 
 def _swatch(index: int) -> str:
