@@ -171,8 +171,9 @@ class DensityModel(Protocol):
             images: The images, on the model's device (already dequantized by the caller).
             samples: How many samples a stochastic estimate averages over (the importance
                 samples of a VAE's bound); exact models ignore it.
-            generator: A :class:`torch.Generator` on the images' device for any sampling, so
-                estimates repeat without touching the global random state.
+            generator: A CPU :class:`torch.Generator` to draw any noise from (then moved to
+                the images' device), so estimates repeat on any device without touching the
+                global random state; ``None`` draws from the global generator.
 
         Returns:
             ``N`` log-densities in nats, and whether they are exact or a lower bound.

@@ -39,14 +39,19 @@ and caches it in ~/.cache/genzoo/classifiers; later ones reuse it.
               help="Images per sampling step.")
 @click.option("--inception", is_flag=True,
               help="Also compute Inception FID (needs torch-fidelity and its weights).")
+@click.option("--likelihood-samples", type=click.IntRange(1), default=1, show_default=True,
+              help="Samples of a stochastic likelihood bound (a VAE's importance-weighted bound; "
+                   "1 is its ELBO). Exact likelihoods ignore it.")
 def evaluate(checkpoint: Path, dataset: str, count: int, seed: int, json_path: Path | None,
              data_root: Path | None, download: bool, device: str, batch_size: int,
-             inception: bool) -> None:
-    """Score CHECKPOINT's samples: FID, classifier score, precision and recall.
+             inception: bool, likelihood_samples: int) -> None:
+    """Score CHECKPOINT's samples: FID, classifier score, precision and recall; and bits/dim.
 
     The metrics are measured in the features of a small classifier of the data set, and each
     is shown beside the real-data floor: the same metric for as many real training images
-    against the same test set. The results are also written as JSON.
+    against the same test set. A model that can compute its likelihood also gets bits/dim on
+    the whole test split (uniform dequantization of 8-bit pixels), labelled exact or bound;
+    other models get n/a. The results are also written as JSON.
     """
     from .. import __version__
     from ..checkpoint import load
@@ -83,7 +88,25 @@ def evaluate(checkpoint: Path, dataset: str, count: int, seed: int, json_path: P
         click.echo(f"{'Inception FID ↓':<18}  {result.fid:>10.4f}  {result.floor:>15.4f}")
     click.echo(f"(real-data floor: {metrics.n} real training images scored the same way; "
                f"classifier test accuracy {classifier.test_accuracy:.2%})")
+    record["bits_per_dim"] = _bits_per_dim(model, name, dataset, data_root, download, seed,
+                                           batch_size, likelihood_samples)
     out = json_path if json_path is not None else checkpoint.parent / "eval.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     click.echo(f"wrote {out}")
+
+
+def _bits_per_dim(model: object, name: str, dataset: str, root: Path | None, download: bool,
+                  seed: int, batch_size: int, samples: int) -> dict[str, object] | None:
+    """Print bits/dim on the test split (or n/a) and return it for the JSON record."""
+    from ..metrics.likelihood import evaluate_likelihood, has_likelihood
+
+    if not has_likelihood(model):
+        click.echo(f"{'bits/dim ↓':<18}  {'n/a':>10}  ({name} has no likelihood)")
+        return None
+    score = evaluate_likelihood(model, dataset=dataset, root=root, download=download, seed=seed,
+                                batch_size=batch_size, samples=samples)
+    click.echo(f"{'bits/dim ↓':<18}  {score.bits_per_dim:>10.4f}  ± {score.stderr:.4f}, "
+               f"{score.kind}{'' if score.kind == 'exact' else f' (samples={samples})'}; "
+               f"{score.n} test images, uniform dequantization of 8-bit pixels")
+    return score.as_dict()

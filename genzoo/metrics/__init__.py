@@ -8,6 +8,9 @@ classifier per named data set on its real training set (once, with a fixed seed;
 * the **classifier score**, ``exp(E KL(p(y|x) || p(y)))`` from its softmax (Inception-score-like);
 * **precision and recall** of k-NN manifolds (Kynkäänniemi et al., 2019, k=3).
 
+Models that can score images (:class:`genzoo.DensityModel`) also get **bits per dimension** on
+the test split (:mod:`genzoo.metrics.likelihood`), exact or a bound.
+
 Every number comes with the **real-data floor**: the same metric for as many real training
 images, against the same test set. Inception FID is available as an optional extra
 (:func:`inception_fid`, needs torch-fidelity and its weights).
@@ -29,6 +32,7 @@ from .errors import ClassifierCacheWarning, MetricsError
 from .evaluate import DEFAULT_N, METRIC_NAMES, Metrics, Scores, evaluate, real_data_floor, score_features
 from .fid import feature_statistics, fid_from_features, frechet_distance
 from .inception import InceptionFID, inception_fid, inception_weights_path, require_inception
+from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate_likelihood
 from .network import ClassifierNet
 from .report import format_metrics, markdown_table
 from .scores import classifier_score, precision_recall
@@ -42,6 +46,10 @@ __all__ = [
     "real_data_floor",
     "score_features",
     "EvaluateEvery",
+    "evaluate_likelihood",
+    "LikelihoodScore",
+    "LikelihoodEvery",
+    "bits_per_dim",
     "domain_classifier",
     "DomainClassifier",
     "RealReference",

@@ -1,0 +1,248 @@
+"""Likelihood of held-out images: bits per dimension under uniform dequantization.
+
+For every :class:`~genzoo.DensityModel` (a model with ``log_likelihood``), bits/dim on a data
+set's test split, labelled ``exact`` (a normalizing flow) or ``bound`` (a VAE's ELBO or
+importance-weighted bound), with its standard error. The convention is the flow literature's:
+an 8-bit image ``k`` becomes ``x = (k + u) / 256`` with ``u ~ U[0, 1)^D``, and
+
+    bits/dim = (-log p(x) + D log 256) / (D log 2),
+
+which in expectation over ``u`` bounds the code length of ``k`` under the discrete model
+from above (Theis et al., 2016). Lower is better.
+
+Example:
+    >>> import genzoo
+    >>> from genzoo.metrics.likelihood import evaluate_likelihood
+    >>> score = evaluate_likelihood(genzoo.load("runs/glow/checkpoints/last.pt"))  # doctest: +SKIP
+    >>> print(score)  # doctest: +SKIP
+    1.4123 ± 0.0031 bits/dim (exact) on 10000 mnist test images, uniform dequantization of 8-bit pixels
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from ..hookspecs import hookimpl
+from ..model import eval_mode
+from ..protocols import DensityModel
+from .errors import MetricsError
+from .sampling import check_model_shape, device_of, fixed_subset
+
+__all__ = ["DEQUANTIZATION", "LikelihoodScore", "LikelihoodEvery", "bits_per_dim", "dequantize",
+           "evaluate_likelihood", "has_likelihood"]
+
+#: How test images are made continuous, as the output and the JSON files say it.
+DEQUANTIZATION = "uniform dequantization of 8-bit pixels: x = (k + u) / 256, u ~ U[0, 1)"
+
+_LOG_256 = math.log(256.0)
+
+
+def has_likelihood(model: Any) -> bool:
+    """Whether ``model`` can score images (is a :class:`~genzoo.DensityModel`)."""
+    return isinstance(model, DensityModel)
+
+
+def dequantize(images: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Uniformly dequantize 8-bit images: pixel ``k`` becomes ``(k + u) / 256``, ``u ~ U[0, 1)``.
+
+    Args:
+        images: ``uint8`` images, or floats ``k / 255`` in ``[0, 1]`` (as genzoo's loaders and
+            the runner hand them to a training step; they are rounded back to ``k``).
+        generator: A CPU generator for the noise (repeatable without touching the global
+            random state); ``None`` draws from torch's global generator on the images' device.
+
+    Returns:
+        Float images in ``[0, 1)``, on the images' device.
+    """
+    levels = images.float() if images.dtype == torch.uint8 else (images.float() * 255).round_()
+    if generator is None:
+        noise = torch.rand_like(levels)
+    else:
+        noise = torch.rand(levels.shape, generator=generator).to(levels.device)
+    return (levels + noise) / 256
+
+
+def bits_per_dim(log_density: torch.Tensor, dims: int) -> torch.Tensor:
+    """Bits per dimension of dequantized 8-bit data from log-densities in nats on ``[0, 1]^D``.
+
+    Args:
+        log_density: ``log p(x)`` per image, of images ``x`` in ``[0, 1]^D``.
+        dims: ``D``, the number of pixel values per image (``C·H·W``).
+    """
+    return (-log_density / dims + _LOG_256) / math.log(2.0)
+
+
+@dataclass(frozen=True)
+class LikelihoodScore:
+    """What :func:`evaluate_likelihood` measured.
+
+    Attributes:
+        bits_per_dim: The mean over the images (lower is better).
+        stderr: Its standard error over the images (and the dequantization noise).
+        kind: ``"exact"`` for the model's exact density, ``"bound"`` for a lower bound on the
+            likelihood (so an upper bound on bits/dim).
+        n: How many images were scored.
+        samples: The ``samples`` the model's estimate used (a VAE's importance samples).
+        dataset: The data set's name, or ``None`` for given images.
+        split: ``"test"``, or ``None`` for given images.
+        seed: The seed of the dequantization noise and the model's sampling.
+        dequantization: How the 8-bit images were made continuous.
+    """
+
+    bits_per_dim: float
+    stderr: float
+    kind: Literal["exact", "bound"]
+    n: int
+    samples: int = 1
+    dataset: str | None = None
+    split: str | None = None
+    seed: int = 0
+    dequantization: str = DEQUANTIZATION
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields."""
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        where = f"{self.dataset} {self.split} images" if self.dataset else "images"
+        estimate = "" if self.kind == "exact" or self.samples == 1 else f", {self.samples} samples"
+        return (f"{self.bits_per_dim:.4f} ± {self.stderr:.4f} bits/dim ({self.kind}{estimate}) "
+                f"on {self.n} {where}, uniform dequantization of 8-bit pixels")
+
+
+def evaluate_likelihood(model: Any, images: torch.Tensor | None = None, *, dataset: str = "mnist",
+                        n: int | None = None, samples: int = 1, seed: int = 0,
+                        batch_size: int = 500, root: str | os.PathLike[str] | None = None,
+                        download: bool = True) -> LikelihoodScore:
+    """Bits per dimension of ``model`` on a data set's test split (or on given images).
+
+    The images are dequantized uniformly with noise from ``seed`` and scored in batches in eval
+    mode without gradients; torch's global random state is saved and restored, so the same
+    model and seed give the same number.
+
+    Args:
+        model: A :class:`~genzoo.DensityModel`.
+        images: ``N×C×H×W`` 8-bit images (``uint8``, or floats ``k / 255``) to score instead of
+            the test split.
+        dataset: The named data set whose test split is scored (when ``images`` is ``None``).
+        n: Score a fixed random subset of this many images (default: all).
+        samples: Passed to the model's ``log_likelihood`` (a VAE's importance samples ``K``:
+            1 is the ELBO).
+        seed: Seeds the dequantization noise and the model's sampling.
+        batch_size: Images per batch.
+        root: The data folder (see :func:`genzoo.data.data_root`).
+        download: Download the data set if it is missing.
+
+    Returns:
+        The mean bits/dim, its standard error, and whether it is exact or a bound.
+
+    Raises:
+        MetricsError: the model has no ``log_likelihood``, makes images of another shape,
+            or ``n``, ``samples`` or ``batch_size`` is not a positive integer.
+    """
+    for name, value in (("samples", samples), ("batch_size", batch_size), ("n", n)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise MetricsError(f"{name} must be a positive integer, got {value!r}")
+    if not has_likelihood(model):
+        raise MetricsError(
+            f"{type(model).__name__} has no log_likelihood (it is not a genzoo.DensityModel), so "
+            f"it has no bits/dim; score models that can compute their likelihood"
+        )
+    split = None
+    if images is None:
+        from ..data import load_images
+
+        loaded = load_images(dataset, root=root, train=False, download=download)
+        images, split = loaded.images, "test"
+    check_model_shape(model, tuple(images.shape[1:]), dataset if split else "the given")
+    images = fixed_subset(images, n) if n is not None else images
+    device = device_of(model)
+    generator = torch.Generator().manual_seed(seed)
+    bits, exact = [], True
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
+            eval_mode(model), torch.no_grad():
+        torch.manual_seed(seed)
+        for start in range(0, len(images), batch_size):
+            x = dequantize(images[start:start + batch_size], generator=generator).to(device)
+            result = model.log_likelihood(x, samples=samples, generator=generator)
+            bits.append(bits_per_dim(result.values.double().cpu(), x[0].numel()))
+            exact = exact and bool(result.exact)
+    values = torch.cat(bits)
+    stderr = float(values.std() / math.sqrt(len(values))) if len(values) > 1 else math.nan
+    return LikelihoodScore(bits_per_dim=float(values.mean()), stderr=stderr,
+                           kind="exact" if exact else "bound", n=len(values),
+                           samples=samples, dataset=dataset if split else None, split=split,
+                           seed=seed)
+
+
+class LikelihoodEvery:
+    """A runner callback: bits/dim on a fixed held-out subset of the test split every
+    ``every`` epochs, added to that epoch's line of ``metrics.jsonl``.
+
+    The line gains ``test_bits_per_dim`` (and ``test_bits_per_dim_stderr``); the key
+    ``test_bits_per_dim_exact`` is 1 for an exact likelihood and 0 for a bound. Runs on rank 0
+    only; the dequantization noise has its own seed, so training's random state is untouched.
+    A model without a likelihood gets nothing added.
+
+    Args:
+        every: Evaluate after epochs ``every``, ``2 * every``...
+        dataset: The named data set whose test split is scored.
+        n: How many test images (a fixed random subset, the same every time).
+        samples: The model's estimator samples (a VAE's importance samples).
+        seed: The seed of the dequantization noise.
+        batch_size: Images per batch.
+        root: The data folder (see :func:`genzoo.data.data_root`).
+
+    Example:
+        >>> from genzoo.metrics.likelihood import LikelihoodEvery
+        >>> model.fit(loader, epochs=10, out="runs/glow", callbacks=[LikelihoodEvery(2)])  # doctest: +SKIP
+
+    Raises:
+        MetricsError: ``every`` or ``n`` is not a positive integer.
+    """
+
+    def __init__(self, every: int, dataset: str = "mnist", n: int = 1000, *, samples: int = 1,
+                 seed: int = 0, batch_size: int = 500,
+                 root: str | os.PathLike[str] | None = None) -> None:
+        for name, value in (("every", every), ("n", n), ("samples", samples)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MetricsError(f"LikelihoodEvery: {name} must be a positive integer, got {value!r}")
+        self.every, self.dataset, self.n, self.samples = every, dataset, n, samples
+        self.seed, self.batch_size, self.root = seed, batch_size, root
+        self._images: torch.Tensor | None = None
+        self._last_epoch = 0
+
+    @hookimpl
+    def genzoo_fit_start(self, model: Any, run: Any) -> None:
+        """Forget the epochs of an earlier run."""
+        self._last_epoch = 0
+
+    @hookimpl
+    def genzoo_epoch_end(self, model: Any, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        """Add bits/dim to ``metrics`` in place after every ``every``-th epoch (on rank 0)."""
+        if (getattr(run, "rank", 0) != 0 or epoch < 1 or epoch % self.every
+                or epoch == self._last_epoch or not has_likelihood(model)):
+            return
+        self._last_epoch = epoch
+        started = time.perf_counter()
+        if self._images is None:
+            from ..data import load_images
+
+            test = load_images(self.dataset, root=self.root, train=False).images
+            self._images = fixed_subset(test, self.n)
+        score = evaluate_likelihood(model, self._images, samples=self.samples, seed=self.seed,
+                                    batch_size=self.batch_size)
+        metrics["test_bits_per_dim"] = round(score.bits_per_dim, 6)
+        metrics["test_bits_per_dim_stderr"] = round(score.stderr, 6)
+        metrics["test_bits_per_dim_exact"] = int(score.kind == "exact")
+        metrics["likelihood_seconds"] = round(time.perf_counter() - started, 3)
+
+    def __repr__(self) -> str:
+        return f"LikelihoodEvery({self.every}, dataset={self.dataset!r}, n={self.n}, samples={self.samples})"
