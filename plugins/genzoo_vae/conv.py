@@ -9,6 +9,7 @@ convolutions to pixel logits. The loss is the seed VAE's: Bernoulli BCE + ``beta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -16,7 +17,7 @@ from torch import nn
 from genzoo.sampling import sampling_option
 from genzoo.shapes import conv_plan
 
-from .model import VariationalAutoencoder, check_num_classes
+from .model import VariationalAutoencoder, check_likelihood, check_num_classes
 
 __all__ = ["ConvVAEConfig", "ConvVAE"]
 
@@ -37,6 +38,8 @@ class ConvVAEConfig:
         temperature: Standard deviation of the prior the samples' latents are drawn from
             (``1``: the prior itself; below 1 trades variety for cleaner images). Sampling
             only: ``genzoo sample --set temperature=0.7`` changes it after training.
+        likelihood: The training loss's pixel likelihood, ``"bernoulli"`` (BCE) or
+            ``"continuous-bernoulli"`` (see :class:`~genzoo_vae.model.VAEConfig`).
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -47,6 +50,7 @@ class ConvVAEConfig:
     lr: float = 1e-3
     num_classes: int = 0
     temperature: float = sampling_option(1.0)
+    likelihood: Literal["bernoulli", "continuous-bernoulli"] = "bernoulli"
 
     def __post_init__(self) -> None:
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
@@ -60,6 +64,7 @@ class ConvVAEConfig:
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         check_num_classes(self.num_classes)
+        check_likelihood(self.likelihood)
 
 
 class ConvVAE(VariationalAutoencoder):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from einops import rearrange
 from torch import nn
 
 from genzoo.latent import batch_labels, cycle_labels, one_hot
-from genzoo.model import GenerativeModel
+from genzoo.model import GenerativeModel, eval_mode
 from genzoo.optim import adam
-from genzoo.protocols import Batch, Posterior, StepContext
+from genzoo.protocols import Batch, LogLikelihood, Posterior, StepContext
 from genzoo.sampling import sampling_option
 
+from .likelihood import continuous_bernoulli_log_norm, importance_weighted_bound
 from .losses import kl_divergence, reconstruction_loss
 
 __all__ = ["VAEConfig", "VAE", "VariationalAutoencoder"]
@@ -36,6 +38,9 @@ class VAEConfig:
         temperature: Standard deviation of the prior the samples' latents are drawn from
             (``1``: the prior itself; below 1 trades variety for cleaner images). Sampling
             only: ``genzoo sample --set temperature=0.7`` changes it after training.
+        likelihood: The training loss's pixel likelihood: ``"bernoulli"`` (the seed's BCE) or
+            ``"continuous-bernoulli"`` (BCE minus the continuous Bernoulli's log-normaliser: the
+            proper density that :meth:`~VariationalAutoencoder.log_likelihood` scores with).
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -45,6 +50,7 @@ class VAEConfig:
     lr: float = 1e-3
     num_classes: int = 0
     temperature: float = sampling_option(1.0)
+    likelihood: Literal["bernoulli", "continuous-bernoulli"] = "bernoulli"
 
     def __post_init__(self) -> None:
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
@@ -56,6 +62,13 @@ class VAEConfig:
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         check_num_classes(self.num_classes)
+        check_likelihood(self.likelihood)
+
+
+def check_likelihood(likelihood: str) -> None:
+    """Raise ``ValueError`` unless ``likelihood`` is a pixel likelihood the VAEs train with."""
+    if likelihood not in ("bernoulli", "continuous-bernoulli"):
+        raise ValueError(f"likelihood must be 'bernoulli' or 'continuous-bernoulli', got {likelihood!r}")
 
 
 def check_num_classes(num_classes: int) -> None:
@@ -82,6 +95,10 @@ class VariationalAutoencoder(GenerativeModel):
     image ``i`` of class ``i mod num_classes``, and ``encode``/``reconstruct`` use the class
     whose evidence lower bound is highest for each image (:meth:`infer_labels`), so the
     runner's reconstruction grids work without labels.
+
+    It is also a :class:`~genzoo.DensityModel`: :meth:`log_likelihood` returns the ELBO or an
+    importance-weighted bound under a continuous Bernoulli reading of the decoder (see
+    :mod:`genzoo_vae.likelihood`), labelled as a bound.
     """
 
     mean_head: nn.Module
@@ -146,6 +163,34 @@ class VariationalAutoencoder(GenerativeModel):
         bound = -(bce + self.config.beta * kl)
         return bound.reshape(classes, n).argmax(0)
 
+    def log_likelihood(self, images: torch.Tensor, *, samples: int = 1,
+                       generator: torch.Generator | None = None) -> LogLikelihood:
+        """A lower bound on ``log p(x)`` in nats for continuous images in ``[0, 1]``.
+
+        ``samples=1`` is the ELBO, ``samples=K`` the importance-weighted bound with ``K``
+        samples (tighter as ``K`` grows), both under a continuous Bernoulli likelihood of the
+        decoder's logits (:mod:`genzoo_vae.likelihood` gives the formulas). A
+        class-conditional model is scored as the equal-weight mixture over its classes.
+
+        Raises:
+            ValueError: ``samples`` is not a positive integer.
+        """
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be a positive integer, got {samples!r}")
+        with eval_mode(self):
+            classes = self.config.num_classes
+            if not classes:
+                return LogLikelihood(importance_weighted_bound(
+                    self.encode(images), self.decode_logits, images, samples, generator), exact=False)
+            bounds = []
+            for label in range(classes):
+                def of(rows: int, label: int = label) -> torch.Tensor:
+                    return torch.full((rows,), label, dtype=torch.long, device=images.device)
+                bounds.append(importance_weighted_bound(
+                    self.encode(images, of(images.shape[0])),
+                    lambda z, of=of: self.decode_logits(z, of(z.shape[0])), images, samples, generator))
+            return LogLikelihood(torch.logsumexp(torch.stack(bounds), 0) - math.log(classes), exact=False)
+
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` codes from the prior, scaled by the config's ``temperature``."""
         z = torch.randn(n, self.config.latent_dim, generator=generator)
@@ -171,6 +216,8 @@ class VariationalAutoencoder(GenerativeModel):
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)  # reparameterisation
         logits = self.decode_logits(z, labels)
         reconstruction = reconstruction_loss(logits, x.reshape(logits.shape))
+        if self.config.likelihood == "continuous-bernoulli":
+            reconstruction = reconstruction - continuous_bernoulli_log_norm(logits.float()).sum() / x.shape[0]
         kl = kl_divergence(mean, logvar)
         loss = reconstruction + self.config.beta * kl
         step.optimize(loss, "vae")
