@@ -37,6 +37,7 @@ venv:
 		touch "$(VENV)/.genzoo-ready"; \
 	fi
 	@"$(BIN)/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@"$(BIN)/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e plugins/genzoo-flows
 
 demo: venv
 	"$(BIN)/genzoo" train gan --data mnist --epochs $(GAN_EPOCHS) --batch-size 64 --seed 0 \

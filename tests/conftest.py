@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib.metadata
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import genzoo
 from genzoo.data import write_idx
 
 #: The project's shared data folder (``../shared/data`` from the repository root).
@@ -106,3 +108,27 @@ def mnist_train(mnist_root: Path):
 def _no_tty_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep progress bars out of test output unless a test asks for them."""
     monkeypatch.setenv("GENZOO_TEST", "1")
+
+
+#: Plugin distributions of this repository's ``plugins/`` folder, installed beside genzoo by
+#: ``make``. The core's tests see only genzoo's built-in plugins, as a user who installed genzoo
+#: alone does; each of these distributions has its own tests.
+SEPARATE_PLUGIN_DISTRIBUTIONS = frozenset({"genzoo-flows"})
+
+
+@pytest.fixture(autouse=True)
+def _only_builtin_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Hide :data:`SEPARATE_PLUGIN_DISTRIBUTIONS` from plugin discovery in this process."""
+    real = importlib.metadata.entry_points
+
+    def entry_points(**params):  # type: ignore[no-untyped-def]
+        found = real(**params)
+        if params.get("group") != "genzoo":
+            return found
+        return importlib.metadata.EntryPoints(
+            ep for ep in found if ep.dist is None or ep.dist.name not in SEPARATE_PLUGIN_DISTRIBUTIONS)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    if any(info.distribution in SEPARATE_PLUGIN_DISTRIBUTIONS for info in genzoo.model_infos()):
+        genzoo.reload_plugins()  # discovered before, without the filter
+    yield
