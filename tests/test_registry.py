@@ -96,7 +96,7 @@ def test_bad_config_key_names_key_valid_ones_and_closest() -> None:
     with pytest.raises(ConfigError,
                        match=r"^cannot build 'vae': model 'VAE' has no option 'latnet_dim'\. "
                              r"Did you mean 'latent_dim'\? "
-                             r"Valid options: beta, hidden_dim, image_shape, latent_dim, likelihood, lr, num_classes$"):
+                             r"Valid options: beta, hidden_dim, image_shape, latent_dim, likelihood, lr, num_classes, temperature$"):
         genzoo.build("vae", latnet_dim=3)
 
 

@@ -30,6 +30,7 @@ from genzoo.metrics.likelihood import bits_per_dim, dequantize
 from genzoo.model import GenerativeModel, eval_mode
 from genzoo.optim import adam
 from genzoo.protocols import Batch, LogLikelihood, StepContext
+from genzoo.sampling import sampling_option
 
 from .layers import FlowStep, squeeze, unsqueeze
 
@@ -53,7 +54,8 @@ class FlowConfig:
         alpha: The logit transform's margin: pixels map to ``logit(α + (1 - 2α) x)``.
         lr: Adam's learning rate.
         temperature: The default sampling temperature (the latents' standard deviation);
-            below 1 trades diversity for cleaner samples.
+            below 1 trades diversity for cleaner samples. Sampling only:
+            ``genzoo sample --set temperature=0.7`` changes it after training.
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -63,7 +65,7 @@ class FlowConfig:
     mixing: Literal["invconv", "reverse"] = "invconv"
     alpha: float = 0.05
     lr: float = 1e-3
-    temperature: float = 1.0
+    temperature: float = sampling_option(1.0)
 
     def __post_init__(self) -> None:
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
