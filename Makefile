@@ -3,7 +3,7 @@
 # they change), and an editable install of this checkout.
 #
 #   make demo    train the seed GAN and VAE on MNIST (grids, checkpoints under runs/), then write
-#                runs/report.html comparing them
+#                runs/report.html comparing them; run again, it continues them (--resume auto)
 #   make test    run the test suite
 #   make docs    build the HTML docs (warnings are errors) into docs/_build/html
 #   make bench   run the benchmarks (full run; BENCH_QUICK=1 for a smoke run)
@@ -41,9 +41,9 @@ venv:
 
 demo: venv
 	"$(BIN)/genzoo" train gan --data mnist --epochs $(GAN_EPOCHS) --batch-size 64 --seed 0 \
-		--grid-every 5 --out runs/gan
+		--grid-every 5 --out runs/gan --resume auto
 	"$(BIN)/genzoo" train vae --data mnist --epochs $(VAE_EPOCHS) --batch-size 128 --seed 0 \
-		--grid-every 5 --out runs/vae
+		--grid-every 5 --out runs/vae --resume auto
 	"$(BIN)/genzoo" report runs/gan runs/vae -o runs/report.html --title "genzoo demo: the seed GAN and VAE"
 	@echo "grids: runs/gan/grids runs/vae/grids; checkpoints: runs/*/checkpoints/last.pt; report: runs/report.html"
 

@@ -28,6 +28,7 @@ from .errors import (
     NonFiniteLossError,
     PluginError,
     PrecisionError,
+    RunFolderError,
     UnknownModelError,
 )
 from .hookspecs import hookimpl
@@ -81,6 +82,7 @@ __all__ = [
     "PluginError",
     "BatchError",
     "CheckpointError",
+    "RunFolderError",
     "DeviceError",
     "PrecisionError",
     "NonFiniteLossError",

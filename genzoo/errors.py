@@ -15,6 +15,7 @@ __all__ = [
     "PluginError",
     "BatchError",
     "CheckpointError",
+    "RunFolderError",
     "DeviceError",
     "PrecisionError",
     "NonFiniteLossError",
@@ -50,6 +51,11 @@ class BatchError(GenzooError, ValueError):
 
 class CheckpointError(GenzooError):
     """A checkpoint file is missing, damaged, of another model, or of an unknown format."""
+
+
+class RunFolderError(GenzooError):
+    """A run folder cannot be used: it holds another run, another process trains in it, or a
+    file of the run cannot be written there (disk full, read-only, no permission)."""
 
 
 class DeviceError(GenzooError, RuntimeError):

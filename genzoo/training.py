@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from .errors import ConfigError, PluginError
+from .errors import ConfigError, PluginError, RunFolderError
+from .hookspecs import hookimpl
 from .runner import FitResult, World, resolve_device
+from .runner.runfolder import RunFolder
 
-__all__ = ["TrainSpec", "run_training", "spec_to_toml"]
+__all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NOT_RECORDED",
+           "run_settings", "settings_conflicts", "run_data"]
+
+#: The options a resumed run may change: they leave the model and the data order alone.
+RESUMABLE_OPTIONS = frozenset({"epochs", "out", "device", "precision", "progress", "tensorboard",
+                               "log_every", "grid_every", "checkpoint_every", "max_steps",
+                               "data_root", "download", "report"})
+#: Options that are not run settings and so are not written to ``train.toml``: where to resume
+#: from, and a stopping limit (a later resume with more epochs must not stop there again).
+NOT_RECORDED = frozenset({"resume", "max_steps"})
 
 
 @dataclass
@@ -37,7 +49,7 @@ class TrainSpec:
         grid_every_steps: See :class:`genzoo.RunOptions`.
         checkpoint_every: See :class:`genzoo.RunOptions`.
         checkpoint_every_steps: See :class:`genzoo.RunOptions`.
-        resume: A checkpoint, or ``"auto"`` for the run folder's last one.
+        resume: A checkpoint, or ``"auto"`` for the run folder's last one when it exists.
         log_every: See :class:`genzoo.RunOptions`.
         max_steps: See :class:`genzoo.RunOptions`.
         progress: See :class:`genzoo.RunOptions`.
@@ -95,36 +107,115 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
-    if spec.out and Path(spec.out).exists() and not Path(spec.out).is_dir():
-        raise ConfigError(f"the run folder {spec.out} is a file, not a folder; pick another --out")
-    images = load_source(spec.data, root=spec.data_root, download=spec.download,
-                         channels=spec.channels, size=spec.image_size)
-    config = {"image_shape": images.image_shape, **spec.config}
-    model = build(spec.model, seed=spec.seed, **config)
     world = World.from_env()
-    device = resolve_device(spec.device, world.local_rank if world.size > 1 else None)
-    # a set held in memory moves to the device once if it fits there; a streamed one sends
-    # each batch as it is decoded
-    keep_on_device = not isinstance(images, ImageSet) or _fits(images.images, device)
-    loader = make_loader(images, batch_size=spec.batch_size, device=device if keep_on_device else None)
     out = Path(spec.out) if spec.out else None
-    if out is not None and world.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        # --set values arrive as strings; write them back parsed to the model's field types
-        typed = {k: getattr(model.config, k, v) for k, v in spec.config.items()}
-        (out / "train.toml").write_text(spec_to_toml(replace(spec, config=typed)), encoding="utf-8")
-    result = model.fit(
-        loader, epochs=spec.epochs, out=spec.out, device=str(device), precision=spec.precision,
-        seed=spec.seed, resume=spec.resume, grid_every=spec.grid_every,
-        grid_every_steps=spec.grid_every_steps, checkpoint_every=spec.checkpoint_every,
-        checkpoint_every_steps=spec.checkpoint_every_steps, log_every=spec.log_every,
-        max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
-        strategy=spec.strategy,
-        lr_schedule=spec.lr_schedule, warmup_steps=spec.warmup_steps, max_norm=spec.max_norm,
-        ema=spec.ema,
-        report=spec.report,
-    )
+    # hold the run folder (lock, no silent replacing) before the data is loaded
+    with RunFolder(out if world.is_main else None, resume=spec.resume):
+        images = load_source(spec.data, root=spec.data_root, download=spec.download,
+                             channels=spec.channels, size=spec.image_size)
+        config = {"image_shape": images.image_shape, **spec.config}
+        model = build(spec.model, seed=spec.seed, **config)
+        check_labels(images, model, spec.model)
+        device = resolve_device(spec.device, world.local_rank if world.size > 1 else None)
+        # a set held in memory moves to the device once if it fits there; a streamed one sends
+        # each batch as it is decoded
+        keep_on_device = not isinstance(images, ImageSet) or _fits(images.images, device)
+        loader = make_loader(images, batch_size=spec.batch_size,
+                             device=device if keep_on_device else None)
+        callbacks = [_RunSettingsFile(out, spec)] if out is not None and world.is_main else []
+        result = model.fit(
+            loader, epochs=spec.epochs, out=spec.out, device=str(device), precision=spec.precision,
+            seed=spec.seed, resume=spec.resume, grid_every=spec.grid_every,
+            grid_every_steps=spec.grid_every_steps, checkpoint_every=spec.checkpoint_every,
+            checkpoint_every_steps=spec.checkpoint_every_steps, log_every=spec.log_every,
+            max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
+            strategy=spec.strategy,
+            lr_schedule=spec.lr_schedule, warmup_steps=spec.warmup_steps, max_norm=spec.max_norm,
+            ema=spec.ema, report=spec.report, callbacks=callbacks,
+        )
     return result, out
+
+
+class _RunSettingsFile:
+    """Writes ``train.toml`` once the run has really started (a refused resume writes nothing)."""
+
+    def __init__(self, out: Path, spec: TrainSpec) -> None:
+        self.out, self.spec = out, spec
+
+    @hookimpl
+    def genzoo_fit_start(self, model: Any) -> None:
+        # --set values arrive as strings; write them back parsed to the model's field types
+        config = getattr(model, "config", None)
+        typed = {k: getattr(config, k, v) for k, v in self.spec.config.items()}
+        text = spec_to_toml(replace(self.spec, config=typed))
+        (self.out / "train.toml").write_text(text, encoding="utf-8")
+
+
+def run_settings(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The run options and model config a run folder's ``train.toml`` records.
+
+    Returns:
+        ``(options, config)``, or ``None`` when the folder has no ``train.toml``.
+
+    Raises:
+        RunFolderError: the file is not valid TOML.
+    """
+    path = Path(folder) / "train.toml"
+    if not path.is_file():
+        return None
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise RunFolderError(f"{path} is damaged ({err}); fix it or start a new run") from err
+    config = values.pop("config", None)
+    for key in NOT_RECORDED:  # written by older versions
+        values.pop(key, None)
+    return values, dict(config) if isinstance(config, dict) else {}
+
+
+def run_data(checkpoint: str | Path, data: str | None, root: str | Path | None
+             ) -> tuple[str, str | Path | None]:
+    """The data set (and its root) to evaluate ``checkpoint`` against: ``data`` when given,
+    else the one its run trained on (from the run folder's ``train.toml``), else ``"mnist"``.
+    """
+    run = Path(checkpoint).parent.parent
+    recorded = run_settings(run) if (run / "train.toml").is_file() else None
+    if data is not None or recorded is None:
+        return data or "mnist", root
+    return str(recorded[0].get("data", "mnist")), root if root is not None else recorded[0].get("data_root")
+
+
+def settings_conflicts(recorded: dict[str, Any], recorded_config: dict[str, Any],
+                       given: dict[str, Any], given_config: dict[str, Any]) -> list[str]:
+    """What a resume asks to change that a resumed run may not (outside
+    :data:`RESUMABLE_OPTIONS`), one ``"--option VALUE (the run has VALUE)"`` per difference.
+    """
+    defaults = {f.name: f.default for f in fields(TrainSpec) if f.default is not MISSING}
+    conflicts = []
+    for key, value in given.items():
+        if key in RESUMABLE_OPTIONS or key in NOT_RECORDED or key == "config":
+            continue
+        before = recorded.get(key, defaults.get(key))
+        if not _same_setting(key, before, value):
+            flag = "MODEL" if key == "model" else "--" + key.replace("_", "-")
+            conflicts.append(f"{flag} {value} (the run has {before})")
+    if given_config and not any(c.startswith("MODEL ") for c in conflicts):
+        from .build import build
+
+        name = recorded.get("model", given.get("model"))
+        before = build(name, **recorded_config).config_dict()
+        after = build(name, **{**recorded_config, **given_config}).config_dict()
+        conflicts += [f"--set {key}={given_config[key]} (the run has {before.get(key)!r})"
+                      for key in given_config if before.get(key) != after.get(key)]
+    return conflicts
+
+
+def _same_setting(key: str, before: Any, after: Any) -> bool:
+    if before == after or str(before) == str(after):
+        return True
+    if key == "data" and before is not None and after is not None:
+        return Path(str(before)).expanduser().resolve() == Path(str(after)).expanduser().resolve()
+    return False
 
 
 def raise_if_broken_plugin(err: BaseException) -> None:
@@ -151,7 +242,7 @@ def spec_to_toml(spec: TrainSpec) -> str:
     lines = []
     for f in fields(spec):
         value = getattr(spec, f.name)
-        if f.name != "config" and value is not None:
+        if f.name != "config" and f.name not in NOT_RECORDED and value is not None:
             lines.append(f"{f.name} = {_toml_value(value)}")
     lines.append("\n[config]")
     lines += [f"{k} = {_toml_value(v)}" for k, v in spec.config.items()]

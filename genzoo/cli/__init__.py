@@ -33,8 +33,9 @@ def model_name(model: Any) -> str:
 
 
 class _Group(click.Group):
-    """Loads commands lazily, and turns genzoo's own errors into a one-line message with exit
-    status 2 instead of a traceback."""
+    """Loads commands lazily, and turns genzoo's own errors and files that cannot be read or
+    written (disk full, read-only) into a one-line message with exit status 2 instead of a
+    traceback; Ctrl-C exits with status 130."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if self.get_command(ctx, name) is not None)
@@ -58,6 +59,14 @@ class _Group(click.Group):
         except GenzooError as err:
             click.echo(f"Error: {err}", err=True)
             ctx.exit(2)
+        except OSError as err:  # a file that cannot be read or written: disk full, read-only...
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"Error: {where}{err.strerror or err}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt as err:  # Ctrl-C: the runner has said where to resume from
+            if str(err):
+                click.echo(f"genzoo: {err}", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},

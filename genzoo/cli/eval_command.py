@@ -22,8 +22,9 @@ and caches it in ~/.cache/genzoo/classifiers; later ones reuse it.
 
 @click.command(epilog=_EPILOG)
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--data", "dataset", default="mnist", show_default=True,
-              help="The named data set to compare with: mnist or fashion-mnist.")
+@click.option("--data", "dataset",
+              help="The named data set to compare with: mnist or fashion-mnist.  [default: the "
+                   "run's own data set (from its train.toml), else mnist]")
 @click.option("-n", "count", type=click.IntRange(4), default=10_000, show_default=True,
               help="How many samples to draw and score.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
@@ -42,7 +43,7 @@ and caches it in ~/.cache/genzoo/classifiers; later ones reuse it.
 @click.option("--likelihood-samples", type=click.IntRange(1), default=1, show_default=True,
               help="Samples of a stochastic likelihood bound (a VAE's importance-weighted bound; "
                    "1 is its ELBO). Exact likelihoods ignore it.")
-def evaluate(checkpoint: Path, dataset: str, count: int, seed: int, json_path: Path | None,
+def evaluate(checkpoint: Path, dataset: str | None, count: int, seed: int, json_path: Path | None,
              data_root: Path | None, download: bool, device: str, batch_size: int,
              inception: bool, likelihood_samples: int) -> None:
     """Score CHECKPOINT's samples: FID, classifier score, precision and recall; and bits/dim.
@@ -60,6 +61,9 @@ def evaluate(checkpoint: Path, dataset: str, count: int, seed: int, json_path: P
     from ..runner import resolve_device
     from . import model_name
 
+    from ..training import run_data
+
+    dataset, data_root = run_data(checkpoint, dataset, data_root)
     target = resolve_device(device)
     if inception:
         from ..metrics import require_inception

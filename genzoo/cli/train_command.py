@@ -17,6 +17,9 @@ from ..errors import ConfigError
 from .intervals import INTERVAL, split_intervals
 from ..training import TrainSpec
 
+#: The value of a bare ``--resume``: the run folder's last checkpoint, which must exist.
+LAST = "last"
+
 
 _EPILOG_TRAIN = """\b
 Examples:
@@ -26,7 +29,9 @@ Examples:
   genzoo train conv-vae --data celeba --batch-size 128      # 64x64 faces, streamed from disk
   genzoo train dcgan --data stl10:unlabeled --image-size 64
   genzoo train gan --data ./my_faces --image-size 32 --channels 3 --out runs/faces
-  genzoo train gan --out runs/gan --epochs 40 --resume     # continue runs/gan
+  genzoo train --resume runs/gan --epochs 40             # continue runs/gan, its own settings
+  genzoo train gan --out runs/gan --epochs 40 --resume     # the same
+  genzoo train gan --out runs/gan --resume auto            # continue if it has a checkpoint
   genzoo train vae --checkpoint-every 500steps --report   # mid-epoch checkpoints, report.html
   genzoo train --config run.toml --seed 3                 # options override the file
   torchrun --nproc_per_node=2 -m genzoo train gan --strategy fsdp   # 2 processes, sharded
@@ -59,8 +64,10 @@ Examples:
 @click.option("--checkpoint-every", type=INTERVAL, metavar="K[steps]",
               help="Checkpoint every K epochs, or every K steps with Ksteps (500steps; resumes "
                    "exactly mid-epoch).  [default: 1]")
-@click.option("--resume", is_flag=False, flag_value="auto", metavar="[CKPT]",
-              help="Continue from CKPT, or without a value from the run folder's last checkpoint.")
+@click.option("--resume", is_flag=False, flag_value=LAST, metavar="[RUN|CKPT|auto]",
+              help="Continue a run with its own settings: the run folder RUN (without a value: "
+                   "--out), or the checkpoint CKPT; 'auto' continues --out if it has a checkpoint "
+                   "and starts a new run otherwise.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change a model setting (repeatable), e.g. --set latent_dim=64.")
 @click.option("--log-every", type=click.IntRange(1), help="Steps between loss read-backs.  [default: 50]")
@@ -83,6 +90,9 @@ def train(model: str | None, config_file: Path | None, settings: Sequence[str], 
 
     Options override the --config file, which overrides the defaults. The run folder gets
     the resolved settings (train.toml, run.json), checkpoints/last.pt, grids/ and metrics.jsonl.
+    A folder that holds a run is never replaced: continue it with --resume, which takes the
+    model, data, settings and seed from the run's train.toml; only options that leave the
+    data order and the model alone (--epochs, --device, --precision, logging...) may change.
     """
     spec = _train_spec(model, config_file, settings, options)
     from ..training import run_training
@@ -117,10 +127,7 @@ def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[
     values: dict[str, Any] = {}
     split_intervals(options, "grid_every", "checkpoint_every")
     if config_file is not None:
-        try:
-            values = tomllib.loads(config_file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise click.BadParameter(f"{config_file} is not valid TOML: {err}", param_hint="--config")
+        values = _read_toml(config_file, "--config")
     values.update({k: v for k, v in options.items() if v is not None})
     if model:
         values["model"] = model
@@ -133,6 +140,8 @@ def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[
         if not sep or not key.strip():
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
         model_config[key.strip()] = value.strip()
+    if values.get("resume") is not None:
+        values, model_config = _resumed_values(values, model_config)
     try:
         spec = resolve_config(TrainSpec, values, owner="train")
     except ConfigError as err:
@@ -143,3 +152,65 @@ def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[
     if spec.out is None:
         spec.out = str(Path("runs") / spec.model)
     return spec
+
+
+def _read_toml(path: Path, hint: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise click.BadParameter(f"{path} is not valid TOML: {err}", param_hint=hint)
+
+
+def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings of a resumed run: the run's own ``train.toml``, changed only where safe.
+
+    Returns:
+        The run options and the model config to resume with (``resume`` set to the checkpoint,
+        or to ``"auto"`` for a run folder without one under ``--resume auto``).
+    """
+    from ..training import RESUMABLE_OPTIONS, run_settings, settings_conflicts
+
+    resume = str(given["resume"])
+    folder, checkpoint = _resume_target(resume, given)
+    recorded = run_settings(folder) if folder is not None else None
+    if not checkpoint.is_file():
+        if resume != "auto":
+            raise click.UsageError(
+                f"{folder} has no checkpoint to resume ({checkpoint} does not exist); drop "
+                "--resume to start a new run there, or pass --resume auto to resume only "
+                "when a checkpoint exists")
+        click.echo(f"No checkpoint in {folder} yet: starting a new run there.", err=True)
+        checkpoint = None  # type: ignore[assignment]
+    if recorded is None:  # a checkpoint without a run folder: the options as given
+        return {**given, "resume": str(checkpoint) if checkpoint else "auto"}, config
+    base, base_config = recorded
+    conflicts = settings_conflicts(base, base_config, given, config)
+    if conflicts:
+        safe = ", ".join("--" + name.replace("_", "-") for name in sorted(RESUMABLE_OPTIONS))
+        raise click.UsageError(
+            f"cannot resume {folder} with other settings: {'; '.join(conflicts)}. A resumed run "
+            f"keeps its model, data and seed (from {folder / 'train.toml'}); only {safe} may "
+            "change. Start a new run with another --out to change the others")
+    values = {**base, **{k: v for k, v in given.items() if k in RESUMABLE_OPTIONS}}
+    values["resume"] = str(checkpoint) if checkpoint else "auto"
+    values["out"] = given.get("out") or str(folder)
+    return values, {**base_config, **config}
+
+
+def _resume_target(resume: str, given: dict[str, Any]) -> tuple[Path | None, Path]:
+    """The run folder (when there is one) and the checkpoint that ``--resume`` names."""
+    from ..runner import LAST_CHECKPOINT
+
+    if resume in (LAST, "auto"):
+        out = given.get("out") or (str(Path("runs") / given["model"]) if given.get("model") else None)
+        if out is None:
+            raise click.UsageError("name the run to resume: genzoo train --resume RUN, or "
+                                   "genzoo train MODEL --out RUN --resume")
+        return Path(out), Path(out) / LAST_CHECKPOINT
+    path = Path(resume)
+    if path.is_dir():
+        return path, path / LAST_CHECKPOINT
+    if not path.is_file():
+        raise click.UsageError(f"--resume {resume}: no checkpoint file at {path} (nor a run folder)")
+    folder = path.parent.parent
+    return (folder if (folder / "train.toml").is_file() else None), path

@@ -26,6 +26,7 @@ from ..batches import RangeWatch, to_batch
 from ..config import resolve_config
 from .._words import model_label, plural
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
+from . import dataorder
 from .device import resolve_device
 from .distributed import World
 from .ema import WeightEMA
@@ -40,6 +41,7 @@ from .precision import Precision
 from .result import FitResult
 from .resume import LAST_CHECKPOINT, find_resume, restore
 from .rng import capture_rng, restore_rng, seed_everything
+from .runfolder import RunFolder
 from .schedules import learning_rates
 from .sharded import remove_older, save_sharded
 from .signals import StopSignals
@@ -89,7 +91,10 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
     Raises:
         ConfigError: an option is unknown or invalid.
         BatchError: a batch has the wrong shape, dtype or value range.
-        CheckpointError: the checkpoint to resume from cannot be used.
+        CheckpointError: the checkpoint to resume from cannot be used, or the data order
+            differs from the one it recorded.
+        RunFolderError: ``out`` holds a run and ``resume`` is not set, another process trains
+            in it, or a file of the run cannot be written (disk full, read-only).
     """
     opts = resolve_config(RunOptions, options, owner="fit()")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -105,7 +110,9 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
             "data is a one-shot iterator; pass something iterable once per epoch, such as a "
             "DataLoader, a list of batches or genzoo.data.InMemoryLoader"
         )
-    return _Run(model, data, epochs, opts, callbacks).execute()
+    out = opts.out if World.from_env().is_main else None
+    with RunFolder(out, resume=opts.resume):  # one run at a time, none replaced
+        return _Run(model, data, epochs, opts, callbacks).execute()
 
 
 class _Run:
@@ -129,6 +136,7 @@ class _Run:
         self.finite = FiniteWatch()
         self.ema: WeightEMA | None = None
         self.optimization: Optimization | None = None
+        self.data_order = dataorder.describe(data, self.world.size)
         self._pending: tuple[int, dict[str, Any] | None] = (0, None)
         self._checkpoint_due = False  # a step checkpoint fell on an epoch's last batch
         self._interval = (0.0, 0)  # when the logging interval started, images since
@@ -177,6 +185,7 @@ class _Run:
         payload = None
         if found is not None:
             payload, path = found
+            dataorder.check(payload.get("data_order"), self.data_order, path)
             point = restore(model, payload, path, step, self.parallel)
             self.optimization.schedules.load_state_dict(payload.get("schedules"))
             epoch, skip, epoch_rng, noise = point.epoch, point.batch, point.epoch_rng, point.noise
@@ -402,6 +411,7 @@ class _Run:
             "metrics": self.result.metrics,
             "schedules": self.optimization.schedules.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
+            "data_order": self.data_order,
         }, state_dict=weights)
         remove_older(self.out, sharded)  # shards of earlier checkpoints, or of a sharded run resumed
         self.result.checkpoint = path

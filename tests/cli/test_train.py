@@ -43,7 +43,8 @@ def test_train_mnist_writes_the_run_folder(mnist_root: Path, tmp_path: Path) -> 
     assert f"checkpoint: {run / 'checkpoints' / 'last.pt'}" in result.stdout
 
     spec = tomllib.loads((run / "train.toml").read_text())
-    assert (spec["model"], spec["data"], spec["seed"], spec["max_steps"]) == ("vae", "mnist", 0, 3)
+    assert (spec["model"], spec["data"], spec["seed"]) == ("vae", "mnist", 0)
+    assert "max_steps" not in spec and "resume" not in spec  # a stopping limit, not a setting
     assert spec["config"] == {"hidden_dim": 32, "latent_dim": 4}  # typed, not strings
     meta = json.loads((run / "run.json").read_text())
     assert meta["model"] == "vae"
@@ -180,7 +181,7 @@ def test_resume_without_a_value_continues_the_run_folder(tiny_root: Path) -> Non
     assert [(m["epoch"], m["step"]) for m in _metrics(Path("run"))] == [(1, 4), (2, 8), (3, 12)]
     info = info_json(Path("run/checkpoints/last.pt"))
     assert (info["epochs"], info["steps"]) == (3, 12)
-    assert tomllib.loads(Path("run/train.toml").read_text())["resume"] == "auto"
+    assert "resume" not in tomllib.loads(Path("run/train.toml").read_text())
     # asking for fewer epochs than trained: nothing to do, said in one plain warning line
     result = ok(invoke(*args, "--resume", "--epochs", "2"))
     assert "to epoch 3 (step 12)" in result.stdout
@@ -216,10 +217,11 @@ def test_resume_errors(tiny_root: Path) -> None:
     user_error(invoke(*base, "--out", "v", "--resume", "nope.pt"), "no checkpoint file at nope.pt")
     Path("junk.pt").write_bytes(b"not a checkpoint")
     user_error(invoke(*base, "--out", "v", "--resume", "junk.pt"), "junk.pt", "corrupt")
-    user_error(invoke(*base, "--out", "g", "--resume"), "checkpoint of model 'gan', not of 'vae'")
+    user_error(invoke(*base, "--out", "g", "--resume"), "MODEL vae (the run has gan)")
     # the same model with other settings: the differing setting is named
     user_error(invoke("train", "gan", "--data-root", tiny_root, "--epochs", "2", "--out", "g",
-                      "--resume", *FAST), "config differs", "generator_widths")
+                      "--resume", "--set", "latent_dim=9", *FAST),
+               "cannot resume g with other settings", "--set latent_dim=9 (the run has 8)")
 
 
 # -- bad usage ------------------------------------------------------------------------------
