@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from .errors import ConfigError, PluginError
+from .errors import ConfigError, GenzooError, PluginError
 from .plugins import registry
 from .registry import BrokenPlugin, ModelInfo
 
@@ -26,10 +30,14 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
         UnknownModelError: no model has that name (the message lists them and the closest).
         ConfigError: a config key is unknown or a value has the wrong type.
         DuplicateModelError: two installed distributions register ``name``.
-        PluginError: the plugin's factory cannot be imported or returns nothing.
+        ConfigError: the settings ask for a model too large for this machine's memory (the
+            message gives the estimate), or a config value is not finite.
+        PluginError: the plugin's factory cannot be imported, raises, or returns nothing; the
+            message names the plugin.
     """
     info = registry().get(name)
     factory = info.load_factory()
+    check_model_size(name, factory, config)
     try:
         if seed is None:
             model = factory(**config)
@@ -39,13 +47,113 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
                 model = factory(**config)
     except ConfigError as err:
         raise ConfigError(f"cannot build {name!r}: {err}") from None
+    except GenzooError:
+        raise
+    except (MemoryError, OverflowError) as err:
+        raise ConfigError(f"cannot build {name!r} with these settings ({_settings(config)}): "
+                          f"{type(err).__name__}: {err}; use smaller sizes") from err
+    except Exception as err:  # the plugin's bug, reported against the plugin
+        raise PluginError(f"model {name!r} from {info.origin} (plugin {info.plugin!r}) failed to "
+                          f"build: {type(err).__name__}: {err}") from err
     if model is None:
         raise PluginError(f"the factory of model {name!r} from {info.origin} returned None")
+    _refuse_non_finite(name, model)
+    _check_optimizers(name, model)
     try:
         model.registry_name = name
     except AttributeError:  # a frozen third-party object: save/load then cannot name it
         pass
     return model
+
+
+def _settings(config: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items() if k != "image_shape") or "defaults"
+
+
+def _refuse_non_finite(name: str, model: Any) -> None:
+    """A NaN or infinite number in a model's config (a loss weight, a learning rate) trains on
+    garbage without an error; refuse it here."""
+    config = getattr(model, "config", None)
+    if config is None or not dataclasses.is_dataclass(config):
+        return
+    for field in dataclasses.fields(config):
+        values = getattr(config, field.name)
+        for value in values if isinstance(values, (tuple, list)) else (values,):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"cannot build {name!r}: {field.name} must be a finite "
+                                  f"number, got {getattr(config, field.name)!r}")
+
+
+def _check_optimizers(name: str, model: Any) -> None:
+    """Make the model's optimizers once, so that settings torch refuses (a negative learning
+    rate, betas outside [0, 1)) fail at build time rather than when training starts."""
+    configure = getattr(model, "configure_optimizers", None)
+    if not callable(configure):
+        return
+    try:
+        configure()
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"cannot build {name!r}: its optimizer refuses these settings: {err}") from err
+    except Exception:  # noqa: BLE001 - anything else is the runner's to report, at fit time
+        return
+
+
+def check_model_size(name: str, factory: Callable[..., Any], config: dict[str, Any]) -> None:
+    """Refuse settings whose weights alone would not fit in this machine's memory.
+
+    When a setting is a large number (over 2048), the model is first built on PyTorch's
+    ``meta`` device, which allocates nothing, to count its parameters. A factory that cannot
+    build on ``meta`` is not checked.
+
+    Raises:
+        ConfigError: with the estimate, before anything is allocated.
+    """
+    numbers = [v for value in config.values()
+               for v in (value if isinstance(value, (tuple, list)) else (value,))]
+    if not any(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > 2048
+               for v in numbers + [_number(v) for v in numbers if isinstance(v, str)]):
+        return
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            probe = factory(**config)
+        tensors = [*probe.parameters(), *probe.buffers()]
+    except Exception:
+        return  # the real build reports whatever is wrong
+    weights = sum(t.numel() * t.element_size() for t in tensors)
+    memory = physical_memory()
+    if memory and weights > memory:
+        params = sum(t.numel() for t in tensors)
+        raise ConfigError(
+            f"cannot build {name!r} with these settings ({_settings(config)}): it would have "
+            f"{params:,} parameters, {format_bytes(weights)} of weights alone (about "
+            f"{format_bytes(4 * weights)} to train), more than this machine's "
+            f"{format_bytes(memory)} of memory; use smaller sizes"
+        )
+
+
+def _number(text: str) -> float:
+    try:
+        return max((abs(float(part)) for part in text.replace("x", ",").split(",") if part.strip()),
+                   default=0.0)
+    except ValueError:
+        return 0.0
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes (0 where it cannot be told)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def format_bytes(count: float) -> str:
+    """``count`` bytes as ``"3.1 TB"``."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if count < 1000 or unit == "PB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1000
+    return f"{count:.1f} PB"
 
 
 def list_models(pattern: str = "*") -> list[str]:

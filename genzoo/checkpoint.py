@@ -22,12 +22,13 @@ from typing import Any, Literal
 
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "model_payload",
            "load"]
 
 FORMAT = "genzoo-checkpoint"
+_DOS_DIRECTORY = 0x10  # the folder bit of a zip record's external attributes
 #: Bumped when a change makes older genzoo unable to read new files.
 FORMAT_VERSION = 1
 
@@ -35,21 +36,28 @@ FORMAT_VERSION = 1
 def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``payload`` to ``path`` atomically: a crash mid-write leaves the old file intact.
 
-    The data goes to a temporary file in the same folder, is flushed to disk, and then renamed
-    over ``path`` in one step.
+    The data goes to a temporary file in the same folder (named after this process, so that a
+    run folder's next run can tell a dead writer's leftovers from a live one's), is flushed to
+    disk, and then renamed over ``path`` in one step.
     """
+    from .runner.runfolder import temp_checkpoint_prefix
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_checkpoint_prefix(path.name), suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, KeyboardInterrupt):  # a second Ctrl-C while writing: say what is kept
+            kept = f"the previous {path} is intact" if path.is_file() else "nothing was written"
+            raise KeyboardInterrupt(f"interrupted while writing {path}; {kept}") from err
         raise
     _fsync_dir(path.parent)
     return path
@@ -72,6 +80,30 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
+    try:
+        payload = _load_archive(path, map_location)
+    except CheckpointError:
+        raise
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain values, so it was not loaded "
+            f"(genzoo loads with weights_only=True): {_first_line(err)}"
+        ) from err
+    except Exception as err:  # damage anywhere in the file: whatever the zip or torch reader raises
+        raise CheckpointError(
+            f"{path} is truncated or corrupted and cannot be read ({type(err).__name__}: "
+            f"{_first_line(err)}); use an earlier checkpoint"
+        ) from err
+    _check_payload(payload, path)
+    if model is not None and payload["model"] != model:
+        raise CheckpointError(
+            f"{path} is a checkpoint of model {payload['model']!r}, not of {model!r}"
+        )
+    return payload
+
+
+def _load_archive(path: Path, map_location: str | torch.device) -> Any:
+    """``torch.load`` after checking the file is a zip archive whose every record is intact."""
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
             f"{path} is truncated or corrupted, or not a checkpoint at all: it is not the zip "
@@ -82,18 +114,11 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
         raise CheckpointError(
             f"{path} is corrupted: its record {damaged!r} fails its checksum; use an earlier checkpoint"
         )
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path} holds objects other than tensors and plain values, so it was not loaded "
-            f"(genzoo loads with weights_only=True): {_first_line(err)}"
-        ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise CheckpointError(
-            f"{path} is truncated or corrupted and cannot be read ({_first_line(err)}); "
-            "use an earlier checkpoint"
-        ) from err
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def _check_payload(payload: Any, path: Path) -> None:
+    """Check the entries every genzoo checkpoint has, with their types."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a torch file but not a genzoo checkpoint (no 'format': {FORMAT!r} entry)"
@@ -104,14 +129,15 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
             f"{path} has checkpoint format version {version!r}, newer than the {FORMAT_VERSION} "
             "this genzoo reads; upgrade genzoo to load it"
         )
-    for key in ("model", "config", "state_dict"):
+    for key, kind in (("model", str), ("config", dict), ("state_dict", dict)):
         if key not in payload:
             raise CheckpointError(f"{path} lacks the {key!r} entry every genzoo checkpoint has")
-    if model is not None and payload["model"] != model:
-        raise CheckpointError(
-            f"{path} is a checkpoint of model {payload['model']!r}, not of {model!r}"
-        )
-    return payload
+        if not isinstance(payload[key], kind):
+            raise CheckpointError(f"{path} is damaged: its {key!r} entry is a "
+                                  f"{type(payload[key]).__name__}, not a {kind.__name__}")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+               for k, v in payload["state_dict"].items()):
+        raise CheckpointError(f"{path} is damaged: its weights are not all tensors by name")
 
 
 def model_payload(model: Any, state_dict: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -175,7 +201,13 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
     if weights not in ("auto", "ema", "raw"):
         raise ConfigError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
     payload = read_checkpoint(path)
-    model = build(payload["model"], **payload["config"])
+    try:
+        model = build(payload["model"], **payload["config"])
+    except ConfigError as err:
+        raise CheckpointError(
+            f"the config in {path} does not fit model {payload['model']!r} as this version of its "
+            f"plugin builds it: {err}"
+        ) from err
     if overrides:
         setter = getattr(model, "set_sampling_options", None)
         if setter is None:
@@ -186,10 +218,10 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
     if weights == "ema" and not ema:
         raise CheckpointError(f"{path} holds no weight EMA (the run did not use ema=...); "
                               "load it with weights='raw' or 'auto'")
-    state = ema["state_dict"] if ema and weights != "raw" else payload["state_dict"]
     try:
+        state = ema["state_dict"] if ema and weights != "raw" else payload["state_dict"]
         model.load_state_dict(state)
-    except RuntimeError as err:
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
         raise CheckpointError(
             f"the weights in {path} do not fit model {payload['model']!r} as this version of its "
             f"plugin builds it: {_first_line(err)}"
@@ -203,9 +235,13 @@ def _first_line(err: BaseException) -> str:
 
 
 def _damaged_record(path: Path) -> str | None:
-    """The first record of the zip archive whose CRC-32 does not match (torch does not check)."""
+    """The first record of the zip archive whose CRC-32 does not match (torch does not check),
+    or that the zip directory marks as a folder (torch's reader then reads it as empty)."""
     try:
         with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.is_dir() or info.external_attr & _DOS_DIRECTORY:
+                    return info.filename
             return archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         return f"<archive: {_first_line(err)}>"

@@ -91,6 +91,7 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
             pm.unregister(name=registered)
             reg.remove_plugin(registered)
             raise PluginError(f"plugin {registered!r} failed to register its models: {err}") from err
+        _guard_runner_hooks(pm, registered, "")
         return registered
 
 
@@ -145,7 +146,10 @@ def _discover() -> tuple[pluggy.PluginManager, Registry]:
             _check_api_version(plugin, ep.name)
             _register_checked(pm, plugin, ep.name)
             _collect_models(pm, reg, ep.name, dist)
-        except Exception as err:  # a broken plugin must not take genzoo down
+            _guard_runner_hooks(pm, ep.name, f" from {dist_name} {version}" if dist_name else "")
+        except BaseException as err:  # a broken plugin must not take genzoo down, even by
+            if isinstance(err, KeyboardInterrupt):  # sys.exit() at import; Ctrl-C stops genzoo
+                raise
             if pm.get_plugin(ep.name) is not None:
                 pm.unregister(name=ep.name)
             reg.remove_plugin(ep.name)
@@ -187,6 +191,43 @@ def _register_checked(pm: pluggy.PluginManager, plugin: object, name: str | None
         pm.unregister(plugin)
         raise
     return registered
+
+
+def _guard_runner_hooks(pm: pluggy.PluginManager, plugin_name: str, origin: str) -> None:
+    """Make the plugin's runner hooks (every hook but ``genzoo_register_models``) report an
+    error against the plugin, as a warning, instead of ending the run that called them.
+
+    A hook that fails is skipped from then on (until :func:`reload_plugins`), so a broken
+    plugin costs a training run one warning, not its epoch.
+    """
+    plugin = pm.get_plugin(plugin_name)
+    for hook_name in dir(pm.hook):
+        if not hook_name.startswith("genzoo_") or hook_name == "genzoo_register_models":
+            continue
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin and not impl.hookwrapper and not impl.wrapper:
+                impl.function = _guarded(impl.function, plugin_name, origin, hook_name)
+
+
+def _guarded(function: Callable[..., Any], plugin: str, origin: str,
+             hook: str) -> Callable[..., Any]:
+    failed = False
+
+    @functools.wraps(function)
+    def guarded(*args: Any) -> Any:
+        nonlocal failed
+        if failed:
+            return None
+        try:
+            return function(*args)
+        except Exception as err:
+            failed = True
+            warnings.warn(f"genzoo plugin {plugin!r}{origin} failed in {hook} and is skipped "
+                          f"from now on; the run goes on: {type(err).__name__}: {err}",
+                          RuntimeWarning, stacklevel=2)
+            return None
+
+    return guarded
 
 
 def _collect_models(pm: pluggy.PluginManager, reg: Registry, plugin_name: str,

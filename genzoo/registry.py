@@ -147,7 +147,10 @@ class Registry:
             raise self.duplicate_error(name)
         broken = self.broken.get(name)
         if broken is not None:
-            raise broken.error
+            if isinstance(broken.error, Exception):
+                raise broken.error
+            raise PluginError(f"plugin {broken.name!r} failed to load, so its models cannot be "
+                              f"used: {broken.reason}") from broken.error  # not SystemExit & co
         raise self.unknown_error(name)
 
     def duplicate_error(self, name: str) -> DuplicateModelError:
