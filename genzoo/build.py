@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from .errors import ConfigError, GenzooError, PluginError
+from .memory import format_bytes, physical_memory
 from .plugins import registry
 from .registry import BrokenPlugin, ModelInfo
 
@@ -137,23 +137,6 @@ def _number(text: str) -> float:
                    default=0.0)
     except ValueError:
         return 0.0
-
-
-def physical_memory() -> int:
-    """This machine's memory in bytes (0 where it cannot be told)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
-def format_bytes(count: float) -> str:
-    """``count`` bytes as ``"3.1 TB"``."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if count < 1000 or unit == "PB":
-            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
-        count /= 1000
-    return f"{count:.1f} PB"
 
 
 def list_models(pattern: str = "*") -> list[str]:

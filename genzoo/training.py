@@ -16,7 +16,7 @@ from .runner import FitResult, World, resolve_device
 from .runner.runfolder import RunFolder
 
 __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NOT_RECORDED",
-           "run_settings", "settings_conflicts", "run_data"]
+           "run_settings", "settings_conflicts", "run_data", "check_labels"]
 
 #: The options a resumed run may change: they leave the model and the data order alone.
 RESUMABLE_OPTIONS = frozenset({"epochs", "out", "device", "precision", "progress", "tensorboard",
@@ -149,6 +149,34 @@ class _RunSettingsFile:
         typed = {k: getattr(config, k, v) for k, v in self.spec.config.items()}
         text = spec_to_toml(replace(self.spec, config=typed))
         (self.out / "train.toml").write_text(text, encoding="utf-8")
+
+
+def check_labels(images: Any, model: Any, name: str) -> None:
+    """Refuse data whose labels a class-conditional model cannot take: a folder with more
+    classes than ``num_classes``, or labels outside ``[0, num_classes)``.
+
+    Raises:
+        ConfigError: naming the classes or the labels, and the setting to change.
+    """
+    from .latent import class_count
+
+    classes = class_count(model)
+    labels = getattr(images, "labels", None)
+    if not classes or labels is None or labels.numel() == 0:
+        return
+    found = getattr(images, "classes", None)
+    if found and len(found) > classes:
+        shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+        raise ConfigError(
+            f"{images.name} has {len(found)} classes ({shown}) but {name} is set to "
+            f"num_classes={classes}; train with --set num_classes={len(found)}")
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
+        raise ConfigError(
+            f"{images.name} has label {bad}, outside 0 to {classes - 1} (num_classes={classes}); "
+            f"labels must be class indices from 0: train with --set num_classes={max(high + 1, classes)} "
+            "or fix the labels")
 
 
 def run_settings(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]] | None:

@@ -43,6 +43,7 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     from ..checkpoint import load
     from ..latent import class_count
     from ..protocols import IterativeGenerator
+    from ..memory import check_sample_size
     from ..runner import resolve_device
     from . import model_name
 
@@ -67,6 +68,7 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
+    check_sample_size(model, count)
     classes = class_count(model)
     if labels and not classes:
         raise click.BadParameter(f"{checkpoint} holds a {model_name(model)} that is not "

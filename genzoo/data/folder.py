@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +14,7 @@ import torch
 
 from genzoo.data.errors import DataError
 from genzoo.data.image_set import ImageSet
+from genzoo.memory import format_bytes, physical_memory
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -42,29 +46,52 @@ def _read_error(path: Path, e: Exception) -> DataError:
     )
 
 
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError)  # UnidentifiedImageError is an OSError
+def _bomb_error(path: Path, e: Exception) -> DataError:
+    from PIL import Image
+
+    return DataError(
+        f"Image {path} is too large to decode safely ({e}); it may be a decompression bomb. "
+        f"Images over {Image.MAX_IMAGE_PIXELS:,} pixels are refused: shrink it, or move it out "
+        "of the folder."
+    )
+
+
+@contextlib.contextmanager
+def _hostile_file_guard(path: Path) -> Iterator[None]:
+    """Turn whatever a damaged or hostile file makes PIL raise into one :class:`DataError`:
+    decompression bombs (over ``PIL.Image.MAX_IMAGE_PIXELS``, also refused instead of PIL's
+    warning), headers whose sizes overflow, truncated or garbled data."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            yield
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise _bomb_error(path, e) from e
+        except (MemoryError, OverflowError) as e:
+            raise _bomb_error(path, e) from e
+        except Exception as e:  # noqa: BLE001 - any decoder failure is this file's fault
+            raise _read_error(path, e) from e
 
 
 def _header(path: Path) -> tuple[str, tuple[int, int]]:
     """The mode and (width, height) of an image, read from its header only."""
     from PIL import Image
 
-    try:
-        with Image.open(path) as img:
-            return img.mode, img.size
-    except _DECODE_ERRORS as e:
-        raise _read_error(path, e) from e
+    with _hostile_file_guard(path), Image.open(path) as img:
+        width, height = img.size
+        if width < 1 or height < 1 or width * height > Image.MAX_IMAGE_PIXELS:
+            raise Image.DecompressionBombError(f"its header says {width}x{height} pixels")
+        return img.mode, img.size
 
 
 def _decode(path: Path) -> Image.Image:
     from PIL import Image
 
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img
-    except _DECODE_ERRORS as e:
-        raise _read_error(path, e) from e
+    with _hostile_file_guard(path), Image.open(path) as img:
+        img.load()
+        return img
 
 
 def _is_gray(mode: str) -> bool:
@@ -121,8 +148,10 @@ def load_folder(
 
     Raises:
         DataError: If the folder is missing or has no images, a file cannot be
-            decoded (the file is named), the images differ in size and no
-            ``size`` is given, or an argument is invalid.
+            decoded (the file is named; decompression bombs over
+            ``PIL.Image.MAX_IMAGE_PIXELS`` and headers whose sizes overflow
+            included), the images would not fit in memory, the images differ in
+            size and no ``size`` is given, or an argument is invalid.
     """
     folder = Path(os.fspath(path)).expanduser()
     if channels not in (None, 1, 3):
@@ -163,6 +192,14 @@ def load_folder(
                 )
 
     h, w = target_hw
+    needed = len(files) * h * w * channels
+    memory = physical_memory()
+    if memory and needed > memory // 2:
+        raise DataError(
+            f"{len(files)} images of {w}x{h}x{channels} from {folder} need "
+            f"{format_bytes(needed)} in memory, more than half this machine's "
+            f"{format_bytes(memory)}; pass size=N (--image-size N) to load them smaller."
+        )
     out = np.empty((len(files), h, w, channels), dtype=np.uint8)
     for i, f in enumerate(files):
         img = _convert(_decode(f), channels)
