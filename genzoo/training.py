@@ -16,12 +16,20 @@ from .runner import FitResult, World, resolve_device
 from .runner.runfolder import RunFolder
 
 __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NOT_RECORDED",
-           "run_settings", "settings_conflicts", "run_data", "check_labels"]
+           "run_settings", "settings_conflicts", "run_data", "may_change_on_resume", "check_labels"]
 
-#: The options a resumed run may change: they leave the model and the data order alone.
+#: The options a resumed run may change: they leave the model and the data order alone (so do
+#: the intervals of logs, grids and checkpoints, every option named ``*_every*``).
 RESUMABLE_OPTIONS = frozenset({"epochs", "out", "device", "precision", "progress", "tensorboard",
                                "log_every", "grid_every", "checkpoint_every", "max_steps",
                                "data_root", "download", "report"})
+
+
+def may_change_on_resume(option: str) -> bool:
+    """Whether a resumed run may change the :class:`TrainSpec` field ``option``."""
+    return option in RESUMABLE_OPTIONS or "_every" in option
+
+
 #: Options that are not run settings and so are not written to ``train.toml``: where to resume
 #: from, and a stopping limit (a later resume with more epochs must not stop there again).
 NOT_RECORDED = frozenset({"resume", "max_steps"})
@@ -216,12 +224,13 @@ def run_data(checkpoint: str | Path, data: str | None, root: str | Path | None
 def settings_conflicts(recorded: dict[str, Any], recorded_config: dict[str, Any],
                        given: dict[str, Any], given_config: dict[str, Any]) -> list[str]:
     """What a resume asks to change that a resumed run may not (outside
-    :data:`RESUMABLE_OPTIONS`), one ``"--option VALUE (the run has VALUE)"`` per difference.
+    :data:`RESUMABLE_OPTIONS`, and model settings other than sampling options), one
+    ``"--option VALUE (the run has VALUE)"`` per difference.
     """
     defaults = {f.name: f.default for f in fields(TrainSpec) if f.default is not MISSING}
     conflicts = []
     for key, value in given.items():
-        if key in RESUMABLE_OPTIONS or key in NOT_RECORDED or key == "config":
+        if may_change_on_resume(key) or key in NOT_RECORDED or key == "config":
             continue
         before = recorded.get(key, defaults.get(key))
         if not _same_setting(key, before, value):
@@ -230,11 +239,15 @@ def settings_conflicts(recorded: dict[str, Any], recorded_config: dict[str, Any]
     if given_config and not any(c.startswith("MODEL ") for c in conflicts):
         from .build import build
 
+        from .sampling import sampling_fields
+
         name = recorded.get("model", given.get("model"))
-        before = build(name, **recorded_config).config_dict()
+        model = build(name, **recorded_config)
+        free = sampling_fields(model.config) if hasattr(model, "config") else frozenset()
+        before = model.config_dict()
         after = build(name, **{**recorded_config, **given_config}).config_dict()
         conflicts += [f"--set {key}={given_config[key]} (the run has {before.get(key)!r})"
-                      for key in given_config if before.get(key) != after.get(key)]
+                      for key in given_config if key not in free and before.get(key) != after.get(key)]
     return conflicts
 
 

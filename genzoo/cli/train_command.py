@@ -168,7 +168,7 @@ def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict
         The run options and the model config to resume with (``resume`` set to the checkpoint,
         or to ``"auto"`` for a run folder without one under ``--resume auto``).
     """
-    from ..training import RESUMABLE_OPTIONS, run_settings, settings_conflicts
+    from ..training import RESUMABLE_OPTIONS, may_change_on_resume, run_settings, settings_conflicts
 
     resume = str(given["resume"])
     folder, checkpoint = _resume_target(resume, given)
@@ -191,7 +191,7 @@ def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict
             f"cannot resume {folder} with other settings: {'; '.join(conflicts)}. A resumed run "
             f"keeps its model, data and seed (from {folder / 'train.toml'}); only {safe} may "
             "change. Start a new run with another --out to change the others")
-    values = {**base, **{k: v for k, v in given.items() if k in RESUMABLE_OPTIONS}}
+    values = {**base, **{k: v for k, v in given.items() if may_change_on_resume(k)}}
     values["resume"] = str(checkpoint) if checkpoint else "auto"
     values["out"] = given.get("out") or str(folder)
     return values, {**base_config, **config}

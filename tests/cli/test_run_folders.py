@@ -191,3 +191,12 @@ def test_eval_defaults_to_the_runs_own_data_set(tiny_root: Path, tmp_path: Path)
     message = user_error(invoke("eval", checkpoint, "--data-root", empty, "--no-download", "-n", "8"),
                          one_line=False)
     assert "FashionMNIST" in message
+
+
+def test_resume_may_change_sampling_options_and_intervals(tiny_root: Path) -> None:
+    ok(invoke(*_train(tiny_root, "--epochs", "1")))
+    ok(invoke("train", "--resume", "run", "--epochs", "2", "--set", "temperature=0.5",
+              "--grid-every", "2", "--log-every", "3", "--checkpoint-every", "2"))
+    spec = tomllib.loads(Path("run/train.toml").read_text())
+    assert spec["config"]["temperature"] == 0.5 and spec["grid_every"] == 2 and spec["epochs"] == 2
+    assert info_json(Path("run/checkpoints/last.pt"))["epochs"] == 2
