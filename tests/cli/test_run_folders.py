@@ -89,7 +89,7 @@ def test_max_steps_is_a_stopping_limit_not_a_setting(tiny_root: Path) -> None:
     ok(invoke(*_train(tiny_root, "--epochs", "1", "--max-steps", "2")))
     assert "max_steps" not in tomllib.loads(Path("run/train.toml").read_text())
     result = ok(invoke("train", "--resume", "run", "--epochs", "2"))
-    assert "to epoch 2 (8 steps)" in result.stdout
+    assert "to epoch 2 (step 8)" in result.stdout
 
 
 def test_resume_without_a_checkpoint_says_so_unless_auto(tiny_root: Path) -> None:
@@ -101,7 +101,7 @@ def test_resume_without_a_checkpoint_says_so_unless_auto(tiny_root: Path) -> Non
     result = ok(invoke(*_train(tiny_root, "--epochs", "1", "--resume", "auto")))
     assert "No checkpoint in run yet: starting a new run there." in result.stderr
     result = ok(invoke(*_train(tiny_root, "--epochs", "2", "--resume", "auto")))
-    assert "to epoch 2 (8 steps)" in result.stdout
+    assert "to epoch 2 (step 8)" in result.stdout
 
 
 def test_a_new_run_into_a_run_folder_is_refused(tiny_root: Path) -> None:
