@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 QUALITY = SCRIPT.with_name("quality.py")
@@ -151,3 +152,18 @@ def test_gpu_check_says_when_there_is_no_gpu(tmp_path):
                           env={**os.environ, "PYTHON": sys.executable}, timeout=120)
     assert done.returncode == 2
     assert "no usable CUDA device: nothing to check" in log.read_text()
+
+
+def test_likelihood_benchmark_prints_bits_per_dim_beside_cpu_time(mnist_root, tmp_path, capsys):
+    likelihood = _benchmark_module("likelihood")
+    threads = torch.get_num_threads()
+    try:
+        assert likelihood.main(["--out", str(tmp_path / "runs"), "--quick", "--only", "vae",
+                                "--threads", "1", "--iw-samples", "5", "--data-root", str(mnist_root),
+                                "--json", str(tmp_path / "rows.json")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "| vae |" in out and "ELBO" in out and "IWAE bound, K=5" in out and "1.05" in out
+    (row,) = json.loads((tmp_path / "rows.json").read_text())
+    assert row["train_cpu_seconds"] > 0 and [s["kind"] for s in row["scores"]] == ["bound", "bound"]

@@ -15,7 +15,7 @@ Example:
     >>> from genzoo.metrics.likelihood import evaluate_likelihood
     >>> score = evaluate_likelihood(genzoo.load("runs/glow/checkpoints/last.pt"))  # doctest: +SKIP
     >>> print(score)  # doctest: +SKIP
-    1.4123 ± 0.0031 bits/dim (exact) on 10000 mnist test images, uniform dequantization of 8-bit pixels
+    <mean> ± <stderr> bits/dim (exact) on 10000 mnist test images, uniform dequantization of 8-bit pixels
 """
 
 from __future__ import annotations
