@@ -23,6 +23,10 @@ export GENZOO_DATA := $(abspath $(CURDIR)/../shared/data)
 endif
 endif
 
+# The plugin distributions shipped beside the core, each a package of its own (installed
+# editable into the same environment, as a user would pip-install them).
+PLUGIN_DISTRIBUTIONS := plugins/genzoo-diffusion plugins/genzoo-flow-matching plugins/genzoo-flows
+
 GAN_EPOCHS ?= 20
 VAE_EPOCHS ?= 20
 PYTEST_ARGS ?=
@@ -36,8 +40,8 @@ venv:
 		"$(BIN)/pip" install -q --disable-pip-version-check -r $(REQUIREMENTS) && \
 		touch "$(VENV)/.genzoo-ready"; \
 	fi
-	@"$(BIN)/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-	@"$(BIN)/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e plugins/genzoo-flows
+	@"$(BIN)/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
+		$(foreach plugin,$(PLUGIN_DISTRIBUTIONS),-e $(plugin))
 
 demo: venv
 	"$(BIN)/genzoo" train gan --data mnist --epochs $(GAN_EPOCHS) --batch-size 64 --seed 0 \

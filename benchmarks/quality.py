@@ -32,6 +32,7 @@ import csv
 import fnmatch
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,12 @@ ZOO = [
     Shipped("dcgan conditional", "dcgan", ("num_classes=10",), 12, 64),
     Shipped("conv-vae", "conv-vae", (), 12, 128),
     Shipped("conv-vae conditional", "conv-vae", ("num_classes=10",), 12, 128),
+    # The plugin distributions under plugins/ (``make venv`` installs them): class-conditional,
+    # sampled with classifier-free guidance in few steps.
+    Shipped("flow-matching conditional", "flow-matching",
+            ("num_classes=10", "sampler=heun", "sample_steps=6", "guidance=2.0"), 3, 128),
+    Shipped("ddpm conditional", "ddpm",
+            ("num_classes=10", "sampler=ddim", "sample_steps=12", "guidance=2.0"), 3, 128),
 ]
 
 #: The marker a finished zoo run leaves in its folder: its configuration and time.
@@ -102,49 +109,97 @@ def checkpoint_of(path: Path) -> Path:
     return path
 
 
-def train(config: Shipped, folder: Path, data_root: str | None, max_steps: int | None) -> float:
-    """Train ``config`` into ``folder`` (unless a finished run of it is there); its seconds."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def train(config: Shipped, folder: Path, data_root: str | None,
+          max_steps: int | None) -> tuple[float, float | None]:
+    """Train ``config`` into ``folder`` (unless a finished run of it is there); its wall-clock
+    seconds and its process CPU seconds (user + system, all threads; ``None`` if not recorded)."""
     done = folder / DONE_FILE
     wanted = {**asdict(config), "settings": list(config.settings), "max_steps": max_steps}
     if done.is_file():
         record = json.loads(done.read_text(encoding="utf-8"))
         if record["config"] == wanted:
             print(f"{config.name}: trained before in {record['seconds']:.0f} s", file=sys.stderr)
-            return record["seconds"]
+            return record["seconds"], record.get("cpu_seconds")
     if folder.exists():
         raise SystemExit(f"{folder} exists but holds no finished run of {config.name!r} with these "
                          "settings; move it away or choose another --zoo folder")
     command = config.command(folder, data_root, max_steps)
     print(f"{config.name}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu()
     done_training = subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
     if done_training.returncode != 0:
         raise SystemExit(f"training {config.name!r} failed (exit status {done_training.returncode}, "
                          f"its error is above); delete {folder} to train it again")
-    seconds = time.perf_counter() - started
-    done.write_text(json.dumps({"config": wanted, "seconds": round(seconds, 1)}) + "\n",
-                    encoding="utf-8")
-    print(f"{config.name}: trained in {seconds:.0f} s", file=sys.stderr, flush=True)
-    return seconds
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
+    done.write_text(json.dumps({"config": wanted, "seconds": round(seconds, 1),
+                                "cpu_seconds": round(cpu, 1)}) + "\n", encoding="utf-8")
+    print(f"{config.name}: trained in {seconds:.0f} s ({cpu:.0f} s of CPU time)", file=sys.stderr,
+          flush=True)
+    return seconds, cpu
+
+
+def sampling_seconds(model: object, n: int = 1000, batch_size: int = 500) -> float:
+    """Wall-clock seconds to draw ``n`` samples in batches (after one warm-up batch)."""
+    model.sample(min(batch_size, n), seed=1)
+    started = time.perf_counter()
+    for start in range(0, n, batch_size):
+        model.sample(min(batch_size, n - start), seed=start)
+    return time.perf_counter() - started
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
 
 
 def zoo_rows(records: list[dict]) -> list[list[str]]:
     """The docs table's header and rows: one per configuration, FID also as a multiple of the
     floor, and the real-data floor last."""
-    rows = [["configuration", "settings", "epochs", "batch", "training time", "FID ↓", "× floor",
-             "classifier score ↑", "precision ↑", "recall ↑"]]
+    rows = [HEADER]
     for r in records:
         settings = " ".join(f"``{s}``" for s in r["settings"]) or "defaults"
-        minutes, seconds = divmod(round(r["train_seconds"]), 60)
         epochs = f"{r['max_steps']} steps" if r["max_steps"] else str(r["epochs"])
-        rows.append([r["name"], settings, epochs, str(r["batch_size"]), f"{minutes}:{seconds:02d}",
+        rows.append([r["name"], settings, epochs, str(r["batch_size"]), _minutes(r["train_seconds"]),
+                     _minutes(r.get("train_cpu_seconds")), f"{r['sample_seconds_per_1000']:.1f} s",
                      f"{r['fid']:.2f}", f"{r['fid'] / r['floor']['fid']:.1f}×",
                      f"{r['classifier_score']:.2f}", f"{r['precision']:.3f}", f"{r['recall']:.3f}"])
     floor = records[0]["floor"]
-    rows.append(["*real data (train vs test)*", "", "", "", "", f"{floor['fid']:.2f}", "1.0×",
+    rows.append(["*real data (train vs test)*", "", "", "", "", "", "", f"{floor['fid']:.2f}", "1.0×",
                  f"{floor['classifier_score']:.2f}", f"{floor['precision']:.3f}",
                  f"{floor['recall']:.3f}"])
     return rows
+
+
+#: The docs table's columns.
+HEADER = ["configuration", "settings", "epochs", "batch", "training time", "CPU time",
+          "sampling / 1,000", "FID ↓", "× floor", "classifier score ↑", "precision ↑", "recall ↑"]
+
+
+def merge_rows(path: Path, rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` (a header, configurations, the floor last) with the configurations an earlier
+    table at ``path`` holds and ``rows`` does not, in :data:`ZOO`'s order (columns an older table
+    lacks are left empty)."""
+    if not path.is_file():
+        return rows
+    with path.open(newline="", encoding="utf-8") as file:
+        old = list(csv.reader(file))
+    fresh = {row[0]: row for row in rows[1:-1]}
+    kept = {}
+    for row in old[1:]:
+        if row[0] in fresh or row[0].startswith("*"):
+            continue
+        kept[row[0]] = [dict(zip(old[0], row)).get(column, "") for column in HEADER]
+    by_name = {**kept, **fresh}
+    order = [c.name for c in ZOO if c.name in by_name] + [n for n in by_name if n not in
+                                                          {c.name for c in ZOO}]
+    return [rows[0], *[by_name[name] for name in order], rows[-1]]
 
 
 def markdown(rows: list[list[str]]) -> str:
@@ -204,17 +259,20 @@ def main() -> None:
     for run, config in runs:
         checkpoint = checkpoint_of(run)
         model = genzoo.load(checkpoint, device=device)
+        per_1000 = sampling_seconds(model)
         started = time.perf_counter()
         metrics = evaluate(model, dataset=args.data, n=n, seed=args.seed, root=args.data_root,
                            classifier=classifier)
         seconds = time.perf_counter() - started
-        print(f"{run}: FID {metrics.fid:.3f} ({seconds:.1f} s)", file=sys.stderr)
+        print(f"{run}: FID {metrics.fid:.3f} ({seconds:.1f} s; sampling {per_1000:.1f} s per "
+              "1,000 images)", file=sys.stderr)
         rows.append((f"{run} ({model.registry_name})", metrics))
         record = {"run": str(run), "checkpoint": str(checkpoint), "model": model.registry_name,
-                  "seconds": round(seconds, 2), **metrics.as_dict()}
+                  "seconds": round(seconds, 2), "sample_seconds_per_1000": round(per_1000, 2),
+                  **metrics.as_dict()}
         if config is not None:
-            record |= {**asdict(config), "train_seconds": trained[config],
-                       "max_steps": max_steps}
+            record |= {**asdict(config), "train_seconds": trained[config][0],
+                       "train_cpu_seconds": trained[config][1], "max_steps": max_steps}
         records.append(record)
     table = zoo_rows(records) if args.zoo else None
     print(markdown(table) if table else markdown_table(rows))
@@ -222,8 +280,9 @@ def main() -> None:
           f"{classifier.test_accuracy:.2%}; floor: {n} real training images vs the test set.")
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
+        merged = merge_rows(args.csv, table)
         with args.csv.open("w", newline="", encoding="utf-8") as file:
-            csv.writer(file).writerows(table)
+            csv.writer(file).writerows(merged)
     if args.figures:
         args.figures.mkdir(parents=True, exist_ok=True)
         for config in trained:

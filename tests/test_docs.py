@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 #: Packages whose modules' ``__all__`` names must all be documented.
-DOCUMENTED_PACKAGES = ("genzoo", "genzoo_gan", "genzoo_vae", "genzoo_flows")
+DOCUMENTED_PACKAGES = ("genzoo", "genzoo_gan", "genzoo_vae", "genzoo_flows", "genzoo_diffusion",
+                       "genzoo_flow_matching")
 
 
 @dataclass

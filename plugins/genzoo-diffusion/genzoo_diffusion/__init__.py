@@ -1,9 +1,13 @@
-"""genzoo-diffusion: a small denoising-diffusion model, registered with genzoo as ``"diffusion"``.
+"""genzoo-diffusion: denoising diffusion, registered with genzoo as ``"ddpm"``.
 
 genzoo finds this module through the ``genzoo`` entry-point group declared in
 ``pyproject.toml``, and calls :func:`genzoo_register_models`. The factory is given as a
 ``"module:attribute"`` string, so listing models (``genzoo list``) does not import torch code
-from :mod:`genzoo_diffusion.model`; that happens only when a diffusion model is built.
+from :mod:`genzoo_diffusion.model`; that happens only when a model is built.
+
+The pieces are separate, as in diffusers: the network is genzoo's :class:`genzoo.nn.UNet`, the
+noise schedule (:mod:`genzoo_diffusion.schedule`) noises images (``add_noise``), and a sampler
+(:mod:`genzoo_diffusion.samplers`) takes one denoising ``step``; a new sampler needs no new model.
 """
 
 from __future__ import annotations
@@ -21,5 +25,5 @@ GENZOO_PLUGIN_API = 1
 
 @genzoo.hookimpl
 def genzoo_register_models(register: Any) -> None:
-    register("diffusion", "genzoo_diffusion.model:Diffusion",
-             summary="Small DDPM (conv UNet, epsilon prediction), DDPM or DDIM sampling")
+    register("ddpm", "genzoo_diffusion.model:Diffusion",
+             summary="Denoising diffusion on a UNet (epsilon or v prediction), DDPM or DDIM sampling, guidance")

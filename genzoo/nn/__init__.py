@@ -1,0 +1,12 @@
+"""Network building blocks that model plugins share.
+
+Plugins may depend on genzoo's public API only; the pieces here are part of it, so that two
+families that need the same network (the diffusion and flow-matching plugins both denoise with
+a UNet and both guide it) do not each write their own. Family-specific pieces (noise schedules,
+samplers, ODE solvers) stay in the plugin that needs them.
+"""
+
+from .guidance import class_labels, drop_labels, guided
+from .unet import UNet, timestep_embedding
+
+__all__ = ["UNet", "timestep_embedding", "class_labels", "drop_labels", "guided"]

@@ -1,0 +1,256 @@
+"""Denoising diffusion (DDPM) on a UNet, for 28×28 and 32×32 images.
+
+The network (:class:`genzoo.nn.UNet`) predicts the noise ``eps`` or the velocity ``v`` of a
+noised image. Training noises each image to a random timestep with the schedule's
+:meth:`~genzoo_diffusion.schedule.NoiseSchedule.add_noise` and regresses the target. Sampling
+starts from Gaussian noise and takes ``sample_steps`` strided steps with a sampler
+(:mod:`genzoo_diffusion.samplers`): deterministic DDIM or ancestral DDPM. With ``num_classes``
+the model is class-conditional and is sampled with classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from genzoo.latent import batch_labels
+from genzoo.model import GenerativeModel, eval_mode
+from genzoo.nn import UNet, class_labels, drop_labels, guided
+from genzoo.optim import adam
+from genzoo.protocols import Batch, StepContext
+
+from .samplers import SAMPLERS, sampling_timesteps
+from .schedule import NoiseSchedule, Prediction
+
+__all__ = ["DiffusionConfig", "Diffusion"]
+
+SamplerName = Literal["ddim", "ddpm"]
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """The diffusion model's options.
+
+    Attributes:
+        image_shape: ``(channels, height, width)``; height and width must be multiples of
+            ``patch_size * 2 ** (len(channel_mults) - 1)`` (28 and 32 are, with the defaults).
+        base_width: UNet channels at its first resolution.
+        channel_mults: UNet width multiplier per resolution.
+        blocks_per_level: UNet residual blocks per resolution.
+        patch_size: 2 runs the UNet at half the image resolution (four times cheaper), 1 at full.
+        dropout: Dropout in the UNet's residual blocks.
+        num_classes: Classes of a class-conditional model (batches must carry labels); 0: none.
+        label_dropout: How often a training label is replaced by the null class, so that the
+            same network learns the unconditional prediction that guidance needs.
+        timesteps: Diffusion steps ``T`` the model is trained on.
+        schedule: ``"cosine"`` (Nichol & Dhariwal) or ``"linear"`` (Ho et al.) noise schedule.
+        prediction: What the network predicts: ``"epsilon"`` (the noise) or ``"v"`` (the
+            velocity ``sqrt(ab) eps - sqrt(1 - ab) x0``, better behaved at few steps).
+        sampler: ``"ddim"`` (deterministic given the start noise) or ``"ddpm"`` (ancestral).
+        sample_steps: Denoising steps when sampling, strided over the ``T`` training steps
+            (``steps=`` of :meth:`Diffusion.sample` overrides it).
+        guidance: Classifier-free guidance scale when sampling a conditional model (1: none).
+        clip_denoised: Clip each predicted clean image to the data range while sampling.
+        lr: Adam's learning rate.
+    """
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    base_width: int = 32
+    channel_mults: tuple[int, ...] = (1, 2)
+    blocks_per_level: int = 1
+    patch_size: int = 2
+    dropout: float = 0.0
+    num_classes: int = 0
+    label_dropout: float = 0.1
+    timesteps: int = 1000
+    schedule: Literal["cosine", "linear"] = "cosine"
+    prediction: Prediction = "v"
+    sampler: SamplerName = "ddim"
+    sample_steps: int = 20
+    guidance: float = 1.0
+    clip_denoised: bool = True
+    lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+            raise ValueError(f"image_shape must be (channels, height, width), got {self.image_shape}")
+        if not self.channel_mults or min(self.channel_mults) < 1:
+            raise ValueError(f"channel_mults must be positive and non-empty, got {self.channel_mults}")
+        if self.patch_size not in (1, 2):
+            raise ValueError(f"patch_size must be 1 or 2, got {self.patch_size}")
+        multiple = self.patch_size * 2 ** (len(self.channel_mults) - 1)
+        if self.image_shape[1] % multiple or self.image_shape[2] % multiple:
+            raise ValueError(f"image height and width must be divisible by {multiple} (patch_size "
+                             f"{self.patch_size}, {len(self.channel_mults)} resolutions), got "
+                             f"{self.image_shape[1]}x{self.image_shape[2]}")
+        if self.base_width < 2 or self.blocks_per_level < 1 or self.num_classes < 0:
+            raise ValueError("base_width must be at least 2, blocks_per_level at least 1, "
+                             "num_classes 0 or more")
+        if not 0 <= self.label_dropout < 1 or not 0 <= self.dropout < 1:
+            raise ValueError("label_dropout and dropout must be in [0, 1)")
+        if self.timesteps < 1:
+            raise ValueError(f"timesteps must be positive, got {self.timesteps}")
+        if not 1 <= self.sample_steps <= self.timesteps:
+            raise ValueError(f"sample_steps must be between 1 and timesteps ({self.timesteps}), "
+                             f"got {self.sample_steps}")
+        if self.guidance < 0 or self.lr <= 0:
+            raise ValueError("guidance must be 0 or more and lr positive")
+
+
+class Diffusion(GenerativeModel):
+    """A DDPM: a :class:`~genzoo.Generator` and :class:`~genzoo.Trainer`.
+
+    Images in ``[0, 1]`` are scaled to ``[-1, 1]``. The latent of :meth:`sample_latent` is the
+    start noise ``x_T``. The DDPM sampler adds noise at every step: :meth:`sample` draws it from
+    the same CPU generator as ``x_T`` (so a ``seed`` repeats the images), and :meth:`generate`
+    from a generator seeded by a hash of ``z`` (so the same ``z`` gives the same images). Neither
+    touches torch's global random state.
+
+    Args:
+        config: A :class:`DiffusionConfig`; or pass its fields as keyword arguments.
+
+    Example::
+
+        model = genzoo.build("ddpm", num_classes=10)
+        model.fit(loader, epochs=5)
+        sevens = model.sample(16, labels=7, guidance=3.0, steps=25)
+    """
+
+    Config = DiffusionConfig
+    config: DiffusionConfig
+
+    def __init__(self, config: DiffusionConfig | None = None, /, **overrides: object) -> None:
+        super().__init__(config, **overrides)
+        cfg = self.config
+        self.net = UNet(cfg.image_shape[0], base_width=cfg.base_width, channel_mults=cfg.channel_mults,
+                        blocks_per_level=cfg.blocks_per_level, num_classes=cfg.num_classes,
+                        patch_size=cfg.patch_size, dropout=cfg.dropout)
+        self.schedule = NoiseSchedule(cfg.schedule, cfg.timesteps)
+
+    def _predict(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,
+                 guidance: float = 1.0) -> torch.Tensor:
+        return guided(self.net, x, t.float() / self.config.timesteps, labels, guidance)
+
+    # -- training -------------------------------------------------------------------------
+
+    def loss(self, images: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The denoising loss for ``images`` in ``[0, 1]`` at integer timesteps ``t``."""
+        cfg = self.config
+        x0 = images * 2 - 1
+        output = self._predict(self.schedule.add_noise(x0, noise, t), t, labels)
+        return F.mse_loss(output.float(), self.schedule.target(x0, noise, t, cfg.prediction).float())
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"diffusion": adam(self.parameters(), self.config.lr)}
+
+    def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        images = batch.images
+        labels = None
+        if cfg.num_classes:
+            labels = drop_labels(batch_labels(batch, cfg.num_classes, "ddpm"), cfg.label_dropout,
+                                 self.net.null_label)
+        t = torch.randint(0, cfg.timesteps, (images.shape[0],), device=images.device)
+        noise = torch.randn_like(images, dtype=torch.float32)
+        loss = self.loss(images, t, noise, labels)
+        step.optimize(loss, "diffusion")
+        return {"loss": loss.detach()}
+
+    # -- sampling -------------------------------------------------------------------------
+
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``x_T``: ``n`` images of standard Gaussian noise, drawn on the CPU."""
+        return torch.randn(n, *self.image_shape, generator=generator)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,
+                 steps: int | None = None, guidance: float | None = None,
+                 sampler: SamplerName | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Denoise ``x_T = z`` (on the model's device) into images in ``[0, 1]``.
+
+        Each step predicts, turns the prediction into the clean image ``x0`` (clipped to
+        ``[-1, 1]`` when ``clip_denoised``) and the noise, and lets the sampler step to the next
+        visited timestep.
+
+        Args:
+            z: ``N×C×H×W`` Gaussian noise.
+            labels: ``N`` classes of a conditional model; ``None``: the classes in turn.
+            steps: Denoising steps (default: the config's ``sample_steps``).
+            guidance: Classifier-free guidance scale (default: the config's ``guidance``).
+            sampler: ``"ddim"`` or ``"ddpm"`` (default: the config's).
+            generator: A CPU generator for the DDPM sampler's noise; ``None``: one seeded by a
+                hash of ``z``.
+
+        Raises:
+            ValueError: an unknown sampler, a step count outside ``[1, timesteps]``, a negative
+                guidance, or labels for an unconditional model.
+        """
+        cfg = self.config
+        steps = cfg.sample_steps if steps is None else int(steps)
+        guidance = cfg.guidance if guidance is None else float(guidance)
+        sampler = sampler or cfg.sampler
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
+        if guidance < 0:
+            raise ValueError(f"guidance must be 0 or more, got {guidance}")
+        timesteps = sampling_timesteps(cfg.timesteps, steps)
+        labels = class_labels(labels, z.shape[0], cfg.num_classes, z.device)
+        if generator is None and sampler == "ddpm":
+            generator = torch.Generator().manual_seed(_seed_of(z))
+        solver = SAMPLERS[sampler]()
+        x = z.float()
+        for index, t in enumerate(timesteps):
+            t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else -1
+            output = self._predict(x, torch.full((x.shape[0],), t, device=x.device), labels, guidance)
+            x0, eps = self.schedule.split(x, output.float(), t, cfg.prediction)
+            if cfg.clip_denoised:
+                x0 = x0.clamp(-1, 1)
+                eps = self.schedule.noise_of(x, x0, t)
+            x = solver.step(self.schedule, x, x0, eps, t, t_prev, generator)
+        return (x + 1) / 2
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None,
+               labels: torch.Tensor | int | None = None, steps: int | None = None,
+               guidance: float | None = None, sampler: SamplerName | None = None) -> torch.Tensor:
+        """Return ``n`` new images, ``n×C×H×W`` floats in ``[0, 1]`` on the model's device.
+
+        ``x_T`` and, for the DDPM sampler, every step's noise come from one CPU generator:
+        ``generator``, or a fresh one seeded with ``seed``. With neither, ``x_T`` comes from
+        torch's global random state, like the other genzoo models' latents.
+
+        Args:
+            n: How many images.
+            seed: Makes the images repeatable without touching torch's global random state.
+            generator: A CPU :class:`torch.Generator` to draw the noise from instead.
+            labels: A conditional model's classes: one for all, or ``n``; ``None``: in turn.
+            steps: Denoising steps (default: the config's ``sample_steps``); fewer is faster.
+            guidance: Classifier-free guidance scale (default: the config's ``guidance``).
+            sampler: ``"ddim"`` or ``"ddpm"`` (default: the config's).
+
+        Raises:
+            ValueError: ``n`` is not positive, or see :meth:`generate`.
+        """
+        if n < 1:
+            raise ValueError(f"n must be a positive number of images, got {n}")
+        if seed is not None:
+            generator = torch.Generator().manual_seed(seed)
+        with eval_mode(self):
+            z = self.sample_latent(n, generator=generator).to(self.device)
+            if generator is None:
+                generator = torch.Generator().manual_seed(_seed_of(z))
+            images = self.generate(z, labels, steps=steps, guidance=guidance, sampler=sampler,
+                                   generator=generator)
+            return images.float().clamp_(0, 1)
+
+
+def _seed_of(x: torch.Tensor) -> int:
+    """A 63-bit seed from the bytes of ``x``: the same tensor gives the same seed on any device."""
+    data = x.detach().float().cpu().contiguous().numpy().tobytes()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 1

@@ -1,0 +1,23 @@
+"""genzoo-flow-matching: conditional flow matching, registered with genzoo as ``"flow-matching"``.
+
+The model (:mod:`genzoo_flow_matching.model`) trains a UNet velocity field on the straight path
+from noise to data (:mod:`genzoo_flow_matching.path`) and samples by integrating it with an ODE
+solver (:mod:`genzoo_flow_matching.solvers`) in a few steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import genzoo
+
+__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
+
+#: The genzoo plugin API this package is written against.
+GENZOO_PLUGIN_API = 1
+
+
+@genzoo.hookimpl
+def genzoo_register_models(register: Any) -> None:
+    register("flow-matching", "genzoo_flow_matching.model:FlowMatching",
+             summary="Flow matching (rectified flow) on a UNet; Euler, midpoint or Heun in few steps")

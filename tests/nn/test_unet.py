@@ -1,0 +1,70 @@
+"""genzoo.nn.UNet: shapes, conditioning, the null class, patches and channels-last."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genzoo.nn import UNet, timestep_embedding
+
+
+def _trained_a_little(net: UNet) -> UNet:
+    """The head starts at zero (the output is zero at first); perturb every weight a little."""
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    return net
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+@pytest.mark.parametrize("patch_size", [1, 2])
+def test_output_has_the_input_shape(shape, patch_size):
+    net = UNet(shape[0], base_width=8, channel_mults=(1, 2), patch_size=patch_size)
+    x = torch.randn(2, *shape)
+    out = net(x, torch.rand(2))
+    assert out.shape == x.shape
+    assert torch.equal(out, torch.zeros_like(out))  # the zero-initialised head
+    assert net.size_multiple == 2 * patch_size
+
+
+def test_time_and_class_change_the_output_and_none_is_the_null_class():
+    net = _trained_a_little(UNet(1, base_width=8, num_classes=10))
+    net.eval()
+    x = torch.randn(2, 1, 28, 28)
+    t = torch.tensor([0.3, 0.3])
+    a = net(x, t, torch.tensor([1, 1]))
+    assert not torch.allclose(a, net(x, t, torch.tensor([2, 2])))
+    assert not torch.allclose(a, net(x, torch.tensor([0.6, 0.6]), torch.tensor([1, 1])))
+    assert torch.equal(net(x, t), net(x, t, torch.full((2,), net.null_label)))
+    assert net.null_label == 10 and net.classes.num_embeddings == 11
+    assert torch.allclose(net(x, torch.tensor(0.3)), net(x, t))  # one time for all
+
+
+def test_channels_last_is_the_same_function():
+    torch.manual_seed(0)
+    fast = _trained_a_little(UNet(3, base_width=8, channels_last=True, patch_size=2))
+    plain = UNet(3, base_width=8, channels_last=False, patch_size=2)
+    plain.load_state_dict(fast.state_dict())
+    assert fast.stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.stem.weight.is_contiguous(memory_format=torch.channels_last)
+    x, t = torch.randn(2, 3, 32, 32), torch.rand(2)
+    torch.testing.assert_close(fast(x, t), plain(x, t), rtol=1e-4, atol=1e-5)
+
+
+def test_bad_inputs_and_options_are_refused():
+    net = UNet(1, base_width=8, channel_mults=(1, 2), patch_size=2)
+    with pytest.raises(ValueError, match="multiples of 4, got 1×30×30"):
+        net(torch.randn(1, 1, 30, 30), torch.rand(1))
+    with pytest.raises(ValueError, match="1-channel"):
+        net(torch.randn(1, 3, 28, 28), torch.rand(1))
+    with pytest.raises(ValueError, match="patch_size"):
+        UNet(1, patch_size=3)
+    with pytest.raises(ValueError, match="channel_mults"):
+        UNet(1, channel_mults=())
+
+
+def test_timestep_embedding_is_sinusoidal():
+    emb = timestep_embedding(torch.tensor([0.0, 0.5]), 8)
+    assert emb.shape == (2, 8)
+    assert torch.equal(emb[0], torch.tensor([0.0] * 4 + [1.0] * 4))
+    assert not torch.allclose(emb[0], emb[1])

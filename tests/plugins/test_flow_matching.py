@@ -1,0 +1,65 @@
+"""The flow-matching plugin's own pieces: the path, the time sampling and the ODE solvers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import genzoo
+from genzoo_flow_matching.path import interpolate, sample_times, target_velocity
+from genzoo_flow_matching.solvers import SOLVERS, Euler, Heun, Midpoint, integrate, time_grid
+
+
+def test_the_path_runs_from_noise_to_data_at_constant_velocity():
+    x, noise = torch.rand(2, 1, 3, 3), torch.randn(2, 1, 3, 3)
+    assert torch.equal(interpolate(x, noise, torch.zeros(2)), noise)
+    assert torch.equal(interpolate(x, noise, torch.ones(2)), x)
+    t, h = torch.full((2,), 0.3), 0.1
+    step = (interpolate(x, noise, t + h) - interpolate(x, noise, t)) / h
+    torch.testing.assert_close(step, target_velocity(x, noise))
+
+
+def test_time_sampling():
+    torch.manual_seed(0)
+    uniform, logit = sample_times(20_000, "uniform"), sample_times(20_000, "logit-normal")
+    assert 0 <= uniform.min() and uniform.max() <= 1 and 0 < logit.min() and logit.max() < 1
+    assert abs(uniform.std().item() - math.sqrt(1 / 12)) < 0.01
+    assert logit.std() < uniform.std() - 0.05  # concentrated in the middle
+    with pytest.raises(ValueError, match="time sampling"):
+        sample_times(2, "cubic")
+
+
+@pytest.mark.parametrize("solver, order", [(Euler, 1), (Midpoint, 2), (Heun, 2)])
+def test_solvers_reach_their_order_of_accuracy(solver, order):
+    """dx/dt = x from x(0) = 1 has x(1) = e; halving the step divides the error by 2^order."""
+    def velocity(x, t):
+        return x
+
+    errors = [abs(integrate(solver(), velocity, torch.ones(1, dtype=torch.float64),
+                            time_grid(steps)).item() - math.e) for steps in (8, 16)]
+    assert errors[0] / errors[1] == pytest.approx(2**order, rel=0.15)
+    assert solver.evaluations == (1 if order == 1 else 2)
+
+
+def test_time_grid():
+    assert time_grid(4) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    shifted = time_grid(4, shift=3.0)
+    assert shifted[0] == 0 and shifted[-1] == 1 and shifted[1] < 0.25
+    with pytest.raises(ValueError, match="steps"):
+        time_grid(0)
+    assert set(SOLVERS) == {"euler", "midpoint", "heun"}
+
+
+def test_each_sampler_of_the_model():
+    model = genzoo.build("flow-matching", base_width=8, sample_steps=2, seed=0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    images = {name: model.sample(2, seed=0, sampler=name) for name in SOLVERS}
+    assert not torch.equal(images["euler"], images["heun"])
+    assert not torch.equal(images["midpoint"], images["heun"])
+    shifted = genzoo.build("flow-matching", base_width=8, sample_steps=2, time_shift=3.0)
+    shifted.load_state_dict(model.state_dict())
+    assert not torch.equal(shifted.sample(2, seed=0), model.sample(2, seed=0))
