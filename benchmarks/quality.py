@@ -50,6 +50,8 @@ class Shipped:
     settings: tuple[str, ...]
     epochs: int
     batch_size: int
+    #: Runner options of ``genzoo train`` (``--ema 0.999``, ...), beside the model's settings.
+    options: tuple[str, ...] = ()
 
     def folder(self, zoo: Path) -> Path:
         """Its run folder in the zoo folder ``zoo``."""
@@ -64,6 +66,7 @@ class Shipped:
                    "--checkpoint-every", every, "--no-progress", "--out", str(out)]
         for setting in self.settings:
             command += ["--set", setting]
+        command += list(self.options)
         if data_root:
             command += ["--data-root", data_root]
         if max_steps:
@@ -91,9 +94,11 @@ ZOO = [
     # The plugin distributions under plugins/ (``make venv`` installs them): class-conditional,
     # sampled with classifier-free guidance in few steps.
     Shipped("flow-matching conditional", "flow-matching",
-            ("num_classes=10", "sampler=heun", "sample_steps=6", "guidance=2.0"), 3, 128),
+            ("num_classes=10", "sampler=heun", "sample_steps=4", "guidance=2.0"), 1, 128,
+            ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100")),
     Shipped("ddpm conditional", "ddpm",
-            ("num_classes=10", "sampler=ddim", "sample_steps=12", "guidance=2.0"), 3, 128),
+            ("num_classes=10", "sampler=ddim", "sample_steps=8", "guidance=2.0"), 1, 128,
+            ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100")),
 ]
 
 #: The marker a finished zoo run leaves in its folder: its configuration and time.
@@ -120,6 +125,10 @@ def train(config: Shipped, folder: Path, data_root: str | None,
     seconds and its process CPU seconds (user + system, all threads; ``None`` if not recorded)."""
     done = folder / DONE_FILE
     wanted = {**asdict(config), "settings": list(config.settings), "max_steps": max_steps}
+    if not config.options:
+        del wanted["options"]  # as runs recorded before runner options were written
+    else:
+        wanted["options"] = list(config.options)
     if done.is_file():
         record = json.loads(done.read_text(encoding="utf-8"))
         if record["config"] == wanted:
@@ -152,6 +161,17 @@ def sampling_seconds(model: object, n: int = 1000, batch_size: int = 500) -> flo
     return time.perf_counter() - started
 
 
+def _pairs(options: list[str] | tuple[str, ...]) -> list[str]:
+    """``["--ema", "0.999"]`` as ``["--ema 0.999"]``."""
+    pairs: list[str] = []
+    for option in options:
+        if option.startswith("--") or not pairs:
+            pairs.append(option)
+        else:
+            pairs[-1] += f" {option}"
+    return pairs
+
+
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -164,7 +184,8 @@ def zoo_rows(records: list[dict]) -> list[list[str]]:
     floor, and the real-data floor last."""
     rows = [HEADER]
     for r in records:
-        settings = " ".join(f"``{s}``" for s in r["settings"]) or "defaults"
+        settings = " ".join(f"``{s}``" for s in [*r["settings"], *_pairs(r.get("options", ()))])
+        settings = settings or "defaults"
         epochs = f"{r['max_steps']} steps" if r["max_steps"] else str(r["epochs"])
         rows.append([r["name"], settings, epochs, str(r["batch_size"]), _minutes(r["train_seconds"]),
                      _minutes(r.get("train_cpu_seconds")), f"{r['sample_seconds_per_1000']:.1f} s",

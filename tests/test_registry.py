@@ -37,7 +37,7 @@ def _fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_unknown_name_lists_available_and_closest() -> None:
     with pytest.raises(UnknownModelError,
                        match=r"^no model named 'vea'\. Did you mean 'vae'\? "
-                             r"Available models: conv-vae, dcgan, gan, vae\.$"):
+                             r"Available models: conv-vae, dcgan, ddpm, flow-matching, gan, vae\.$"):
         genzoo.build("vea")
 
 

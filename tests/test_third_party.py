@@ -108,3 +108,8 @@ def test_cli_trains_resumes_and_samples(name, settings, mnist_root, tmp_path):
     assert samples.is_file() and "4 samples" in result.output
     model = genzoo.load(checkpoint)
     assert (model.config.base_width, model.config.sample_steps) == (8, 2)
+    fewer = tmp_path / "fewer.png"
+    result = CliRunner().invoke(main, ["sample", str(checkpoint), "-n", "4", "-o", str(fewer),
+                                       "--steps", "1", "--set", "guidance=3"])
+    assert result.exit_code == 0, result.output
+    assert fewer.is_file() and fewer.read_bytes() != samples.read_bytes()

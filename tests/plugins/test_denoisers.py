@@ -61,8 +61,9 @@ def test_listed_from_their_own_distributions(name):
     info = {i.name: i for i in genzoo.model_infos()}[name]
     assert info.distribution == {"ddpm": "genzoo-diffusion", "flow-matching": "genzoo-flow-matching"}[name]
     model = tiny(name)
-    assert isinstance(model, genzoo.Generator) and isinstance(model, genzoo.Trainer)
+    assert isinstance(model, genzoo.IterativeGenerator) and isinstance(model, genzoo.Trainer)
     assert not isinstance(model, genzoo.Encoder)
+    assert model.sampling_steps == 3
     assert isinstance(model.net, genzoo.nn.UNet)  # the core's UNet, not a copy
 
 
@@ -165,6 +166,12 @@ def test_two_plus_two_epochs_equal_four(name, mnist_labelled, tmp_path):
     loaded = genzoo.load(tmp_path / "split" / LAST_CHECKPOINT)
     assert type(loaded) is type(whole) and loaded.config == whole.config
     assert torch.equal(loaded.sample(3, seed=4), whole.sample(3, seed=4))
+    # sampling options change after training; what the weights mean does not
+    guided = genzoo.load(tmp_path / "split" / LAST_CHECKPOINT, guidance=2.5, sample_steps=2)
+    assert (guided.config.guidance, guided.sampling_steps) == (2.5, 2)
+    assert torch.equal(guided.sample(3, seed=4), whole.sample(3, seed=4, guidance=2.5, steps=2))
+    with pytest.raises(genzoo.ConfigError, match="base_width"):
+        genzoo.load(tmp_path / "split" / LAST_CHECKPOINT, base_width=16)
     assert (tmp_path / "split" / "grids" / "samples_final.png").is_file()
 
 

@@ -22,6 +22,7 @@ from genzoo.model import GenerativeModel, eval_mode
 from genzoo.nn import UNet, class_labels, drop_labels, guided
 from genzoo.optim import adam
 from genzoo.protocols import Batch, StepContext
+from genzoo.sampling import sampling_option, sampling_progress
 
 from .samplers import SAMPLERS, sampling_timesteps
 from .schedule import NoiseSchedule, Prediction
@@ -56,6 +57,9 @@ class DiffusionConfig:
         guidance: Classifier-free guidance scale when sampling a conditional model (1: none).
         clip_denoised: Clip each predicted clean image to the data range while sampling.
         lr: Adam's learning rate.
+
+    The sampling options (``sampler``, ``sample_steps``, ``guidance`` and the like) may change
+    after training: ``genzoo.load(path, guidance=3.0)``, ``genzoo sample CKPT --set ...``.
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -69,10 +73,10 @@ class DiffusionConfig:
     timesteps: int = 1000
     schedule: Literal["cosine", "linear"] = "cosine"
     prediction: Prediction = "v"
-    sampler: SamplerName = "ddim"
-    sample_steps: int = 20
-    guidance: float = 1.0
-    clip_denoised: bool = True
+    sampler: SamplerName = sampling_option("ddim")
+    sample_steps: int = sampling_option(20)
+    guidance: float = sampling_option(1.0)
+    clip_denoised: bool = sampling_option(True)
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
@@ -163,6 +167,11 @@ class Diffusion(GenerativeModel):
 
     # -- sampling -------------------------------------------------------------------------
 
+    @property
+    def sampling_steps(self) -> int:
+        """Denoising steps :meth:`sample` takes by default (the config's ``sample_steps``)."""
+        return self.config.sample_steps
+
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``x_T``: ``n`` images of standard Gaussian noise, drawn on the CPU."""
         return torch.randn(n, *self.image_shape, generator=generator)
@@ -205,7 +214,7 @@ class Diffusion(GenerativeModel):
             generator = torch.Generator().manual_seed(_seed_of(z))
         solver = SAMPLERS[sampler]()
         x = z.float()
-        for index, t in enumerate(timesteps):
+        for index, t in enumerate(sampling_progress(timesteps, desc=sampler)):
             t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else -1
             output = self._predict(x, torch.full((x.shape[0],), t, device=x.device), labels, guidance)
             x0, eps = self.schedule.split(x, output.float(), t, cfg.prediction)

@@ -21,6 +21,7 @@ from genzoo.model import GenerativeModel, eval_mode
 from genzoo.nn import UNet, class_labels, drop_labels, guided
 from genzoo.optim import adam
 from genzoo.protocols import Batch, StepContext
+from genzoo.sampling import sampling_option
 
 from .path import interpolate, sample_times, target_velocity
 from .solvers import SOLVERS, integrate, time_grid
@@ -53,6 +54,9 @@ class FlowMatchingConfig:
         time_shift: Above 1 spends more sampling steps near the noise end (1: even steps).
         guidance: Classifier-free guidance scale when sampling a conditional model (1: none).
         lr: Adam's learning rate.
+
+    The sampling options (``sampler``, ``sample_steps``, ``guidance`` and the like) may change
+    after training: ``genzoo.load(path, guidance=3.0)``, ``genzoo sample CKPT --set ...``.
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -64,10 +68,10 @@ class FlowMatchingConfig:
     num_classes: int = 0
     label_dropout: float = 0.1
     time_sampling: Literal["uniform", "logit-normal"] = "logit-normal"
-    sampler: Sampler = "heun"
-    sample_steps: int = 10
-    time_shift: float = 1.0
-    guidance: float = 1.0
+    sampler: Sampler = sampling_option("heun")
+    sample_steps: int = sampling_option(10)
+    time_shift: float = sampling_option(1.0)
+    guidance: float = sampling_option(1.0)
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
@@ -145,6 +149,11 @@ class FlowMatching(GenerativeModel):
         return {"loss": loss.detach()}
 
     # -- sampling -------------------------------------------------------------------------
+
+    @property
+    def sampling_steps(self) -> int:
+        """Solver steps :meth:`sample` takes by default (the config's ``sample_steps``)."""
+        return self.config.sample_steps
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """The start noise: ``n`` standard Gaussian images, drawn on the CPU."""

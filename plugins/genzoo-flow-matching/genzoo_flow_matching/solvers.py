@@ -13,6 +13,8 @@ from typing import ClassVar
 
 import torch
 
+from genzoo.sampling import sampling_progress
+
 __all__ = ["Solver", "Euler", "Midpoint", "Heun", "SOLVERS", "time_grid", "integrate"]
 
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
@@ -76,7 +78,9 @@ def time_grid(steps: int, shift: float = 1.0) -> list[float]:
 
 
 def integrate(solver: Solver, velocity: Velocity, x: torch.Tensor, times: list[float]) -> torch.Tensor:
-    """Carry ``x`` from ``times[0]`` to ``times[-1]`` with ``solver``, one step per interval."""
-    for t, t_next in zip(times[:-1], times[1:]):
+    """Carry ``x`` from ``times[0]`` to ``times[-1]`` with ``solver``, one step per interval
+    (with a progress bar when it takes long on a terminal)."""
+    intervals = list(zip(times[:-1], times[1:]))
+    for t, t_next in sampling_progress(intervals, desc=type(solver).__name__.lower()):
         x = solver.step(velocity, x, t, t_next)
     return x
