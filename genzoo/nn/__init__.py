@@ -7,6 +7,6 @@ samplers, ODE solvers) stay in the plugin that needs them.
 """
 
 from .guidance import class_labels, drop_labels, guided
-from .unet import UNet, timestep_embedding
+from .unet import UNet, check_unet_options, timestep_embedding
 
-__all__ = ["UNet", "timestep_embedding", "class_labels", "drop_labels", "guided"]
+__all__ = ["UNet", "check_unet_options", "timestep_embedding", "class_labels", "drop_labels", "guided"]

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNet", "timestep_embedding"]
+__all__ = ["UNet", "check_unet_options", "timestep_embedding"]
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -35,6 +35,35 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
     angles = (t.float() * 1000)[:, None] * freqs[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def check_unet_options(image_shape: tuple[int, int, int], *, base_width: int,
+                       channel_mults: tuple[int, ...], blocks_per_level: int, patch_size: int,
+                       num_classes: int = 0, dropout: float = 0.0) -> None:
+    """Check a model config's :class:`UNet` options against its image shape, for the config's
+    ``__post_init__`` (genzoo reports the :class:`ValueError` as a :class:`~genzoo.ConfigError`
+    naming the model).
+
+    Raises:
+        ValueError: what is wrong, e.g. an image size that is not a multiple of
+            ``patch_size * 2 ** (len(channel_mults) - 1)``.
+    """
+    if len(image_shape) != 3 or min(image_shape) < 1:
+        raise ValueError(f"image_shape must be (channels, height, width), got {image_shape}")
+    if not channel_mults or min(channel_mults) < 1:
+        raise ValueError(f"channel_mults must be positive and non-empty, got {channel_mults}")
+    if patch_size not in (1, 2):
+        raise ValueError(f"patch_size must be 1 or 2, got {patch_size}")
+    multiple = patch_size * 2 ** (len(channel_mults) - 1)
+    if image_shape[1] % multiple or image_shape[2] % multiple:
+        raise ValueError(f"image height and width must be divisible by {multiple} (patch_size "
+                         f"{patch_size}, {len(channel_mults)} resolutions), got "
+                         f"{image_shape[1]}x{image_shape[2]}")
+    if base_width < 2 or blocks_per_level < 1 or num_classes < 0:
+        raise ValueError("base_width must be at least 2, blocks_per_level at least 1, "
+                         "num_classes 0 or more")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
 
 def _norm(groups: int, channels: int) -> nn.GroupNorm:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genzoo.nn import UNet, timestep_embedding
+from genzoo.nn import UNet, check_unet_options, timestep_embedding
 
 
 def _trained_a_little(net: UNet) -> UNet:
@@ -68,3 +68,14 @@ def test_timestep_embedding_is_sinusoidal():
     assert emb.shape == (2, 8)
     assert torch.equal(emb[0], torch.tensor([0.0] * 4 + [1.0] * 4))
     assert not torch.allclose(emb[0], emb[1])
+
+
+def test_check_unet_options_names_what_is_wrong():
+    check_unet_options((3, 32, 32), base_width=8, channel_mults=(1, 2, 2), blocks_per_level=1,
+                       patch_size=2)
+    with pytest.raises(ValueError, match="divisible by 8 .* got 28x28"):
+        check_unet_options((1, 28, 28), base_width=8, channel_mults=(1, 2, 2), blocks_per_level=1,
+                           patch_size=2)
+    with pytest.raises(ValueError, match="dropout"):
+        check_unet_options((1, 28, 28), base_width=8, channel_mults=(1, 2), blocks_per_level=1,
+                           patch_size=2, dropout=1.0)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from genzoo.latent import batch_labels
 from genzoo.model import GenerativeModel, eval_mode
-from genzoo.nn import UNet, class_labels, drop_labels, guided
+from genzoo.nn import UNet, check_unet_options, class_labels, drop_labels, guided
 from genzoo.optim import adam
 from genzoo.protocols import Batch, StepContext
 from genzoo.sampling import sampling_option, sampling_progress
@@ -80,22 +80,12 @@ class DiffusionConfig:
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
-        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
-            raise ValueError(f"image_shape must be (channels, height, width), got {self.image_shape}")
-        if not self.channel_mults or min(self.channel_mults) < 1:
-            raise ValueError(f"channel_mults must be positive and non-empty, got {self.channel_mults}")
-        if self.patch_size not in (1, 2):
-            raise ValueError(f"patch_size must be 1 or 2, got {self.patch_size}")
-        multiple = self.patch_size * 2 ** (len(self.channel_mults) - 1)
-        if self.image_shape[1] % multiple or self.image_shape[2] % multiple:
-            raise ValueError(f"image height and width must be divisible by {multiple} (patch_size "
-                             f"{self.patch_size}, {len(self.channel_mults)} resolutions), got "
-                             f"{self.image_shape[1]}x{self.image_shape[2]}")
-        if self.base_width < 2 or self.blocks_per_level < 1 or self.num_classes < 0:
-            raise ValueError("base_width must be at least 2, blocks_per_level at least 1, "
-                             "num_classes 0 or more")
-        if not 0 <= self.label_dropout < 1 or not 0 <= self.dropout < 1:
-            raise ValueError("label_dropout and dropout must be in [0, 1)")
+        check_unet_options(self.image_shape, base_width=self.base_width,
+                           channel_mults=self.channel_mults, blocks_per_level=self.blocks_per_level,
+                           patch_size=self.patch_size, num_classes=self.num_classes,
+                           dropout=self.dropout)
+        if not 0 <= self.label_dropout < 1:
+            raise ValueError(f"label_dropout must be in [0, 1), got {self.label_dropout}")
         if self.timesteps < 1:
             raise ValueError(f"timesteps must be positive, got {self.timesteps}")
         if not 1 <= self.sample_steps <= self.timesteps:
