@@ -69,7 +69,8 @@ def test_builtins_come_from_the_genzoo_entry_point_group() -> None:
     assert pm.get_plugin("gan").__name__ == "genzoo_gan"
     assert pm.get_plugin("vae").__name__ == "genzoo_vae"
     version = importlib.metadata.version("genzoo")
-    got = {(i.name, i.plugin, i.distribution, i.version) for i in genzoo.model_infos()}
+    got = {(i.name, i.plugin, i.distribution, i.version) for i in genzoo.model_infos()
+           if i.distribution == "genzoo"}
     assert got == {("gan", "gan", "genzoo", version), ("vae", "vae", "genzoo", version),
                    ("dcgan", "gan", "genzoo", version), ("conv-vae", "vae", "genzoo", version)}
     assert genzoo.broken_plugins() == []
@@ -149,7 +150,7 @@ def test_plugins_are_discovered_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     genzoo.reload_plugins()
     genzoo.list_models()
-    assert sorted(loads) == ["gan", "gan", "vae", "vae"]
+    assert sorted(loads) == ["ddpm", "ddpm", "flow-matching", "flow-matching", "gan", "gan", "vae", "vae"]
     assert genzoo.plugins.plugin_manager() is not pm
 
 
@@ -182,7 +183,7 @@ def test_third_party_package_is_listed_and_built(install_plugin) -> None:
                              r"Valid options: image_shape, latent_dim$"):
         genzoo.build("acme-small", latentdim=3)
     with pytest.raises(UnknownModelError, match=r"Did you mean 'acme-tiny'\? "
-                                                r"Available models: acme-small, acme-tiny, conv-vae, dcgan, gan, vae"):
+                                                r"Available models: acme-small, acme-tiny, conv-vae, dcgan, ddpm, flow-matching, gan, vae"):
         genzoo.build("acme-tiyn")
 
 
@@ -387,7 +388,7 @@ def test_two_distributions_with_one_entry_point_name(install_plugin) -> None:
 
 
 def test_block_plugins(fresh_plugins: pytest.MonkeyPatch) -> None:
-    fresh_plugins.setenv("GENZOO_BLOCK_PLUGINS", "vae")
+    fresh_plugins.setenv("GENZOO_BLOCK_PLUGINS", "vae, ddpm, flow-matching")
     assert genzoo.list_models() == ["dcgan", "gan"]
     assert genzoo.plugins.plugin_manager().is_blocked("vae")
     assert genzoo.broken_plugins() == []
@@ -397,7 +398,7 @@ def test_block_plugins(fresh_plugins: pytest.MonkeyPatch) -> None:
 
 
 def test_block_several_plugins_with_spaces(fresh_plugins: pytest.MonkeyPatch) -> None:
-    fresh_plugins.setenv("GENZOO_BLOCK_PLUGINS", " vae , gan ,")
+    fresh_plugins.setenv("GENZOO_BLOCK_PLUGINS", " vae , gan ,ddpm,  flow-matching")
     assert genzoo.list_models() == []
     with pytest.raises(UnknownModelError, match=r"none \(no model plugin is installed\)"):
         genzoo.build("gan")

@@ -13,7 +13,7 @@ from typing import Literal
 
 import torch
 
-__all__ = ["NoiseSchedule", "beta_schedule", "Prediction"]
+__all__ = ["NoiseSchedule", "beta_schedule"]
 
 Prediction = Literal["epsilon", "v"]
 
