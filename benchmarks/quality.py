@@ -152,13 +152,15 @@ def train(config: Shipped, folder: Path, data_root: str | None,
     return seconds, cpu
 
 
-def sampling_seconds(model: object, n: int = 1000, batch_size: int = 500) -> float:
-    """Wall-clock seconds to draw ``n`` samples in batches (after one warm-up batch)."""
+def sampling_seconds(model: object, n: int = 1000, batch_size: int = 500) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds per 1,000 samples, drawing ``n`` in batches (after
+    one warm-up batch)."""
     model.sample(min(batch_size, n), seed=1)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, n, batch_size):
         model.sample(min(batch_size, n - start), seed=start)
-    return time.perf_counter() - started
+    scale = 1000 / n
+    return (time.perf_counter() - started) * scale, (time.process_time() - cpu) * scale
 
 
 def _pairs(options: list[str] | tuple[str, ...]) -> list[str]:
@@ -188,7 +190,8 @@ def zoo_rows(records: list[dict]) -> list[list[str]]:
         settings = settings or "defaults"
         epochs = f"{r['max_steps']} steps" if r["max_steps"] else str(r["epochs"])
         rows.append([r["name"], settings, epochs, str(r["batch_size"]), _minutes(r["train_seconds"]),
-                     _minutes(r.get("train_cpu_seconds")), f"{r['sample_seconds_per_1000']:.1f} s",
+                     _minutes(r.get("train_cpu_seconds")),
+                     f"{r['sample_seconds_per_1000']:.1f} s ({r['sample_cpu_seconds_per_1000']:.1f} s CPU)",
                      f"{r['fid']:.2f}", f"{r['fid'] / r['floor']['fid']:.1f}×",
                      f"{r['classifier_score']:.2f}", f"{r['precision']:.3f}", f"{r['recall']:.3f}"])
     floor = records[0]["floor"]
@@ -280,16 +283,17 @@ def main() -> None:
     for run, config in runs:
         checkpoint = checkpoint_of(run)
         model = genzoo.load(checkpoint, device=device)
-        per_1000 = sampling_seconds(model)
+        per_1000, cpu_per_1000 = sampling_seconds(model, n=100 if args.quick else 1000)
         started = time.perf_counter()
         metrics = evaluate(model, dataset=args.data, n=n, seed=args.seed, root=args.data_root,
                            classifier=classifier)
         seconds = time.perf_counter() - started
         print(f"{run}: FID {metrics.fid:.3f} ({seconds:.1f} s; sampling {per_1000:.1f} s per "
-              "1,000 images)", file=sys.stderr)
+              f"1,000 images, {cpu_per_1000:.1f} s of CPU time)", file=sys.stderr)
         rows.append((f"{run} ({model.registry_name})", metrics))
         record = {"run": str(run), "checkpoint": str(checkpoint), "model": model.registry_name,
                   "seconds": round(seconds, 2), "sample_seconds_per_1000": round(per_1000, 2),
+                  "sample_cpu_seconds_per_1000": round(cpu_per_1000, 2),
                   **metrics.as_dict()}
         if config is not None:
             record |= {**asdict(config), "train_seconds": trained[config][0],
