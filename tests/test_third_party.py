@@ -6,6 +6,8 @@ the command line in a fresh process.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import importlib.metadata
 import json
 import os
@@ -21,6 +23,14 @@ import genzoo
 import genzoo.plugins
 from genzoo.cli import main
 from genzoo.runner import LAST_CHECKPOINT
+
+
+@pytest.fixture(autouse=True)
+def _only_builtin_plugins() -> Iterator[None]:
+    """These tests are about the plugin distributions: unlike the core's tests (see
+    ``tests/conftest.py``), they see them."""
+    genzoo.reload_plugins()
+    yield
 
 _SELECTION = ("GENZOO_PLUGINS", "GENZOO_BLOCK_PLUGINS")
 DISTRIBUTIONS = {"ddpm": ("genzoo-diffusion", "genzoo_diffusion"),

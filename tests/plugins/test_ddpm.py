@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -10,6 +11,14 @@ import torch
 import genzoo
 from genzoo_diffusion.samplers import DDIM, DDPM, SAMPLERS, sampling_timesteps
 from genzoo_diffusion.schedule import NoiseSchedule, beta_schedule
+
+
+@pytest.fixture(autouse=True)
+def _only_builtin_plugins() -> Iterator[None]:
+    """These tests are about the plugin distributions: unlike the core's tests (see
+    ``tests/conftest.py``), they see them."""
+    genzoo.reload_plugins()
+    yield
 
 
 @pytest.mark.parametrize("kind", ["cosine", "linear"])

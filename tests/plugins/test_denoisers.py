@@ -16,6 +16,14 @@ import genzoo
 from genzoo.data import InMemoryLoader, load_images
 from genzoo.runner import LAST_CHECKPOINT
 
+
+@pytest.fixture(autouse=True)
+def _only_builtin_plugins() -> Iterator[None]:
+    """These tests are about the plugin distributions: unlike the core's tests (see
+    ``tests/conftest.py``), they see them."""
+    genzoo.reload_plugins()
+    yield
+
 NAMES = ["ddpm", "flow-matching"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -10,6 +11,14 @@ import torch
 import genzoo
 from genzoo_flow_matching.path import interpolate, sample_times, target_velocity
 from genzoo_flow_matching.solvers import SOLVERS, Euler, Heun, Midpoint, integrate, time_grid
+
+
+@pytest.fixture(autouse=True)
+def _only_builtin_plugins() -> Iterator[None]:
+    """These tests are about the plugin distributions: unlike the core's tests (see
+    ``tests/conftest.py``), they see them."""
+    genzoo.reload_plugins()
+    yield
 
 
 def test_the_path_runs_from_noise_to_data_at_constant_velocity():
