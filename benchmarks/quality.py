@@ -9,7 +9,8 @@ Two ways to use it:
 * Run folders (their ``checkpoints/last.pt``) or checkpoint files given as arguments are scored
   as they are.
 
-Scoring draws ``-n`` samples and measures FID, classifier score, precision and recall with
+Scoring draws ``-n`` samples and measures FID (with its 95% interval), KID, classifier score,
+precision and recall with
 :func:`genzoo.metrics.evaluate`; the table ends with the real-data floor (as many real training
 images against the test set).
 
@@ -226,6 +227,15 @@ def merge_rows(path: Path, rows: list[list[str]]) -> list[list[str]]:
     return [rows[0], *[by_name[name] for name in order], rows[-1]]
 
 
+def flat_record(metrics) -> dict:
+    """An evaluation as flat JSON: each number by name, ``intervals`` by name, the same for the
+    floor (``floor``, ``floor_intervals``), and the protocol card."""
+    scores, floor = metrics.scores, metrics.floor
+    return {**scores.as_dict(), "intervals": {k: list(v) for k, v in scores.intervals.items()},
+            "floor": floor.as_dict(), "floor_intervals": {k: list(v) for k, v in floor.intervals.items()},
+            "n": metrics.n, "dataset": metrics.dataset, "card": metrics.card.as_dict()}
+
+
 def markdown(rows: list[list[str]]) -> str:
     """``rows`` (a header first) as a markdown table."""
     lines = ["| " + " | ".join(row) + " |" for row in rows]
@@ -245,8 +255,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="samples per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=os.environ.get("GENZOO_DATA"))
-    parser.add_argument("--cache-dir", help="the classifier cache folder [default: "
-                        "$XDG_CACHE_HOME/genzoo/classifiers, else ~/.cache/genzoo/classifiers]")
+    parser.add_argument("--cache-dir", help="the feature network cache folder [default: "
+                        "$XDG_CACHE_HOME/genzoo/features, else ~/.cache/genzoo/features]")
     parser.add_argument("--device", default="cpu", help="where to score (training runs on the CPU)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--csv", type=Path, help="with --zoo: also write the table here (the docs "
@@ -267,7 +277,7 @@ def main() -> None:
     quick_classifier = dict(epochs=1, max_train_images=2000) if args.quick else {}
 
     import genzoo
-    from genzoo.metrics import domain_classifier, evaluate, markdown_table
+    from genzoo.metrics import Bootstrap, domain_classifier, evaluate, markdown_table
     from genzoo.runner import resolve_device
 
     trained = {}
@@ -285,8 +295,8 @@ def main() -> None:
         model = genzoo.load(checkpoint, device=device)
         per_1000, cpu_per_1000 = sampling_seconds(model, n=100 if args.quick else 1000)
         started = time.perf_counter()
-        metrics = evaluate(model, dataset=args.data, n=n, seed=args.seed, root=args.data_root,
-                           classifier=classifier)
+        metrics = evaluate(model, data=args.data, n=n, seed=args.seed, root=args.data_root,
+                           space=classifier, bootstrap=Bootstrap(resamples=20 if args.quick else 200))
         seconds = time.perf_counter() - started
         print(f"{run}: FID {metrics.fid:.3f} ({seconds:.1f} s; sampling {per_1000:.1f} s per "
               f"1,000 images, {cpu_per_1000:.1f} s of CPU time)", file=sys.stderr)
@@ -294,7 +304,7 @@ def main() -> None:
         record = {"run": str(run), "checkpoint": str(checkpoint), "model": model.registry_name,
                   "seconds": round(seconds, 2), "sample_seconds_per_1000": round(per_1000, 2),
                   "sample_cpu_seconds_per_1000": round(cpu_per_1000, 2),
-                  **metrics.as_dict()}
+                  **flat_record(metrics)}
         if config is not None:
             record |= {**asdict(config), "train_seconds": trained[config][0],
                        "train_cpu_seconds": trained[config][1], "max_steps": max_steps}

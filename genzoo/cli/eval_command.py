@@ -1,9 +1,11 @@
-"""``genzoo eval``: sample-quality metrics of a checkpoint, beside the real-data floor."""
+"""``genzoo eval``: sample quality of a checkpoint on any data, with intervals, floor and card;
+``genzoo eval --compare A.json B.json`` puts two results side by side if they are comparable."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,106 +13,168 @@ _EPILOG = """\b
 Examples:
   genzoo eval runs/vae/checkpoints/last.pt --data mnist -n 10000
   genzoo eval runs/gan/checkpoints/last.pt --seed 1 --json gan-eval.json
-  genzoo eval runs/fvae/checkpoints/last.pt --data fashion-mnist --device cuda
-  genzoo eval runs/gan/checkpoints/last.pt --inception   # also Inception FID (optional extra)
+  genzoo eval runs/faces/checkpoints/last.pt --data ./faces      # a folder: no labels needed
+  genzoo eval runs/pets/checkpoints/last.pt --data ./pets -n 2000  # one sub-folder per class
+  genzoo eval runs/gan/checkpoints/last.pt --features inception  # needs torch-fidelity + weights
+  genzoo eval --compare runs/gan/eval.json runs/vae/eval.json
 
 \b
-The first evaluation on a data set trains its small classifier (a minute or so on a CPU)
-and caches it in ~/.cache/genzoo/classifiers; later ones reuse it.
+The first evaluation on some data trains its feature network (a classifier where the data has
+labels, else a contrastive network; a minute or so on a CPU) and caches it in
+~/.cache/genzoo/features; later ones reuse it. --compare exits with status 1 when the two
+results' protocol cards differ (the results are not comparable).
 """
 
 
 @click.command(epilog=_EPILOG)
-@click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--data", "dataset",
-              help="The named data set to compare with: mnist or fashion-mnist.  [default: the "
-                   "run's own data set (from its train.toml), else mnist]")
+@click.argument("checkpoint", type=click.Path(path_type=Path), required=False)
+@click.option("--data",
+              help="The data to compare with: a named data set (mnist, fashion-mnist, ...) or a "
+                   "folder of images (one sub-folder per class gives labels).  [default: the "
+                   "run's own data (from its train.toml), else mnist]")
+@click.option("--features", type=click.Choice(["auto", "classifier", "contrastive", "inception"]),
+              default="auto", show_default=True,
+              help="The feature network: auto is a classifier where the data has labels, else a "
+                   "contrastive network trained on the images.")
 @click.option("-n", "count", type=click.IntRange(4), default=10_000, show_default=True,
               help="How many samples to draw and score.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The sampling seed (the bootstrap's too): same seed, same numbers.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the metrics as JSON.  [default: eval.json beside CHECKPOINT]")
+              help="Where to write the result as JSON.  [default: eval.json beside CHECKPOINT]")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
               help="Where named data sets live.  [default: $GENZOO_DATA, else ~/.cache/genzoo/data]")
 @click.option("--no-download", "download", is_flag=True, flag_value=False, default=True,
               help="Fail instead of downloading a missing data set.")
 @click.option("--device", default="cpu", show_default=True,
-              help="Where to run the model and the classifier: cpu, cuda, cuda:N, mps or auto.")
+              help="Where to run the model and the feature network: cpu, cuda, cuda:N, mps or auto.")
 @click.option("--batch-size", type=click.IntRange(1), default=500, show_default=True,
-              help="Images per sampling step.")
-@click.option("--inception", is_flag=True,
-              help="Also compute Inception FID (needs torch-fidelity and its weights).")
+              help="Images per feature pass (memory only: the numbers do not depend on it).")
+@click.option("--sample-block", type=click.IntRange(1), default=500, show_default=True,
+              help="Images per sampling call; on the protocol card, as it decides which images "
+                   "a seed gives.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(10), default=200, show_default=True,
+              help="Bootstrap resamples per confidence interval.")
+@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="The confidence level of the intervals.")
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Inception-v3 weights file, for --features inception.  "
+                   "[default: $GENZOO_INCEPTION_WEIGHTS, else torch-fidelity's download location]")
+@click.option("--compare", "compare", type=click.Path(dir_okay=False, path_type=Path), nargs=2,
+              metavar="A.json B.json",
+              help="Compare two saved results instead: side by side if their protocol cards are "
+                   "equal, else the settings that differ (exit status 1).")
 @click.option("--likelihood-samples", type=click.IntRange(1), default=1, show_default=True,
               help="Samples of a stochastic likelihood bound (a VAE's importance-weighted bound; "
                    "1 is its ELBO). Exact likelihoods ignore it.")
-def evaluate(checkpoint: Path, dataset: str | None, count: int, seed: int, json_path: Path | None,
-             data_root: Path | None, download: bool, device: str, batch_size: int,
-             inception: bool, likelihood_samples: int) -> None:
-    """Score CHECKPOINT's samples: FID, classifier score, precision and recall; and bits/dim.
+def evaluate(checkpoint: Path | None, data: str | None, features: str, count: int, seed: int,
+             json_path: Path | None, data_root: Path | None, download: bool, device: str,
+             batch_size: int, sample_block: int, resamples: int, level: float,
+             weights: Path | None, compare: tuple[Path, Path] | None,
+             likelihood_samples: int) -> None:
+    """Score CHECKPOINT's samples: FID, KID, precision, recall, density, coverage and (for
+    labelled data) the classifier score, each with a bootstrap confidence interval.
 
-    The metrics are measured in the features of a small classifier of the data set, and each
-    is shown beside the real-data floor: the same metric for as many real training images
-    against the same test set. A model that can compute its likelihood also gets bits/dim on
-    the whole test split (uniform dequantization of 8-bit pixels), labelled exact or bound;
-    other models get n/a. The results are also written as JSON.
+    The images are compared with the data's reference images in the features of a network that
+    knows the data, and each number is shown beside the real-data floor: the same metric for as
+    many real images of the data's other half. The protocol card says how the numbers were made;
+    the result, card included, is also written as JSON. A model that can compute its likelihood
+    also gets bits/dim on the reference images (uniform dequantization of 8-bit pixels), labelled
+    exact or bound; other models get n/a.
     """
-    from .. import __version__
+    if compare:
+        if checkpoint is not None:
+            raise click.UsageError("give either CHECKPOINT or --compare A.json B.json, not both")
+        _compare(*compare)
+        return
+    if checkpoint is None:
+        raise click.UsageError("missing CHECKPOINT (or --compare A.json B.json)")
     from ..checkpoint import load
-    from ..metrics import domain_classifier, format_metrics
+    from ..metrics import Bootstrap, feature_space, format_card, format_metrics
     from ..metrics import evaluate as evaluate_model
     from ..runner import resolve_device
     from . import model_name
 
     from ..training import run_data
 
-    dataset, data_root = run_data(checkpoint, dataset, data_root)
+    data, data_root = run_data(checkpoint, data, data_root)
     target = resolve_device(device)
-    if inception:
+    if features == "inception":
         from ..metrics import require_inception
 
-        require_inception()  # fail before the long part
+        require_inception(weights)  # fail before the long part
     model = load(checkpoint, device=target)
     name = model_name(model)
-    classifier = domain_classifier(dataset, root=data_root, download=download, device=target,
-                                   log=lambda line: click.echo(line, err=True))
-    metrics = evaluate_model(model, dataset=dataset, n=count, root=data_root, seed=seed,
-                             batch_size=batch_size, classifier=classifier, download=download)
-    record = {"checkpoint": str(checkpoint), "model": name, **metrics.as_dict(),
-              "classifier": {"path": str(classifier.path), "training": classifier.training},
-              "genzoo_version": __version__}
-    if inception:
-        from ..metrics import inception_fid
-
-        result = inception_fid(model, dataset, n=count, root=data_root, seed=seed,
-                               device=target, download=download)
-        record["inception_fid"] = {"fid": result.fid, "floor": result.floor}
-
-    click.echo(f"{name} from {checkpoint}: {metrics.n} samples (seed {seed}) against the "
-               f"{metrics.dataset} test set")
+    space = feature_space(data, features, root=data_root, download=download, device=target,
+                          weights=weights, log=lambda line: click.echo(line, err=True))
+    metrics = evaluate_model(model, data=data, n=count, root=data_root, seed=seed,
+                             batch_size=batch_size, sample_block=sample_block, space=space,
+                             download=download, bootstrap=Bootstrap(resamples, level, seed))
+    record: dict[str, Any] = {"checkpoint": str(checkpoint), "model": name, **metrics.as_dict(),
+                              "environment": _environment(target)}
+    if space.test_accuracy is not None:
+        record["classifier_accuracy"] = space.test_accuracy
+    click.echo(f"{name} from {checkpoint}: {metrics.n} samples (seed {seed}) against "
+               f"{metrics.card.data['reference_split']} ({space.kind} features)")
     click.echo(format_metrics(metrics))
-    if inception:
-        click.echo(f"{'Inception FID ↓':<18}  {result.fid:>10.4f}  {result.floor:>15.4f}")
-    click.echo(f"(real-data floor: {metrics.n} real training images scored the same way; "
-               f"classifier test accuracy {classifier.test_accuracy:.2%})")
-    record["bits_per_dim"] = _bits_per_dim(model, name, dataset, data_root, download, seed,
+    accuracy = (f"; classifier accuracy on the reference {space.test_accuracy:.2%}"
+                if space.test_accuracy is not None else "")
+    click.echo(f"(real-data floor: {metrics.card.floor_n} real images of the "
+               f"{metrics.card.data['floor_split']} scored the same way{accuracy})")
+    record["bits_per_dim"] = _bits_per_dim(model, name, data, data_root, download, seed,
                                            batch_size, likelihood_samples)
+    click.echo(format_card(metrics))
     out = json_path if json_path is not None else checkpoint.parent / "eval.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     click.echo(f"wrote {out}")
 
 
-def _bits_per_dim(model: object, name: str, dataset: str, root: Path | None, download: bool,
+def _bits_per_dim(model: object, name: str, data: str, root: Path | None, download: bool,
                   seed: int, batch_size: int, samples: int) -> dict[str, object] | None:
-    """Print bits/dim on the test split (or n/a) and return it for the JSON record."""
+    """Print bits/dim on the reference images (a named set's test split, a folder's reference
+    half), or n/a, and return it for the JSON record."""
+    from ..metrics.eval_data import load_eval_data, named_data
     from ..metrics.likelihood import evaluate_likelihood, has_likelihood
 
     if not has_likelihood(model):
         click.echo(f"{'bits/dim ↓':<18}  {'n/a':>10}  ({name} has no likelihood)")
         return None
-    score = evaluate_likelihood(model, dataset=dataset, root=root, download=download, seed=seed,
-                                batch_size=batch_size, samples=samples)
+    named = named_data(data)
+    images = None if named is not None else load_eval_data(data).reference.images
+    score = evaluate_likelihood(model, images, dataset=named[0] if named else "mnist", root=root,
+                                download=download, seed=seed, batch_size=batch_size, samples=samples)
     click.echo(f"{'bits/dim ↓':<18}  {score.bits_per_dim:>10.4f}  ± {score.stderr:.4f}, "
                f"{score.kind}{'' if score.kind == 'exact' else f' (samples={samples})'}; "
                f"{score.n} test images, uniform dequantization of 8-bit pixels")
     return score.as_dict()
+
+
+def _compare(a: Path, b: Path) -> None:
+    from ..metrics import format_comparison
+
+    comparable, text = format_comparison(_read_result(a), _read_result(b), names=(a.name, b.name))
+    click.echo(f"A = {a}\nB = {b}")
+    click.echo(text)
+    if not comparable:
+        raise SystemExit(1)
+
+
+def _read_result(path: Path) -> Any:
+    from ..metrics import Metrics, MetricsError
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return Metrics.from_dict(record)
+    except FileNotFoundError:
+        raise MetricsError(f"no result file at {path}; write one with genzoo eval CHECKPOINT "
+                           f"--json {path}") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise MetricsError(f"{path} is not a result of genzoo eval with a protocol card "
+                           f"({type(err).__name__}: {err}); evaluate again with this genzoo") from None
+
+
+def _environment(device: Any) -> dict[str, str]:
+    import torch
+
+    return {"device": str(device), "torch": str(torch.__version__)}

@@ -1,48 +1,71 @@
-"""Built-in sample-quality metrics that work offline: FID, classifier score, precision/recall.
+"""Sample quality on any data, offline: FID, KID, precision/recall, density/coverage and the
+classifier score, each with a bootstrap interval, beside the real-data floor, with a protocol card.
 
-Inception features fit MNIST-like data poorly and need a download, so genzoo trains a small
-classifier per named data set on its real training set (once, with a fixed seed; cached under
-``~/.cache/genzoo/classifiers``) and measures in its features:
+The images are compared in the features of a network that knows the data (see
+:func:`feature_space`): a small **domain classifier** genzoo trains on labelled data (a named
+data set, or an image folder with one sub-folder per class), a **contrastive network** genzoo
+trains on the images alone where there are no labels, or **Inception-v3** when its weights are
+on disk. Each is trained once, with a fixed seed, and cached by the data's fingerprint under
+``~/.cache/genzoo/features``.
 
-* **FID** between the samples and the real test set (penultimate 128-d features);
-* the **classifier score**, ``exp(E KL(p(y|x) || p(y)))`` from its softmax (Inception-score-like);
-* **precision and recall** of k-NN manifolds (Kynkäänniemi et al., 2019, k=3).
+* **FID** between the images and the data's reference images (torchmetrics' arithmetic);
+* **KID**, the unbiased kernel distance, meaningful at small sample counts too;
+* **precision and recall** of k-NN manifolds (Kynkäänniemi et al., 2019, k=3), and **density
+  and coverage** (Naeem et al., 2020);
+* the **classifier score**, ``exp(E KL(p(y|x) || p(y)))``, where the data has labels.
 
 Models that can score images (:class:`genzoo.DensityModel`) also get **bits per dimension** on
 the test split (:mod:`genzoo.metrics.likelihood`), exact or a bound.
 
-Every number comes with the **real-data floor**: the same metric for as many real training
-images, against the same test set. Inception FID is available as an optional extra
-(:func:`inception_fid`, needs torch-fidelity and its weights).
+Every number comes with a **bootstrap confidence interval** (200 resamples, 95%, by default) and
+the **real-data floor**: the same metric for as many real images of the data's other half. The
+**protocol card** (:class:`ProtocolCard`) records everything that changes the numbers; results
+with different cards are not comparable (``genzoo eval --compare A.json B.json``).
 
 Example:
     >>> import genzoo
     >>> from genzoo.metrics import evaluate, EvaluateEvery
-    >>> metrics = evaluate(genzoo.load("runs/vae/checkpoints/last.pt"), dataset="mnist")  # doctest: +SKIP
-    >>> print(metrics.fid, metrics.floor.fid)  # doctest: +SKIP
+    >>> metrics = evaluate(genzoo.load("runs/vae/checkpoints/last.pt"), data="mnist")  # doctest: +SKIP
+    >>> print(metrics.fid, metrics.scores.intervals["fid"], metrics.floor.fid)  # doctest: +SKIP
+    >>> evaluate(genzoo.load("runs/faces/checkpoints/last.pt"), data="./faces")  # doctest: +SKIP
     >>> model.fit(loader, epochs=20, callbacks=[EvaluateEvery(5)])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from .bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval
+from .cache import feature_cache_dir, feature_cache_path
 from .callback import EvaluateEvery
-from .classifier import DomainClassifier, RealReference, canonical_dataset, domain_classifier
-from .classifier_cache import classifier_cache_dir, classifier_cache_path
-from .errors import ClassifierCacheWarning, MetricsError
-from .evaluate import DEFAULT_N, METRIC_NAMES, Metrics, Scores, evaluate, real_data_floor, score_features
-from .fid import feature_statistics, fid_from_features, frechet_distance
-from .inception import InceptionFID, inception_fid, inception_weights_path, require_inception
+from .card import ProtocolCard, card_differences
+from .errors import FeatureCacheWarning, MetricsError
+from .eval_data import EvalData, load_eval_data
+from .evaluate import DEFAULT_N, evaluate, real_data_floor
+from .fid import fid_from_features
+from .images import RESIZE_FILTER
+from .inception import inception_weights_path, require_inception
 from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate_likelihood
-from .network import ClassifierNet
-from .report import format_metrics, markdown_table
-from .scores import classifier_score, precision_recall
+from .network import ClassifierNet, ContrastiveNet
+from .report import format_card, format_comparison, format_metrics, markdown_table
+from .results import METRIC_NAMES, Metrics, Scores
+from .scores import classifier_score, manifold_memberships, precision_recall
+from .scoring import score_features
+from .space import FEATURE_KINDS, FeatureSpace
+from .spaces import domain_classifier, feature_space
 
 __all__ = [
     "evaluate",
     "Metrics",
     "Scores",
+    "ProtocolCard",
+    "card_differences",
+    "Bootstrap",
+    "Interval",
     "DEFAULT_N",
+    "DEFAULT_RESAMPLES",
+    "DEFAULT_LEVEL",
     "METRIC_NAMES",
+    "FEATURE_KINDS",
+    "RESIZE_FILTER",
     "real_data_floor",
     "score_features",
     "EvaluateEvery",
@@ -50,24 +73,25 @@ __all__ = [
     "LikelihoodScore",
     "LikelihoodEvery",
     "bits_per_dim",
+    "feature_space",
     "domain_classifier",
-    "DomainClassifier",
-    "RealReference",
+    "FeatureSpace",
+    "EvalData",
+    "load_eval_data",
     "ClassifierNet",
-    "canonical_dataset",
-    "classifier_cache_dir",
-    "classifier_cache_path",
-    "frechet_distance",
-    "feature_statistics",
+    "ContrastiveNet",
+    "feature_cache_dir",
+    "feature_cache_path",
     "fid_from_features",
     "classifier_score",
     "precision_recall",
-    "inception_fid",
-    "InceptionFID",
+    "manifold_memberships",
     "inception_weights_path",
     "require_inception",
     "format_metrics",
+    "format_card",
+    "format_comparison",
     "markdown_table",
     "MetricsError",
-    "ClassifierCacheWarning",
+    "FeatureCacheWarning",
 ]

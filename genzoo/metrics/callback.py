@@ -4,8 +4,9 @@ Example:
     >>> from genzoo.metrics import EvaluateEvery
     >>> model.fit(loader, epochs=20, out="runs/vae", callbacks=[EvaluateEvery(5)])  # doctest: +SKIP
 
-Every 5th epoch's line in ``metrics.jsonl`` then holds ``fid``, ``classifier_score``,
-``precision`` and ``recall`` (and their real-data floors as ``fid_floor``...).
+Every 5th epoch's line in ``metrics.jsonl`` then holds ``fid``, ``kid``, ``precision``,
+``recall``, ``density``, ``coverage`` and (for labelled data) ``classifier_score``, and their
+real-data floors as ``fid_floor``....
 """
 
 from __future__ import annotations
@@ -17,47 +18,54 @@ from typing import Any
 import torch
 
 from ..hookspecs import hookimpl
-from .classifier import DomainClassifier, domain_classifier
+from .bootstrap import Bootstrap
 from .errors import MetricsError
 from .evaluate import evaluate
+from .space import FeatureSpace
+from .spaces import feature_space
 
 __all__ = ["EvaluateEvery"]
+
+#: Bootstrap resamples during training: the intervals are not logged, so as few as allowed.
+_QUICK_RESAMPLES = 10
 
 
 class EvaluateEvery:
     """Evaluate the model every ``every`` epochs and add the numbers to that epoch's metrics.
 
     Runs on rank 0 only. Sampling uses its own seed, so training's random state is untouched.
-    The classifier is loaded (or trained and cached) at the first evaluation.
+    The feature network is loaded (or trained and cached) at the first evaluation. Intervals
+    are not logged (few resamples keep it quick); use ``genzoo eval`` for them.
 
     Args:
         every: Evaluate after epochs ``every``, ``2 * every``...
-        dataset: The named data set to compare with.
+        data: The named data set or image folder to compare with.
         n: Samples per evaluation (fewer than :func:`~genzoo.metrics.evaluate`'s default, to
             keep it quick; compare numbers only at the same ``n``).
         seed: The sampling seed, the same at every evaluation.
-        batch_size: Images per sampling step.
+        batch_size: Images per feature pass.
         floor: Also add the real-data floor, as ``fid_floor`` and so on.
         root: The data folder (see :func:`genzoo.data.data_root`).
-        cache_dir: Where classifiers are cached.
-        classifier: A classifier of ``dataset`` to use instead of the cached one.
+        cache_dir: Where feature networks are cached.
+        space: A feature space of ``data`` to use instead of the cached one.
+        features: The feature network's kind (see :func:`~genzoo.metrics.evaluate`).
 
     Raises:
         MetricsError: ``every`` or ``n`` is not a positive integer.
     """
 
-    def __init__(self, every: int, dataset: str = "mnist", n: int = 2000, *, seed: int = 0,
-                 batch_size: int = 500, floor: bool = True,
+    def __init__(self, every: int, data: str | os.PathLike[str] = "mnist", n: int = 2000, *,
+                 seed: int = 0, batch_size: int = 500, floor: bool = True,
                  root: str | os.PathLike[str] | None = None,
                  cache_dir: str | os.PathLike[str] | None = None,
-                 classifier: DomainClassifier | None = None) -> None:
+                 space: FeatureSpace | None = None, features: str = "auto") -> None:
         for name, value in (("every", every), ("n", n)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MetricsError(f"EvaluateEvery: {name} must be a positive integer, got {value!r}")
-        self.every, self.dataset, self.n, self.seed = every, dataset, n, seed
-        self.batch_size, self.floor = batch_size, floor
+        self.every, self.data, self.n, self.seed = every, data, n, seed
+        self.batch_size, self.floor, self.features = batch_size, floor, features
         self.root, self.cache_dir = root, cache_dir
-        self.classifier = classifier
+        self.space = space
         self._last_epoch = 0
 
     @hookimpl
@@ -82,17 +90,18 @@ class EvaluateEvery:
         self._last_epoch = epoch
         started = time.perf_counter()
         device = getattr(run, "device", None) or torch.device("cpu")
-        if self.classifier is None:
-            self.classifier = domain_classifier(self.dataset, root=self.root,
-                                                cache_dir=self.cache_dir, device=device)
-        result = evaluate(model, dataset=self.dataset, n=self.n, seed=self.seed, batch_size=self.batch_size,
-                          classifier=self.classifier, root=self.root, device=device)
+        if self.space is None:
+            self.space = feature_space(self.data, self.features, root=self.root,
+                                       cache_dir=self.cache_dir, device=device)
+        result = evaluate(model, data=self.data, n=self.n, seed=self.seed, batch_size=self.batch_size,
+                          space=self.space, root=self.root, device=device,
+                          bootstrap=Bootstrap(resamples=_QUICK_RESAMPLES))
         metrics.update(result.scores.as_dict())
         if self.floor:
             metrics.update({f"{name}_floor": value for name, value in result.floor.as_dict().items()})
         metrics["eval_seconds"] = round(time.perf_counter() - started, 3)
 
     def __repr__(self) -> str:
-        return f"EvaluateEvery({self.every}, dataset={self.dataset!r}, n={self.n}, seed={self.seed})"
+        return f"EvaluateEvery({self.every}, data={str(self.data)!r}, n={self.n}, seed={self.seed})"
 
 

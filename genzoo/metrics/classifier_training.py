@@ -21,11 +21,14 @@ class TrainingSettings:
     """How the domain classifier is trained; the defaults are what users get.
 
     Attributes:
-        epochs: Passes over the training images.
+        epochs: Passes over the training images (more when a small set needs them to reach
+            ``min_steps``).
         batch_size: Images per step.
         lr: Adam's starting learning rate, decayed linearly to 0 over the run.
         seed: Seeds the weights and the data order (global random state is left untouched).
         max_train_images: Train on only the first this many images (for quick tests).
+        min_steps: The fewest optimiser steps: a small image folder gets as many epochs as
+            reach it (MNIST's two epochs are 938 steps).
     """
 
     epochs: int = 2
@@ -33,6 +36,7 @@ class TrainingSettings:
     lr: float = 2e-3
     seed: int = 0
     max_train_images: int | None = None
+    min_steps: int = 500
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
@@ -57,7 +61,8 @@ def train_classifier_net(images: torch.Tensor, labels: torch.Tensor, num_classes
         images, labels = images[: settings.max_train_images], labels[: settings.max_train_images]
     n = images.shape[0]
     steps_per_epoch = -(-n // settings.batch_size)
-    total_steps = settings.epochs * steps_per_epoch
+    epochs = max(settings.epochs, -(-settings.min_steps // steps_per_epoch))
+    total_steps = epochs * steps_per_epoch
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
@@ -66,7 +71,7 @@ def train_classifier_net(images: torch.Tensor, labels: torch.Tensor, num_classes
         optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / total_steps)
         net.train()
-        for epoch in range(settings.epochs):
+        for epoch in range(epochs):
             order = torch.randperm(n, generator=order_rng)
             for index in order.split(settings.batch_size):
                 x = as_float_images(images[index].to(device))
@@ -75,8 +80,8 @@ def train_classifier_net(images: torch.Tensor, labels: torch.Tensor, num_classes
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-            if log is not None:
-                log(f"  epoch {epoch + 1}/{settings.epochs}: last batch loss {loss.detach().item():.4f} "
+            if log is not None and (epoch + 1) % max(1, epochs // 4) == 0:
+                log(f"  epoch {epoch + 1}/{epochs}: last batch loss {loss.detach().item():.4f} "
                     f"({time.perf_counter() - started:.0f} s)")
     net.eval()
     return net, time.perf_counter() - started

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from ..errors import GenzooError
 
-__all__ = ["MetricsError", "ClassifierCacheWarning"]
+__all__ = ["MetricsError", "FeatureCacheWarning"]
 
 
 class MetricsError(GenzooError, ValueError):
-    """Metrics cannot be computed as asked: wrong image shape or range, too few samples, an
-    unknown data set, or a missing optional package. The message says how to fix it."""
+    """Metrics cannot be computed as asked: wrong image channels or range, too few samples, an
+    unknown data set or feature network, or a missing optional package or weights file. The
+    message says how to fix it."""
 
 
-class ClassifierCacheWarning(UserWarning):
-    """A cached domain classifier could not be used (corrupted, or from another genzoo) and is
-    being retrained."""
+class FeatureCacheWarning(UserWarning):
+    """A cached feature network could not be used (corrupted, or from another genzoo) and is
+    being trained again."""

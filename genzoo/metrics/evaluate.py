@@ -1,135 +1,88 @@
-"""Evaluating a model or a batch of images: FID, classifier score, precision and recall, each
-beside the real-data floor (real training images scored the same way).
+"""Evaluating a model or a batch of images on any data: every score with its interval, beside
+the real-data floor, with the protocol card.
 
 Example:
     >>> import genzoo
     >>> from genzoo.metrics import evaluate
-    >>> metrics = evaluate(genzoo.load("runs/vae/checkpoints/last.pt"), dataset="mnist")  # doctest: +SKIP
-    >>> metrics.fid, metrics.floor.fid  # doctest: +SKIP
+    >>> metrics = evaluate(genzoo.load("runs/vae/checkpoints/last.pt"), data="mnist")  # doctest: +SKIP
+    >>> metrics.fid, metrics.scores.intervals["fid"], metrics.floor.fid  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from .classifier import DomainClassifier, canonical_dataset, domain_classifier
+from .. import __version__
+from .bootstrap import Bootstrap
+from .card import ProtocolCard
 from .errors import MetricsError
-from .fid import feature_statistics, frechet_distance
-from .sampling import check_model_shape, device_of, fixed_subset, map_samples
-from .scores import DEFAULT_K, classifier_score, precision_recall
+from .eval_data import EvalData, load_eval_data, named_data
+from .space import FeatureSpace
+from .results import Metrics, Scores
+from .sampling import DEFAULT_SAMPLE_BLOCK, check_model_channels, device_of, fixed_subset, map_samples
+from .scores import DEFAULT_K
+from .scoring import score_features
+from .spaces import feature_space
 
-__all__ = ["DEFAULT_N", "METRIC_NAMES", "Scores", "Metrics", "evaluate", "real_data_floor",
-           "score_features"]
+__all__ = ["DEFAULT_N", "evaluate", "real_data_floor"]
 
-#: How many samples :func:`evaluate` draws from a model by default (the test set's size).
+#: How many samples :func:`evaluate` draws from a model by default.
 DEFAULT_N = 10_000
-#: The metrics' names, as in :class:`Scores` and in the JSON files.
-METRIC_NAMES = ("fid", "classifier_score", "precision", "recall")
 
 
-@dataclass(frozen=True)
-class Scores:
-    """The four numbers for one set of images.
-
-    Attributes:
-        fid: Fréchet distance to the real test set in the classifier's features (lower is better).
-        classifier_score: ``exp(E KL(p(y|x) || p(y)))``, from 1 to the number of classes
-            (higher is better).
-        precision: Share of the images on the real images' k-NN manifold (fidelity).
-        recall: Share of real images on the images' k-NN manifold (diversity).
-    """
-
-    fid: float
-    classifier_score: float
-    precision: float
-    recall: float
-
-    def as_dict(self) -> dict[str, float]:
-        """The numbers by name."""
-        return {name: getattr(self, name) for name in METRIC_NAMES}
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """What :func:`evaluate` measured, with the real-data floor beside it.
-
-    Attributes:
-        fid: See :class:`Scores`.
-        classifier_score: See :class:`Scores`.
-        precision: See :class:`Scores`.
-        recall: See :class:`Scores`.
-        n: How many images were scored.
-        dataset: The data set they were compared with.
-        floor: The same metrics for ``n`` real training images against the real test set: the
-            best a model can be expected to reach with this many samples.
-        seed: The sampling seed, or ``None`` for given images.
-        classifier_accuracy: The domain classifier's test accuracy.
-    """
-
-    fid: float
-    classifier_score: float
-    precision: float
-    recall: float
-    n: int
-    dataset: str
-    floor: Scores
-    seed: int | None = None
-    classifier_accuracy: float = math.nan
-
-    @property
-    def scores(self) -> Scores:
-        """The four numbers without the rest."""
-        return Scores(self.fid, self.classifier_score, self.precision, self.recall)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the metrics, ``n``, ``dataset``, ``seed``, ``floor`` (a dict) and
-        ``classifier_accuracy``."""
-        record = dataclasses.asdict(self)
-        record["floor"] = self.floor.as_dict()
-        return record
-
-
-def evaluate(model_or_images: Any, *, dataset: str = "mnist", n: int | None = None,
-             root: str | os.PathLike[str] | None = None, seed: int = 0, batch_size: int = 500,
-             classifier: DomainClassifier | None = None,
+def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", features: str = "auto",
+             n: int | None = None, seed: int = 0, batch_size: int = 500,
+             sample_block: int = DEFAULT_SAMPLE_BLOCK, space: FeatureSpace | None = None,
+             root: str | os.PathLike[str] | None = None,
              cache_dir: str | os.PathLike[str] | None = None,
-             device: str | torch.device | None = None, download: bool = True,
-             k: int = DEFAULT_K) -> Metrics:
-    """Score a model's samples, or given images, against a data set's real test images.
+             device: str | torch.device | None = None, download: bool = True, k: int = DEFAULT_K,
+             bootstrap: Bootstrap | None = None, weights: str | os.PathLike[str] | None = None,
+             log: Callable[[str], None] | None = None) -> Metrics:
+    """Score a model's samples, or given images, against real data.
 
-    A model is sampled ``n`` times in batches from ``seed`` (global random state is saved and
-    restored), so the same model and seed give the same numbers. Images are rounded to 8 bits
-    before scoring, as real images are.
+    A model is sampled ``n`` times in blocks of ``sample_block`` from ``seed`` (see
+    :func:`~genzoo.metrics.sampling.map_samples`; global random state is saved and restored).
+    The images are compared in a feature space (see :func:`~genzoo.metrics.feature_space`) with
+    the data's reference images; the real-data floor scores as many real images of the data's
+    other half the same way. Every number has a bootstrap interval, and the protocol card says
+    how it was all made: the same card gives the same numbers, whatever ``batch_size``.
 
     Args:
         model_or_images: A :class:`~genzoo.Generator` (e.g. a genzoo model), or an ``N×C×H×W``
             tensor of floats in ``[0, 1]`` or ``uint8``.
-        dataset: The named data set to compare with (``"mnist"``, ``"fashion-mnist"``).
+        data: A named data set (``"mnist"``...) or a folder of images (one sub-folder per
+            class gives labels); its images may have any size, and are resized as the samples.
+        features: The feature network: ``"auto"`` (a classifier where the data has labels, else
+            a contrastive network), ``"classifier"``, ``"contrastive"`` or ``"inception"``.
         n: How many samples to draw from a model (default 10,000); for a tensor, score its
             first ``n`` images (default all).
-        root: The data folder, for training the classifier and the floor's training images.
         seed: The sampling seed.
-        batch_size: Images per sampling step and classifier pass.
-        classifier: A classifier of ``dataset`` from :func:`domain_classifier` to use (else it
-            is loaded from, or trained into, the cache).
-        cache_dir: Where classifiers are cached (see :func:`domain_classifier`).
-        device: Where to run the classifier (default: the model's or the images' device).
-        download: Download the data set if training or the floor needs it.
-        k: Neighbourhood size of precision and recall.
+        batch_size: Images resized and passed to the feature network at a time (memory only:
+            the numbers do not depend on it).
+        sample_block: Images per sampling call (it decides which images a seed gives).
+        space: A feature space of ``data`` to use (else loaded from, or trained into, the cache).
+        root: Where named data sets live.
+        cache_dir: Where feature networks are cached.
+        device: Where to run the feature network (default: the model's or the images' device).
+        download: Download a named data set that is missing.
+        k: Neighbourhood size of precision, recall, density and coverage.
+        bootstrap: Resamples, level and seed of the intervals (default 200 resamples, 95%,
+            seed 0).
+        weights: Inception's weights file, for ``features="inception"``.
+        log: Called with progress messages while a feature network trains.
 
     Returns:
-        The metrics and the real-data floor for the same ``n``.
+        The scores and the real-data floor, each with intervals, and the protocol card.
 
     Raises:
-        MetricsError: the images' shape does not match the data set's, their values are out of
+        MetricsError: the images' channels do not match the data's, their values are out of
             range, ``n`` is too small, the input is neither a model nor a tensor, or the
-            classifier given is of another data set.
+            feature space given is of other data.
+        genzoo.data.DataError: the data cannot be found or read.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise MetricsError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -140,79 +93,100 @@ def evaluate(model_or_images: Any, *, dataset: str = "mnist", n: int | None = No
             f"{type(model_or_images).__name__}"
         )
     count = _count(n, len(model_or_images) if is_tensor else None, k)
+    bootstrap = bootstrap or Bootstrap()
     if device is None:
         device = model_or_images.device if is_tensor else device_of(model_or_images)
-    if classifier is None:
-        classifier = domain_classifier(dataset, root=root, cache_dir=cache_dir, download=download,
-                                       device=device)
-    elif classifier.dataset != canonical_dataset(dataset):
-        raise MetricsError(
-            f"the classifier given is of {classifier.dataset}, but dataset={dataset!r}; pass "
-            f"dataset={classifier.dataset!r} or that data set's classifier"
-        )
+    loaded: list[EvalData] = []
+
+    def real_data() -> EvalData:
+        if not loaded:
+            loaded.append(load_eval_data(data, root=root, download=download))
+        return loaded[0]
+
+    if space is None:
+        source: Any = data if named_data(data) is not None else real_data()
+        space = feature_space(source, features, root=root, cache_dir=cache_dir, device=device,
+                              download=download, weights=weights, log=log)
     else:
-        classifier.to(device)
+        space.to(device)
     if is_tensor:
-        features, probs = classifier.features(model_or_images[:count], batch_size=batch_size)
+        sample_features, probs = space.features(model_or_images[:count], batch_size=batch_size)
+        samples: dict[str, Any] = {"given": True}
     else:
-        features, probs = _sample_features(model_or_images, classifier, count, seed, batch_size)
-    scores = score_features(features, probs, classifier, k=k)
-    floor = real_data_floor(classifier, count, root=root, download=download,
-                            batch_size=batch_size, k=k)
-    return Metrics(**scores.as_dict(), n=count, dataset=classifier.dataset, floor=floor,
-                   seed=None if is_tensor else seed,
-                   classifier_accuracy=classifier.test_accuracy)
+        sample_features, probs = _sample_features(model_or_images, space, count, seed, sample_block,
+                                                  batch_size)
+        samples = {"seed": seed, "block": sample_block}
+    scores = score_features(sample_features, probs, space, k=k, bootstrap=bootstrap)
+    floor, floor_n = real_data_floor(space, count, real_data, batch_size=batch_size, k=k,
+                                     bootstrap=bootstrap)
+    card = ProtocolCard(n=count, floor_n=floor_n, data=space.data, samples=samples,
+                        features=space.card(), metrics=_metric_settings(k), bootstrap=bootstrap.card(),
+                        software=_software())
+    return Metrics(scores=scores, floor=floor, card=card)
 
 
-def score_features(features: torch.Tensor, probs: torch.Tensor, classifier: DomainClassifier, *,
-                   k: int = DEFAULT_K) -> Scores:
-    """Score images given by their classifier features and probabilities.
+def real_data_floor(space: FeatureSpace, n: int, data: EvalData | Callable[[], EvalData], *,
+                    batch_size: int = 500, k: int = DEFAULT_K,
+                    bootstrap: Bootstrap | None = None) -> tuple[Scores, int]:
+    """The scores of ``n`` real images of the data's floor half (a fixed random subset; all of
+    them when it has fewer) against the reference, with intervals.
 
-    FID compares with the whole real test set; precision and recall with a fixed subset of it
-    as large as ``features`` (all of it when that is larger), as the k-NN radii depend on size.
-    """
-    reference = classifier.reference
-    fid = frechet_distance(*feature_statistics(features), reference.mean, reference.cov)
-    real = fixed_subset(reference.features, len(features)).to(features.device)
-    precision, recall = precision_recall(real, features, k=k)
-    return Scores(fid=fid, classifier_score=classifier_score(probs), precision=precision,
-                  recall=recall)
+    Computed once per protocol and kept in the feature space's cache file.
 
+    Args:
+        space: The feature space.
+        n: How many images the samples scored.
+        data: The data (or a function loading it, called only when the floor is not cached).
+        batch_size: Images per feature pass (memory only).
+        k: See :func:`evaluate`.
+        bootstrap: See :func:`evaluate`.
 
-def real_data_floor(classifier: DomainClassifier, n: int, *,
-                    root: str | os.PathLike[str] | None = None, download: bool = True,
-                    batch_size: int = 500, k: int = DEFAULT_K) -> Scores:
-    """The metrics of ``n`` real training images (a fixed random subset) against the test set.
-
-    Computed once per ``n`` and kept in the classifier's cache file.
+    Returns:
+        The floor's scores and how many real images it scored.
 
     Raises:
-        MetricsError: the training set has fewer than ``n`` images.
+        MetricsError: the data is not the feature space's.
     """
-    if k == DEFAULT_K and n in classifier.floors:
-        return Scores(**classifier.floors[n])
-    from ..data import load_images
-
-    train = load_images(classifier.dataset, root=root, train=True, download=download)
-    if n > len(train):
+    bootstrap = bootstrap or Bootstrap()
+    key = f"n={n};k={k};" + ";".join(f"{name}={value}" for name, value in bootstrap.card().items())
+    cached = space.floors.get(key)
+    if cached is not None:
+        return Scores.from_record(cached["scores"]), int(cached["n"])
+    real = data if isinstance(data, EvalData) else data()
+    if real.fingerprint != space.data["fingerprint"]:
         raise MetricsError(
-            f"the real-data floor needs {n} training images but {classifier.dataset} has "
-            f"{len(train)}; evaluate at most {len(train)} samples"
+            f"the feature space is of {space.data['name']} (fingerprint "
+            f"{space.data['fingerprint'][:12]}) but the data is {real.name} (fingerprint "
+            f"{real.fingerprint[:12]}); use that data's feature space"
         )
-    features, probs = classifier.features(fixed_subset(train.images, n), batch_size=batch_size)
-    scores = score_features(features, probs, classifier, k=k)
-    if k == DEFAULT_K:
-        classifier.remember_floor(n, scores.as_dict())
-    return scores
+    floor_n = min(n, len(real.train))
+    features, probs = space.features(fixed_subset(real.train.images, floor_n), batch_size=batch_size)
+    scores = score_features(features, probs, space, k=k, bootstrap=bootstrap)
+    space.remember_floor(key, {"scores": scores.as_record(), "n": floor_n})
+    return scores, floor_n
 
 
-def _sample_features(model: Any, classifier: DomainClassifier, n: int, seed: int,
-                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _sample_features(model: Any, space: FeatureSpace, n: int, seed: int, block: int,
+                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Features and probabilities of ``n`` samples of ``model``."""
-    check_model_shape(model, classifier.image_shape, classifier.dataset)
-    parts = map_samples(model, n, lambda images: classifier.features(images, batch_size=batch_size),
-                        seed=seed, batch_size=batch_size)
-    return torch.cat([f for f, _ in parts]), torch.cat([p for _, p in parts])
+    check_model_channels(model, space.channels, f"the reference data ({space.data['name']})")
+    parts = map_samples(model, n, lambda images: space.features(images, batch_size=batch_size),
+                        seed=seed, block=block)
+    probs = [p for _, p in parts]
+    return torch.cat([f for f, _ in parts]), (None if probs[0] is None else torch.cat(probs))
+
+
+def _metric_settings(k: int) -> dict[str, Any]:
+    return {"k": k, "fid": "torchmetrics FrechetInceptionDistance arithmetic, float64, all reference features",
+            "kid": "unbiased MMD², kernel (x·y/D + 1)³ on features / their reference RMS, "
+                   "all reference features",
+            "precision_recall_density_coverage": "k-NN balls, reference subset as large as n"}
+
+
+def _software() -> dict[str, str]:
+    import torchmetrics
+
+    return {"genzoo": __version__, "torchmetrics": torchmetrics.__version__}
 
 
 def _count(n: int | None, available: int | None, k: int) -> int:
@@ -226,4 +200,3 @@ def _count(n: int | None, available: int | None, k: int) -> int:
     if available is not None and n > available:
         raise MetricsError(f"n={n} but only {available} images were given")
     return n
-

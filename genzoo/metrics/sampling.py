@@ -1,7 +1,8 @@
-"""Drawing many samples from a model in batches, repeatably and without side effects."""
+"""Drawing many samples from a model in fixed blocks, repeatably and without side effects."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,41 +11,71 @@ import torch
 from .._words import model_label
 from .errors import MetricsError
 
-__all__ = ["map_samples", "device_of", "check_model_shape", "fixed_subset"]
+__all__ = ["map_samples", "block_seed", "device_of", "check_model_shape", "check_model_channels",
+           "fixed_subset",
+           "DEFAULT_SAMPLE_BLOCK"]
 
+#: Images per sampling call, by default (on the protocol card: it decides which images a seed
+#: gives).
+DEFAULT_SAMPLE_BLOCK = 500
 #: Seeds the choice of real images that stand beside the samples (training images for the
-#: floor, test images for precision/recall).
+#: floor, reference images for precision/recall).
 _SUBSET_SEED = 0
 
 T = TypeVar("T")
 
 
 def map_samples(model: Any, n: int, fn: Callable[[torch.Tensor], T], *, seed: int,
-                batch_size: int) -> list[T]:
-    """Draw ``n`` samples from ``model`` in batches and return ``fn`` of each batch.
+                block: int = DEFAULT_SAMPLE_BLOCK) -> list[T]:
+    """Draw ``n`` samples from ``model`` in blocks of ``block`` and return ``fn`` of each block.
 
-    The latents come from a CPU generator seeded with ``seed``, and torch's global generators
-    (which some models also draw from) are seeded too and restored afterwards: the same model,
-    seed and batch size give the same samples, and the caller's random state is untouched.
+    Block ``b`` draws its latents from a CPU generator seeded with :func:`block_seed` of
+    ``(seed, b)``, and torch's global generators (which some models also draw from) are seeded
+    the same way and restored afterwards. So the same model, seed and block give the same
+    samples, the first ``m`` blocks are the same whatever ``n``, and the caller's random state
+    is untouched.
+
+    Raises:
+        MetricsError: ``block`` is not a positive integer.
     """
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        raise MetricsError(f"the sampling block must be a positive integer, got {block!r}")
     device = device_of(model)
     results = []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        for start in range(0, n, batch_size):
-            results.append(fn(model.sample(min(batch_size, n - start), generator=generator)))
+        for index, start in enumerate(range(0, n, block)):
+            seed_b = block_seed(seed, index)
+            torch.manual_seed(seed_b)
+            generator = torch.Generator().manual_seed(seed_b)
+            results.append(fn(model.sample(min(block, n - start), generator=generator)))
     return results
 
 
+def block_seed(seed: int, block: int) -> int:
+    """The seed of sampling block ``block`` of the sampling seed ``seed`` (63 bits of a hash)."""
+    digest = hashlib.sha256(f"genzoo-samples:{seed}:{block}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
 def check_model_shape(model: Any, shape: tuple[int, int, int], dataset: str) -> None:
-    """Raise :class:`MetricsError` when ``model`` makes images of another shape than ``shape``."""
+    """Raise :class:`MetricsError` when ``model`` makes images of another shape than ``shape``
+    (bits/dim scores the data's own images, so the shape must match exactly)."""
     made = getattr(model, "image_shape", None)
     if made is not None and tuple(made) != tuple(shape):
         raise MetricsError(
             f"{model_label(model)} makes images of shape {tuple(made)} (C, H, W) but "
             f"{dataset} images are {tuple(shape)}; evaluate it against a data set of its own "
             f"image shape"
+        )
+
+
+def check_model_channels(model: Any, channels: int, what: str) -> None:
+    """Raise :class:`MetricsError` when ``model`` makes images of another channel count."""
+    made = getattr(model, "image_shape", None)
+    if made is not None and int(made[0]) != channels:
+        raise MetricsError(
+            f"{model_label(model)} makes images of {made[0]} channel(s) (shape {tuple(made)}) "
+            f"but {what} has {channels}; evaluate it against data with images like its own"
         )
 
 
@@ -63,7 +94,7 @@ def device_of(model: Any) -> torch.device:
 
 def fixed_subset(tensor: torch.Tensor, n: int) -> torch.Tensor:
     """A fixed random subset of ``n`` rows, the same every time (all rows, in order, when ``n``
-    is not smaller)."""
+    is not smaller); the subset for a smaller ``n`` is the start of the one for a larger."""
     if n >= len(tensor):
         return tensor
     order = torch.randperm(len(tensor), generator=torch.Generator().manual_seed(_SUBSET_SEED))

@@ -1,4 +1,4 @@
-"""The classifier score (Inception-score-like) and k-NN precision and recall.
+"""The classifier score (Inception-score-like) and k-NN precision, recall, density and coverage.
 
 * :func:`classifier_score` is ``exp(E_x KL(p(y|x) || p(y)))``: high when each image is
   classified confidently *and* the classes are used evenly; between 1 and the number of classes.
@@ -11,14 +11,19 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from .errors import MetricsError
 
-__all__ = ["classifier_score", "precision_recall", "DEFAULT_K"]
+__all__ = ["classifier_score", "precision_recall", "manifold_memberships", "Memberships",
+           "DEFAULT_K", "BLOCK_ROWS"]
 
 #: The neighbourhood size of the k-NN manifolds (the paper's choice).
 DEFAULT_K = 3
+#: Rows of a distance matrix computed at a time (a fixed constant: results do not depend on it).
+BLOCK_ROWS = 1000
 
 
 def classifier_score(probs: torch.Tensor) -> float:
@@ -39,21 +44,43 @@ def classifier_score(probs: torch.Tensor) -> float:
     return float(kl.mean().exp())
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = DEFAULT_K,
-                     batch_size: int = 1000) -> tuple[float, float]:
-    """k-NN precision and recall of ``fake`` features against ``real`` ones.
+class Memberships(NamedTuple):
+    """Each image's part in precision, recall, density and coverage; each metric is a mean.
 
-    Distances are computed ``batch_size`` rows at a time with :func:`torch.cdist` (on the
-    features' device), so 10,000 × 10,000 points take about 40 MB at a time.
+    Attributes:
+        precision: Per generated image: 1 when it lies in a real image's ball, else 0.
+        density: Per generated image: how many real balls hold it, divided by ``k``.
+        recall: Per real image: 1 when it lies in a generated image's ball, else 0.
+        coverage: Per real image: 1 when its own ball holds a generated image, else 0.
+    """
+
+    precision: torch.Tensor
+    density: torch.Tensor
+    recall: torch.Tensor
+    coverage: torch.Tensor
+
+    def means(self) -> dict[str, float]:
+        """The four metrics."""
+        return {name: float(values.double().mean()) for name, values in self._asdict().items()}
+
+
+def manifold_memberships(real: torch.Tensor, fake: torch.Tensor, *, k: int = DEFAULT_K) -> Memberships:
+    """k-NN precision, recall, density and coverage of ``fake`` features against ``real`` ones,
+    image by image.
+
+    Precision and recall follow Kynkäänniemi et al., 2019; density and coverage Naeem et al.,
+    2020, "Reliable Fidelity and Diversity Metrics for Generative Models": density counts how
+    many real balls hold each generated point (divided by ``k``; about 1 for a model that matches
+    the data, above 1 for one that crowds the modes), coverage is the share of real points whose
+    own ball holds a generated point (robust to outliers among the samples).
+
+    Distances are computed :data:`BLOCK_ROWS` rows at a time with :func:`torch.cdist` on the
+    features' device, so 10,000 × 10,000 points take about 40 MB at a time.
 
     Args:
         real: ``N×D`` features of real images.
         fake: ``M×D`` features of generated images.
         k: Each point's ball reaches its ``k``-th nearest neighbour in its own set.
-        batch_size: Rows per distance block.
-
-    Returns:
-        ``(precision, recall)``, each in ``[0, 1]``.
 
     Raises:
         MetricsError: the shapes do not fit, or a set has no more than ``k`` points.
@@ -73,27 +100,41 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = DEFAULT
                            f"fake ones {fake.shape[1]}")
     real = real.detach().float()
     fake = fake.detach().float().to(real.device)
-    real_radii = _kth_neighbour_distances(real, k, batch_size)
-    fake_radii = _kth_neighbour_distances(fake, k, batch_size)
-    precision = _share_inside(fake, real, real_radii, batch_size)
-    recall = _share_inside(real, fake, fake_radii, batch_size)
-    return precision, recall
+    real_radii = _kth_neighbour_distances(real, k)
+    fake_radii = _kth_neighbour_distances(fake, k)
+    precision, density = [], []
+    recall = torch.zeros(len(real), dtype=torch.bool, device=real.device)
+    nearest = torch.full((len(real),), float("inf"), device=real.device)
+    for start in range(0, len(fake), BLOCK_ROWS):
+        distances = torch.cdist(fake[start:start + BLOCK_ROWS], real)  # block × real
+        inside_real = distances <= real_radii.unsqueeze(0)
+        precision.append(inside_real.any(1))
+        density.append(inside_real.sum(1).double() / k)
+        radii = fake_radii[start:start + BLOCK_ROWS].unsqueeze(1)
+        recall |= (distances <= radii).any(0)
+        nearest = torch.minimum(nearest, distances.min(0).values)
+    return Memberships(precision=torch.cat(precision).cpu(), density=torch.cat(density).cpu(),
+                       recall=recall.cpu(), coverage=(nearest <= real_radii).cpu())
 
 
-def _kth_neighbour_distances(points: torch.Tensor, k: int, batch_size: int) -> torch.Tensor:
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = DEFAULT_K) -> tuple[float, float]:
+    """k-NN precision and recall of ``fake`` features against ``real`` ones (see
+    :func:`manifold_memberships`).
+
+    Returns:
+        ``(precision, recall)``, each in ``[0, 1]``.
+
+    Raises:
+        MetricsError: the shapes do not fit, or a set has no more than ``k`` points.
+    """
+    means = manifold_memberships(real, fake, k=k).means()
+    return means["precision"], means["recall"]
+
+
+def _kth_neighbour_distances(points: torch.Tensor, k: int) -> torch.Tensor:
     """Each point's distance to its ``k``-th nearest other point of the same set."""
     radii = []
-    for chunk in points.split(batch_size):
+    for chunk in points.split(BLOCK_ROWS):
         distances = torch.cdist(chunk, points)
         radii.append(distances.topk(k + 1, dim=1, largest=False).values[:, k])  # [:, 0] is itself
     return torch.cat(radii)
-
-
-def _share_inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                  batch_size: int) -> float:
-    """The share of ``points`` within ``radii`` of at least one of ``centres``."""
-    inside = 0
-    for chunk in points.split(batch_size):
-        distances = torch.cdist(chunk, centres)
-        inside += int((distances <= radii.unsqueeze(0)).any(1).sum())
-    return inside / points.shape[0]

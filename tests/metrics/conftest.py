@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genzoo.data import load_images
-from genzoo.metrics import DomainClassifier, domain_classifier
+from genzoo.metrics import FeatureSpace, domain_classifier
 from genzoo.metrics.classifier_training import one_cpu_thread
 
 #: Quick training for tests (users get the full training set and 2 epochs).
@@ -27,7 +27,7 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def metrics_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The classifier cache of the session, never ``~/.cache``."""
+    """The feature network cache of the session, never ``~/.cache``."""
     return tmp_path_factory.mktemp("classifiers")
 
 
@@ -46,7 +46,7 @@ def quick_settings(real_mnist: bool) -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-def classifier(mnist_root: Path, metrics_cache: Path, quick_settings: dict[str, int]) -> DomainClassifier:
+def classifier(mnist_root: Path, metrics_cache: Path, quick_settings: dict[str, int]) -> FeatureSpace:
     """The session's MNIST classifier (trained once, cached in ``metrics_cache``)."""
     return domain_classifier("mnist", root=mnist_root, cache_dir=metrics_cache, download=False,
                              **quick_settings)
@@ -56,3 +56,31 @@ def classifier(mnist_root: Path, metrics_cache: Path, quick_settings: dict[str, 
 def mnist_test(mnist_root: Path) -> torch.Tensor:
     """The MNIST test images, ``uint8`` ``N×1×28×28``."""
     return load_images("mnist", root=mnist_root, train=False, download=False).images
+
+
+@pytest.fixture(scope="session")
+def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A flat folder of 240 colour 16×16 shape images (no labels)."""
+    from .folders import write_shape_folder
+
+    return write_shape_folder(tmp_path_factory.mktemp("data") / "shapes", 240, 16, seed=1)
+
+
+@pytest.fixture(scope="session")
+def class_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """240 colour 16×16 shape images, one sub-folder per shape (four classes)."""
+    from .folders import write_shape_folder
+
+    return write_shape_folder(tmp_path_factory.mktemp("data") / "labelled", 240, 16, seed=2, classes=True)
+
+
+#: Quick training of the contrastive network for tests (users get 600 steps).
+CONTRASTIVE_STEPS = 120
+
+
+@pytest.fixture(scope="session")
+def colour_space(colour_folder: Path, metrics_cache: Path) -> FeatureSpace:
+    """The colour folder's contrastive feature space, quickly trained, in the session cache."""
+    from genzoo.metrics import feature_space
+
+    return feature_space(colour_folder, cache_dir=metrics_cache, steps=CONTRASTIVE_STEPS)

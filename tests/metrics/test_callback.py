@@ -11,7 +11,7 @@ import genzoo
 from genzoo.data import InMemoryLoader
 from genzoo.metrics import EvaluateEvery, MetricsError
 
-KEYS = {"fid", "classifier_score", "precision", "recall"}
+KEYS = {"fid", "kid", "classifier_score", "precision", "recall", "density", "coverage"}
 
 
 class Recorder:
@@ -29,7 +29,7 @@ class Recorder:
 def fitted(classifier, mnist_train, mnist_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     recorder = Recorder()
-    evaluator = EvaluateEvery(2, n=200, classifier=classifier, root=mnist_root)
+    evaluator = EvaluateEvery(2, n=200, space=classifier, root=mnist_root)
     model = genzoo.build("vae", hidden_dim=32, seed=0)
     result = model.fit(InMemoryLoader(mnist_train[:256], batch_size=64), epochs=3, out=out,
                        callbacks=[evaluator, recorder], progress=False, grid_every=0)
@@ -55,14 +55,14 @@ def test_metrics_reach_the_metrics_log(fitted):
 def test_evaluating_every_epoch_from_the_start(classifier, mnist_train, mnist_root):
     model = genzoo.build("vae", hidden_dim=32, seed=0)
     result = model.fit(InMemoryLoader(mnist_train[:256], batch_size=64), epochs=2, progress=False,
-                       callbacks=[EvaluateEvery(1, n=200, classifier=classifier, root=mnist_root,
+                       callbacks=[EvaluateEvery(1, n=200, space=classifier, root=mnist_root,
                                                 floor=False)])
     assert all(KEYS <= set(m) and "fid_floor" not in m for m in result.history)
 
 
 def test_other_ranks_do_not_evaluate(classifier):
     metrics = {"epoch": 1}
-    EvaluateEvery(1, n=200, classifier=classifier).genzoo_epoch_end(
+    EvaluateEvery(1, n=200, space=classifier).genzoo_epoch_end(
         model=None, run=SimpleNamespace(rank=1), epoch=1, metrics=metrics)
     assert metrics == {"epoch": 1}
 

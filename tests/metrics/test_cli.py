@@ -1,4 +1,5 @@
-"""``genzoo eval`` on a small saved checkpoint."""
+"""``genzoo eval`` end to end: MNIST, a colour folder without labels, a class-per-folder set,
+the protocol card and ``--compare``."""
 
 from __future__ import annotations
 
@@ -10,35 +11,106 @@ from click.testing import CliRunner
 
 import genzoo
 from genzoo.cli import main
-from genzoo.metrics import classifier_cache_path
-from genzoo.metrics.classifier_cache import write_cache
+from genzoo.metrics import feature_cache_path
+from genzoo.metrics.cache import write_cache
+
+QUICK = ["--bootstrap", "20"]
 
 
 @pytest.fixture
-def user_cache(classifier, tmp_path, monkeypatch):
-    """A user cache (``$XDG_CACHE_HOME``) holding the session's classifier as the default one."""
+def user_cache(classifier, colour_space, tmp_path, monkeypatch):
+    """A user cache (``$XDG_CACHE_HOME``) holding the session's quickly trained feature networks
+    as the default ones (users' take a minute or so to train)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    write_cache(classifier_cache_path("mnist"), classifier.payload())
+    write_cache(feature_cache_path("mnist", "classifier"), classifier.payload())
+    write_cache(feature_cache_path(colour_space.path.name.split("-contrastive")[0], "contrastive"),
+                colour_space.payload())
     return tmp_path / "cache"
+
+
+def _train(folder, out):
+    result = CliRunner().invoke(main, ["train", "vae", "--data", str(folder), "--epochs", "1",
+                                       "--out", str(out), "--no-progress", "--grid-every", "0",
+                                       "--device", "cpu", "--set", "hidden_dim=32"])
+    assert result.exit_code == 0, result.output
+    return out / "checkpoints" / "last.pt"
 
 
 def test_eval_prints_the_metrics_beside_the_floor_and_writes_json(user_cache, tmp_path, mnist_root):
     checkpoint = tmp_path / "vae.pt"
     genzoo.build("vae", hidden_dim=32, seed=0).save(checkpoint)
     result = CliRunner().invoke(main, ["eval", str(checkpoint), "--data", "mnist", "-n", "200",
-                                       "--data-root", str(mnist_root), "--no-download"])
+                                       "--data-root", str(mnist_root), "--no-download", *QUICK])
     assert result.exit_code == 0, result.output
-    assert "real-data floor" in result.output and "FID" in result.output
+    assert "real-data floor" in result.output and "FID" in result.output and "KID" in result.output
+    assert "95% interval" in result.output and "protocol card:" in result.output
     record = json.loads((tmp_path / "eval.json").read_text())
-    assert record["model"] == "vae" and record["n"] == 200 and record["dataset"] == "mnist"
-    assert set(record["floor"]) == {"fid", "classifier_score", "precision", "recall"}
-    assert record["fid"] > record["floor"]["fid"]
+    assert record["model"] == "vae" and record["card"]["n"] == 200
+    assert record["card"]["data"]["name"] == "mnist" and record["card"]["features"]["kind"] == "classifier"
+    assert set(record["floor"]) == {"fid", "kid", "precision", "recall", "density", "coverage",
+                                    "classifier_score"}
+    assert record["scores"]["fid"]["value"] > record["floor"]["fid"]["high"]
 
     out = tmp_path / "elsewhere" / "m.json"
     again = CliRunner().invoke(main, ["eval", str(checkpoint), "-n", "200", "--json", str(out),
-                                      "--data-root", str(mnist_root), "--no-download"])
+                                      "--data-root", str(mnist_root), "--no-download", *QUICK,
+                                      "--batch-size", "13"])
     assert again.exit_code == 0, again.output
-    assert json.loads(out.read_text())["fid"] == record["fid"]  # same seed, same numbers
+    assert json.loads(out.read_text())["scores"] == record["scores"]  # batch size changes nothing
+
+    compared = CliRunner().invoke(main, ["eval", "--compare", str(tmp_path / "eval.json"), str(out)])
+    assert compared.exit_code == 0 and "comparable" in compared.output and "NOT" not in compared.output
+
+
+def test_eval_scores_a_model_trained_on_a_colour_folder_without_labels(user_cache, colour_folder,
+                                                                     tmp_path):
+    checkpoint = _train(colour_folder, tmp_path / "run")
+    result = CliRunner().invoke(main, ["eval", str(checkpoint), "--data", str(colour_folder),
+                                       "-n", "100", *QUICK])
+    assert result.exit_code == 0, result.output
+    assert "contrastive features" in result.output and "classifier score" not in result.output
+    record = json.loads((checkpoint.parent / "eval.json").read_text())
+    card = record["card"]
+    assert card["data"]["labels"] is False and card["data"]["image_shape"] == [3, 16, 16]
+    assert card["features"]["kind"] == "contrastive" and len(card["features"]["weights_sha256"]) == 64
+    assert card["data"]["reference_images"] == 120 and card["floor_n"] == 100
+    for name, entry in record["scores"].items():
+        assert entry["low"] <= entry["value"] <= entry["high"], name
+    assert record["scores"]["fid"]["value"] > record["floor"]["fid"]["high"]  # a 1-epoch VAE is blurry
+
+
+def test_eval_scores_a_model_trained_on_a_class_per_folder_set(user_cache, class_folder, tmp_path):
+    checkpoint = _train(class_folder, tmp_path / "run")  # the classifier trains here, on 120 images
+    result = CliRunner().invoke(main, ["eval", str(checkpoint), "--data", str(class_folder),
+                                       "-n", "100", *QUICK])
+    assert result.exit_code == 0, result.output
+    assert "classifier features" in result.output and "classifier score" in result.output
+    record = json.loads((checkpoint.parent / "eval.json").read_text())
+    assert record["card"]["features"]["kind"] == "classifier" and record["classifier_accuracy"] > 0.6
+    assert record["card"]["data"]["labels"] is True
+    assert set(record["scores"]) >= {"fid", "kid", "classifier_score"}
+
+
+def test_compare_flags_results_with_different_cards(user_cache, tmp_path, mnist_root):
+    checkpoint = tmp_path / "vae.pt"
+    genzoo.build("vae", hidden_dim=32, seed=0).save(checkpoint)
+    common = ["--data-root", str(mnist_root), "--no-download", *QUICK]
+    for n, name in ((100, "a.json"), (150, "b.json")):
+        result = CliRunner().invoke(main, ["eval", str(checkpoint), "-n", str(n), "--json",
+                                           str(tmp_path / name), *common])
+        assert result.exit_code == 0, result.output
+    compared = CliRunner().invoke(main, ["eval", "--compare", str(tmp_path / "a.json"),
+                                         str(tmp_path / "b.json")])
+    assert compared.exit_code == 1
+    assert "NOT COMPARABLE" in compared.output and "n: a.json 100  vs  b.json 150" in compared.output
+
+
+def test_eval_refuses_grey_models_on_colour_data_in_one_line(user_cache, colour_folder, tmp_path):
+    checkpoint = tmp_path / "vae.pt"
+    genzoo.build("vae", hidden_dim=32).save(checkpoint)  # 1×28×28
+    result = CliRunner().invoke(main, ["eval", str(checkpoint), "--data", str(colour_folder), "-n", "50"])
+    assert result.exit_code == 2
+    assert "makes images of 1 channel(s)" in result.output and "has 3" in result.output
 
 
 def test_eval_reports_errors_in_one_line(user_cache, tmp_path):
@@ -48,8 +120,12 @@ def test_eval_reports_errors_in_one_line(user_cache, tmp_path):
 
     checkpoint = tmp_path / "vae.pt"
     genzoo.build("vae", hidden_dim=32).save(checkpoint)
-    result = CliRunner().invoke(main, ["eval", str(checkpoint), "--data", "cifar"])
-    assert result.exit_code == 2 and "Known: fashion-mnist, mnist" in result.output
+    result = CliRunner().invoke(main, ["eval", str(checkpoint), "--data", "no-such-set"])
+    assert result.exit_code == 2 and "neither a known data set" in result.output
+    result = CliRunner().invoke(main, ["eval", "--compare", str(tmp_path / "x.json"), str(checkpoint)])
+    assert result.exit_code == 2 and "no result file at" in result.output
+    result = CliRunner().invoke(main, ["eval"])
+    assert result.exit_code == 2 and "missing CHECKPOINT" in result.output
 
 
 def test_eval_with_inception_but_without_torch_fidelity_says_what_to_install(user_cache, tmp_path,
@@ -57,7 +133,7 @@ def test_eval_with_inception_but_without_torch_fidelity_says_what_to_install(use
     monkeypatch.setitem(sys.modules, "torch_fidelity", None)
     checkpoint = tmp_path / "vae.pt"
     genzoo.build("vae", hidden_dim=32).save(checkpoint)
-    result = CliRunner().invoke(main, ["eval", str(checkpoint), "--inception"])
+    result = CliRunner().invoke(main, ["eval", str(checkpoint), "--features", "inception"])
     assert result.exit_code == 2 and "pip install 'torchmetrics[image]'" in result.output
     assert not (tmp_path / "eval.json").exists()
 
@@ -65,3 +141,4 @@ def test_eval_with_inception_but_without_torch_fidelity_says_what_to_install(use
 def test_eval_help_has_examples():
     result = CliRunner().invoke(main, ["eval", "--help"])
     assert result.exit_code == 0 and "genzoo eval runs/vae/checkpoints/last.pt" in result.output
+    assert "--compare" in result.output

@@ -1,4 +1,4 @@
-"""evaluate(): sanity of the numbers, the floor, determinism and errors."""
+"""evaluate(): sanity of the numbers, the floor, intervals, the card, determinism and errors."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import pytest
 import torch
 
 import genzoo
-from genzoo.metrics import DomainClassifier, Metrics, MetricsError, evaluate
+from genzoo.metrics import Bootstrap, FeatureSpace, Metrics, MetricsError, evaluate
+
+QUICK = Bootstrap(resamples=20)
 
 
 @pytest.fixture(scope="module")
 def n(mnist_test) -> int:
-    """Images per evaluation: 2,000, or all of the generated stand-in's test images."""
-    return min(2000, len(mnist_test))
+    """Images per evaluation: 1,000, or all of the generated stand-in's test images."""
+    return min(1000, len(mnist_test))
 
 
 @pytest.fixture(scope="module")
@@ -22,78 +24,112 @@ def good_score(real_mnist) -> float:
 
 
 @pytest.fixture(scope="module")
-def real_metrics(classifier, mnist_test, mnist_root, n) -> Metrics:
-    return evaluate(mnist_test[:n], classifier=classifier, root=mnist_root, download=False)
+def real_images(mnist_test, n) -> torch.Tensor:
+    """``n`` random test images (the test set's first half is by other writers than its second)."""
+    return mnist_test[torch.randperm(len(mnist_test), generator=torch.Generator().manual_seed(1))[:n]]
+
+
+@pytest.fixture(scope="module")
+def real_metrics(classifier, real_images, mnist_root) -> Metrics:
+    return evaluate(real_images, space=classifier, root=mnist_root, download=False, bootstrap=QUICK)
 
 
 @pytest.fixture(scope="module")
 def noise_metrics(classifier, mnist_root, n) -> Metrics:
     noise = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    return evaluate(noise, classifier=classifier, root=mnist_root, download=False)
+    return evaluate(noise, space=classifier, root=mnist_root, download=False, bootstrap=QUICK)
 
 
 def test_real_images_score_like_real_data(real_metrics, n, good_score):
-    assert real_metrics.n == n and real_metrics.dataset == "mnist" and real_metrics.seed is None
-    assert real_metrics.fid < 20
+    assert real_metrics.n == n and real_metrics.dataset == "mnist"
+    assert real_metrics.card.samples == {"given": True}
+    assert real_metrics.fid < 1.5 * real_metrics.floor.fid and abs(real_metrics.kid) < 0.05
     assert real_metrics.precision > 0.8 and real_metrics.recall > 0.8
+    assert 0.7 < real_metrics.density < 1.3 and real_metrics.coverage > 0.8
     assert real_metrics.classifier_score > good_score
 
 
 def test_noise_scores_badly(noise_metrics, real_metrics):
     assert noise_metrics.fid > 50 * max(real_metrics.fid, 1)
-    assert noise_metrics.precision < 0.05 and noise_metrics.recall < 0.05
+    assert noise_metrics.kid > 100 * max(abs(real_metrics.kid), 1e-3)
+    assert noise_metrics.precision < 0.15 and noise_metrics.recall < 0.05  # precision: outliers
+    assert noise_metrics.density < 0.05 and noise_metrics.coverage < 0.05
+
+
+def test_every_number_has_an_interval_around_it(real_metrics, noise_metrics):
+    for metrics in (real_metrics, noise_metrics):
+        for scores in (metrics.scores, metrics.floor):
+            assert set(scores.intervals) == set(scores.names())
+            for name in scores.names():
+                low, high = scores.intervals[name]
+                assert low <= getattr(scores, name) <= high, name
+    low, high = real_metrics.scores.intervals["precision"]
+    assert 0 < high - low < 0.2 and 0 <= low and high <= 1
 
 
 def test_one_repeated_image_has_a_classifier_score_of_one(classifier, mnist_test, mnist_root):
     same = mnist_test[:1].expand(200, -1, -1, -1)
-    metrics = evaluate(same, classifier=classifier, root=mnist_root, download=False)
+    metrics = evaluate(same, space=classifier, root=mnist_root, download=False, bootstrap=QUICK)
     assert metrics.classifier_score == pytest.approx(1.0)
-    assert metrics.recall < 0.05
+    assert metrics.recall < 0.05 and metrics.coverage < 0.05
 
 
 def test_the_floor_is_real_training_data_and_is_cached(real_metrics, classifier, n, good_score):
     floor = real_metrics.floor
-    assert floor.fid < 20 and floor.precision > 0.8 and floor.recall > 0.8
+    assert real_metrics.card.floor_n == n
+    assert floor.fid < 100 and floor.precision > 0.8 and floor.recall > 0.8
     assert floor.classifier_score > good_score
-    assert classifier.floors[n] == floor.as_dict()
-    reloaded = DomainClassifier.from_payload(torch.load(classifier.path, weights_only=True))
-    assert reloaded.floors[n] == floor.as_dict()
+    reloaded = FeatureSpace.from_payload(torch.load(classifier.path, weights_only=True))
+    records = [r for r in reloaded.floors.values() if r["n"] == n]
+    assert records and any(r["scores"] == floor.as_record() for r in records)
 
 
-def test_the_same_images_give_identical_numbers(real_metrics, classifier, mnist_test, mnist_root, n):
-    again = evaluate(mnist_test[:n], classifier=classifier, root=mnist_root, download=False)
+def test_the_same_images_give_identical_numbers_whatever_the_batch_size(real_metrics, classifier,
+                                                                      real_images, mnist_root):
+    again = evaluate(real_images, space=classifier, root=mnist_root, download=False, bootstrap=QUICK,
+                     batch_size=7)
     assert again == real_metrics
     record = again.as_dict()
-    assert set(record) >= {"fid", "classifier_score", "precision", "recall", "n", "dataset", "floor"}
-    assert set(record["floor"]) == {"fid", "classifier_score", "precision", "recall"}
+    assert set(record) == {"scores", "floor", "card"}
+    assert set(record["scores"]["fid"]) == {"value", "low", "high"}
+    assert Metrics.from_dict(record) == again
 
 
 def test_the_same_model_and_seed_give_identical_numbers(classifier, mnist_root):
     model = genzoo.build("vae", hidden_dim=32, seed=0)
     state = torch.get_rng_state()
-    first = evaluate(model, n=300, seed=3, batch_size=128, classifier=classifier, root=mnist_root,
-                     download=False)
+    kwargs = {"n": 300, "space": classifier, "root": mnist_root, "download": False, "bootstrap": QUICK}
+    first = evaluate(model, seed=3, **kwargs)
     assert torch.equal(torch.get_rng_state(), state)  # the caller's random state is untouched
-    second = evaluate(model, n=300, seed=3, batch_size=128, classifier=classifier, root=mnist_root,
-                      download=False)
-    other = evaluate(model, n=300, seed=4, batch_size=128, classifier=classifier, root=mnist_root,
-                     download=False)
-    assert first == second and first.seed == 3 and first.n == 300
+    second = evaluate(model, seed=3, batch_size=64, **kwargs)  # batch size changes nothing
+    other = evaluate(model, seed=4, **kwargs)
+    assert first == second and first.card.samples == {"seed": 3, "block": 500} and first.n == 300
     assert other.fid != first.fid
+    reblocked = evaluate(model, seed=3, sample_block=100, **kwargs)  # other images: another card
+    assert reblocked.card != first.card
 
 
-def test_a_model_of_another_image_shape_is_refused(classifier):
+def test_the_card_says_how_the_numbers_were_made(real_metrics, classifier):
+    card = real_metrics.card
+    assert card.features["weights_sha256"] == classifier.weights_sha256
+    assert card.features["kind"] == "classifier" and "antialias" in card.features["resize"]
+    assert card.data["fingerprint"] == classifier.data["fingerprint"]
+    assert card.bootstrap["resamples"] == 20 and card.bootstrap["level"] == 0.95
+    assert card.metrics["k"] == 3 and card.software["genzoo"] == genzoo.__version__
+
+
+def test_a_model_of_another_channel_count_is_refused(classifier):
     model = genzoo.build("vae", hidden_dim=32, image_shape=(3, 32, 32))
-    with pytest.raises(MetricsError, match=r"makes images of shape \(3, 32, 32\).*\(1, 28, 28\)"):
-        evaluate(model, n=100, classifier=classifier)
+    with pytest.raises(MetricsError, match=r"3 channel\(s\).*has 1"):
+        evaluate(model, n=100, space=classifier)
 
 
 def test_bad_inputs_are_refused(classifier):
-    with pytest.raises(MetricsError, match="classifier given is of mnist"):
-        evaluate(torch.rand(10, 1, 28, 28), dataset="fashion-mnist", classifier=classifier)
     with pytest.raises(MetricsError, match="sample"):
-        evaluate([1, 2, 3], classifier=classifier)
+        evaluate([1, 2, 3], space=classifier)
     with pytest.raises(MetricsError, match="above k=3"):
-        evaluate(torch.rand(10, 1, 28, 28), n=3, classifier=classifier)
+        evaluate(torch.rand(10, 1, 28, 28), n=3, space=classifier)
     with pytest.raises(MetricsError, match="only 10 images"):
-        evaluate(torch.rand(10, 1, 28, 28), n=20, classifier=classifier)
+        evaluate(torch.rand(10, 1, 28, 28), n=20, space=classifier)
+    with pytest.raises(MetricsError, match="resamples must be an integer of at least 10"):
+        Bootstrap(resamples=5)

@@ -1,4 +1,4 @@
-"""Inception FID: a clear message without torch-fidelity or its weights; the plumbing with a stub."""
+"""Inception features: a clear message without torch-fidelity or its weights; the plumbing with a stub."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import types
 import pytest
 import torch
 
-import genzoo
-from genzoo.metrics import MetricsError, inception_fid, inception_weights_path
+from genzoo.metrics import Bootstrap, MetricsError, evaluate, feature_space, inception_weights_path
+from genzoo.metrics.inception import InceptionNet
 
 
-def test_without_torch_fidelity_the_message_says_what_to_install(monkeypatch):
+def test_without_torch_fidelity_the_message_says_what_to_install(monkeypatch, mnist_root):
     monkeypatch.setitem(sys.modules, "torch_fidelity", None)  # import fails even if installed
     with pytest.raises(MetricsError, match=r"torch-fidelity.*pip install 'torchmetrics\[image\]'"):
-        inception_fid(torch.rand(8, 1, 28, 28))
+        feature_space("mnist", "inception", root=mnist_root)
 
 
 class _StubInception(torch.nn.Module):
@@ -27,41 +27,37 @@ class _StubInception(torch.nn.Module):
         self.scale = torch.nn.Parameter(torch.ones(()))
 
     def forward(self, x):
-        assert x.dtype == torch.uint8 and x.shape[1] == 3
-        return (torch.nn.functional.adaptive_avg_pool2d(x.float(), 4).flatten(1) * self.scale,)
+        assert x.dtype == torch.uint8 and x.shape[1:] == (3, 299, 299)
+        return (torch.nn.functional.adaptive_avg_pool2d(x.float(), 4).flatten(1) * self.scale,)  # 48
 
 
 @pytest.fixture
 def stub_fidelity(monkeypatch):
+    import torchmetrics.image.fid  # noqa: F401 - before the stub: it checks torch-fidelity's install
+
     package = types.ModuleType("torch_fidelity")
     module = types.ModuleType("torch_fidelity.feature_extractor_inceptionv3")
     module.FeatureExtractorInceptionV3 = _StubInception
+    monkeypatch.setattr(InceptionNet, "feature_dim", 48)  # 2048 makes each FID slow on a CPU
     monkeypatch.setitem(sys.modules, "torch_fidelity", package)
     monkeypatch.setitem(sys.modules, "torch_fidelity.feature_extractor_inceptionv3", module)
 
 
-def test_without_the_weights_the_message_says_where_to_get_them(stub_fidelity, tmp_path, monkeypatch):
+def test_without_the_weights_the_message_says_where_to_get_them(stub_fidelity, tmp_path, monkeypatch,
+                                                                mnist_root):
     monkeypatch.setenv("GENZOO_INCEPTION_WEIGHTS", str(tmp_path / "inception.pth"))
     assert inception_weights_path() == tmp_path / "inception.pth"
     with pytest.raises(MetricsError, match=r"inception\.pth does not exist.*needs the internet.*curl"):
-        inception_fid(torch.rand(8, 1, 28, 28))
+        feature_space("mnist", "inception", root=mnist_root)
 
 
-def test_with_weights_it_compares_with_the_test_set(stub_fidelity, tmp_path, mnist_root, mnist_test):
+def test_with_weights_a_folder_is_scored_in_its_features(stub_fidelity, tmp_path, colour_folder):
     weights = tmp_path / "inception.pth"
     weights.write_bytes(b"stub")
-    kwargs = {"root": mnist_root, "weights": weights, "cache_dir": tmp_path, "download": False}
-    real = inception_fid(mnist_test[:100], **kwargs)
-    noise = inception_fid(torch.rand(100, 1, 28, 28), **kwargs)
-    assert (tmp_path / "mnist-inception-v1.pt").is_file()  # the real statistics, cached
-    assert real.n == noise.n == 100 and real.floor == noise.floor
-    assert 0 <= real.fid < noise.fid
-    assert inception_fid(mnist_test[:100], **kwargs) == real
-
-
-def test_a_model_is_sampled_repeatably(stub_fidelity, tmp_path, mnist_root):
-    weights = tmp_path / "inception.pth"
-    weights.write_bytes(b"stub")
-    model = genzoo.build("vae", hidden_dim=32, seed=0)
-    kwargs = {"n": 50, "root": mnist_root, "weights": weights, "cache_dir": tmp_path, "download": False}
-    assert inception_fid(model, seed=1, **kwargs) == inception_fid(model, seed=1, **kwargs)
+    kwargs = {"data": colour_folder, "features": "inception", "weights": weights, "cache_dir": tmp_path,
+              "bootstrap": Bootstrap(resamples=10)}
+    noise = evaluate(torch.rand(60, 3, 16, 16, generator=torch.Generator().manual_seed(0)), **kwargs)
+    assert noise.card.features["kind"] == "inception" and noise.card.features["input_shape"] == [3, 299, 299]
+    assert noise.card.features["weights_sha256"] == __import__("hashlib").sha256(b"stub").hexdigest()
+    assert noise.fid > noise.floor.fid and noise.classifier_score is None
+    assert list(tmp_path.glob("shapes-*-inception-v2-*.pt"))  # the reference features, cached

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 import genzoo
 from genzoo.cli import main
-from genzoo.metrics import MetricsError, classifier_cache_path
-from genzoo.metrics.classifier_cache import write_cache
+from genzoo.metrics import MetricsError, feature_cache_path
+from genzoo.metrics.cache import write_cache
 from genzoo.metrics.likelihood import (
     LikelihoodEvery,
     bits_per_dim,
@@ -97,14 +97,15 @@ def test_likelihood_every_adds_bits_per_dim_to_every_kth_epoch(mnist_root) -> No
 @pytest.fixture
 def _user_cache(classifier, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    write_cache(classifier_cache_path("mnist"), classifier.payload())
+    write_cache(feature_cache_path("mnist", "classifier"), classifier.payload())
 
 
 def test_eval_prints_bits_per_dim_as_a_bound_for_a_vae_and_na_for_a_gan(_user_cache, tmp_path, mnist_root):
     vae, gan = tmp_path / "vae.pt", tmp_path / "gan.pt"
     genzoo.build("vae", hidden_dim=32, seed=0).save(vae)
     genzoo.build("gan", seed=0).save(gan)
-    common = ["--data", "mnist", "-n", "100", "--data-root", str(mnist_root), "--no-download"]
+    common = ["--data", "mnist", "-n", "100", "--data-root", str(mnist_root), "--no-download",
+              "--bootstrap", "10"]
     result = CliRunner().invoke(main, ["eval", str(vae), *common, "--likelihood-samples", "3"])
     assert result.exit_code == 0, result.output
     assert "bits/dim" in result.output and "bound (samples=3)" in result.output

@@ -50,10 +50,10 @@ def test_a_collapsed_set_is_precise_but_has_low_recall():
     assert recall < 0.4
 
 
-def test_blocks_do_not_change_the_result():
+def test_the_order_of_points_does_not_change_the_result():
     g = torch.Generator().manual_seed(3)
     real, fake = torch.randn(257, 5, generator=g), torch.randn(199, 5, generator=g) * 1.5
-    assert precision_recall(real, fake, batch_size=13) == precision_recall(real, fake, batch_size=1000)
+    assert precision_recall(real, fake) == precision_recall(real.flip(0), fake.flip(0))
 
 
 def test_too_few_points_for_k_neighbours_are_refused():
@@ -61,3 +61,33 @@ def test_too_few_points_for_k_neighbours_are_refused():
         precision_recall(torch.randn(3, 2), torch.randn(10, 2))
     with pytest.raises(MetricsError, match="dimensions"):
         precision_recall(torch.randn(10, 2), torch.randn(10, 3))
+
+
+def test_density_and_coverage_of_a_set_against_itself():
+    from genzoo.metrics import manifold_memberships
+
+    x = torch.randn(300, 8, generator=torch.Generator().manual_seed(4))
+    means = manifold_memberships(x, x).means()
+    assert means["coverage"] == 1.0 and means["precision"] == 1.0
+    assert means["density"] == pytest.approx(1 + 1 / 3, abs=0.05)  # own ball + k neighbours' balls
+
+
+def test_coverage_falls_when_samples_crowd_one_region():
+    from genzoo.metrics import manifold_memberships
+
+    g = torch.Generator().manual_seed(5)
+    real = torch.randn(500, 2, generator=g)
+    crowded = torch.randn(500, 2, generator=g) * 0.2  # all near the centre of the data
+    means = manifold_memberships(real, crowded).means()
+    assert means["coverage"] < 0.5 and means["precision"] > 0.95 and means["recall"] < 0.5
+
+
+def test_memberships_are_per_image():
+    from genzoo.metrics import manifold_memberships
+
+    g = torch.Generator().manual_seed(6)
+    real, fake = torch.randn(200, 4, generator=g), torch.randn(150, 4, generator=g)
+    members = manifold_memberships(real, fake)
+    assert members.precision.shape == members.density.shape == (150,)
+    assert members.recall.shape == members.coverage.shape == (200,)
+    assert members.means()["precision"] == pytest.approx(precision_recall(real, fake)[0])
