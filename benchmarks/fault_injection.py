@@ -86,6 +86,16 @@ def _checkpoint_state(out: Path) -> str:
     return f"epoch {payload['epoch']} step {payload['step']}"
 
 
+def _finished(out: Path, epochs: int) -> bool:
+    import torch
+
+    path = out / "checkpoints" / "last.pt"
+    if not path.is_file():
+        return False
+    payload = torch.load(path, weights_only=True)
+    return payload["epoch"] == epochs and not payload.get("batch_in_epoch")
+
+
 def _weights(out: Path) -> dict:
     import genzoo
 
@@ -130,8 +140,10 @@ def run(rounds: int, epochs: int, images: int, seed: int, work: Path) -> list[st
             failures.append(f"round {index + 1}: unexpected exit status {code}:\n{stderr}")
         if code == 2:
             failures.append(f"round {index + 1}: an error after a kill:\n{stderr}")
-        if code == 0:  # it finished before the kill: check it, then start the run over
-            failures += [f"round {index + 1}: {f}" for f in _compare(work / "reference", out)]
+        if code == 0 or _finished(out, epochs):  # it finished before the kill: check it, then
+            # start the run over (a run killed while exiting counts as finished)
+            failures += [f"round {index + 1}: {f}"
+                         for f in _compare(work / "reference", out, clean_exit=code == 0)]
             completed += 1
             shutil.rmtree(out)
     final = subprocess.run(command(root, out, epochs, resume=True), env=_env(),
@@ -144,7 +156,7 @@ def run(rounds: int, epochs: int, images: int, seed: int, work: Path) -> list[st
     return failures
 
 
-def _compare(reference: Path, out: Path) -> list[str]:
+def _compare(reference: Path, out: Path, clean_exit: bool = True) -> list[str]:
     import torch
 
     failures = []
@@ -155,7 +167,7 @@ def _compare(reference: Path, out: Path) -> list[str]:
     leftovers = [p.name for p in (out / "checkpoints").iterdir() if p.name != "last.pt"]
     if leftovers:
         failures.append(f"temporary files left in the run folder: {leftovers}")
-    if (out / ".genzoo" / "owner.json").exists():
+    if clean_exit and (out / ".genzoo" / "owner.json").exists():
         failures.append("the lock's owner file was left behind by the last (clean) run")
 
     def epochs(folder: Path) -> list[int]:
