@@ -70,3 +70,9 @@ def test_other_ranks_do_not_evaluate(classifier):
 def test_bad_intervals_are_refused():
     with pytest.raises(MetricsError, match="every must be a positive integer"):
         EvaluateEvery(0)
+
+
+def test_evaluation_refuses_a_sharded_run_instead_of_hanging():
+    with pytest.raises(MetricsError, match="strategy='fsdp'"):
+        EvaluateEvery(1).genzoo_fit_start(model=None, run=SimpleNamespace(strategy="fsdp"))
+    EvaluateEvery(1).genzoo_fit_start(model=None, run=SimpleNamespace(strategy="ddp"))

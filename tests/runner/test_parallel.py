@@ -1,0 +1,41 @@
+"""The strategy's engine in one process: what it resolves to and what it refuses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import genzoo
+from genzoo.runner import World
+from genzoo.runner.parallel import Parallel, _fully_shard_by_module, resolve_strategy
+
+
+def test_strategies_resolve_to_ddp_under_torchrun_and_to_none_in_one_process():
+    assert resolve_strategy("auto", World(rank=0, size=2)) == "ddp"
+    assert resolve_strategy("fsdp", World(rank=1, size=2)) == "fsdp"
+    assert [resolve_strategy(s, World()) for s in ("auto", "ddp", "fsdp")] == ["none"] * 3
+    with pytest.raises(genzoo.ConfigError, match="unknown strategy 'zero'"):
+        resolve_strategy("zero", World())
+    with pytest.raises(genzoo.ConfigError, match="strategy"):
+        genzoo.build("vae", hidden_dim=8).fit([torch.rand(2, 1, 28, 28)], strategy="zero")
+
+
+def test_one_process_trains_the_plain_model_whatever_the_strategy():
+    model = genzoo.build("vae", hidden_dim=8, seed=0)
+    result = model.fit([torch.rand(4, 1, 28, 28)], epochs=1, strategy="fsdp", progress=False)
+    assert result.steps == 1
+    assert all(type(p) is nn.Parameter for p in model.parameters())  # nothing sharded
+    loss = torch.ones((), requires_grad=True)
+    assert Parallel("none", World(), torch.device("cpu")).sync("optimizer", loss) is loss
+
+
+def test_fsdp_refuses_parameters_held_by_the_model_itself():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Linear(2, 2)
+            self.scale = nn.Parameter(torch.ones(()))
+
+    with pytest.raises(genzoo.ConfigError, match=r"holds parameters itself \(scale\).*submodule"):
+        _fully_shard_by_module(Scaled(), World(rank=0, size=2), torch.device("cpu"))
