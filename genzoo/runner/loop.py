@@ -123,6 +123,7 @@ class _Run:
         self.device = resolve_device(opts.device, self.world.local_rank if self.world.size > 1 else None)
         self.precision = Precision(opts.precision, self.device)
         self.parallel = Parallel(resolve_strategy(opts.strategy, self.world), self.world, self.device)
+        self.parallel.check_precision(self.precision.name)
         self.out = Path(opts.out) if opts.out is not None and self.world.is_main else None
         self.info = RunInfo(self.out, epochs, self.device, self.precision.name,
                             self.parallel.strategy, self.world.rank, self.world.size, opts)
@@ -186,7 +187,7 @@ class _Run:
         if found is not None:
             payload, path = found
             dataorder.check(payload.get("data_order"), self.data_order, path)
-            point = restore(model, payload, path, step, self.parallel)
+            point = restore(model, payload, path, step)
             self.optimization.schedules.load_state_dict(payload.get("schedules"))
             epoch, skip, epoch_rng, noise = point.epoch, point.batch, point.epoch_rng, point.noise
             self.result.epochs, self.result.steps, self.result.checkpoint = epoch, step.index, path

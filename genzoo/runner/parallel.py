@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PrecisionError
 from .distributed import World
 
 __all__ = ["STRATEGIES", "Parallel", "resolve_strategy"]
@@ -81,6 +81,19 @@ class Parallel:
     def sharded(self) -> bool:
         """Whether parameters are sharded across ranks (FSDP)."""
         return self.strategy == "fsdp"
+
+    def check_precision(self, precision: str) -> None:
+        """Refuse float16 with FSDP: its gradient scaler would judge each rank's shards alone.
+
+        Raises:
+            PrecisionError: ``precision="16"`` with ``strategy="fsdp"``.
+        """
+        if self.sharded and precision == "16":
+            raise PrecisionError(
+                "precision='16' is not supported with strategy='fsdp' (the gradient scaler would "
+                "decide on each rank's shard of the gradients alone); use precision='bf16', "
+                "which needs no scaler, or strategy='ddp'"
+            )
 
     def prepare_model(self, model: nn.Module) -> None:
         """Before the optimizers are made: give every rank rank 0's weights; shard for FSDP.

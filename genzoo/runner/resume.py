@@ -11,7 +11,6 @@ from ..checkpoint import read_checkpoint
 from ..errors import CheckpointError, ConfigError
 from ..sampling import sampling_fields
 from .options import RunOptions
-from .parallel import Parallel
 from .rng import restore_rng
 from .step import Step
 
@@ -75,8 +74,7 @@ def find_resume(model: Any, opts: RunOptions) -> tuple[dict[str, Any], Path] | N
     return payload, path
 
 
-def restore(model: Any, payload: dict[str, Any], path: Path, step: Step,
-            parallel: Parallel | None = None) -> ResumePoint:
+def restore(model: Any, payload: dict[str, Any], path: Path, step: Step) -> ResumePoint:
     """Load the weights, optimizer and scaler states, counters and random states of ``payload``.
 
     A checkpoint of a sharded run loads its weights and optimizer states from its DCP folder,
@@ -86,7 +84,7 @@ def restore(model: Any, payload: dict[str, Any], path: Path, step: Step,
     Raises:
         CheckpointError: the weights or optimizers do not fit the model.
     """
-    parallel = parallel or Parallel("none", step.parallel.world, step.device)
+    parallel = step.parallel
     if payload.get("sharded"):
         from .sharded import load_sharded
 

@@ -39,3 +39,10 @@ def test_fsdp_refuses_parameters_held_by_the_model_itself():
 
     with pytest.raises(genzoo.ConfigError, match=r"holds parameters itself \(scale\).*submodule"):
         _fully_shard_by_module(Scaled(), World(rank=0, size=2), torch.device("cpu"))
+
+
+def test_fsdp_refuses_float16_whose_scaler_would_judge_shards_alone():
+    with pytest.raises(genzoo.PrecisionError, match="use precision='bf16'"):
+        Parallel("fsdp", World(rank=0, size=2), torch.device("cuda")).check_precision("16")
+    Parallel("fsdp", World(rank=0, size=2), torch.device("cuda")).check_precision("bf16")
+    Parallel("ddp", World(rank=0, size=2), torch.device("cuda")).check_precision("16")
