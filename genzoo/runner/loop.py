@@ -147,7 +147,7 @@ class _Run:
     def execute(self) -> FitResult:
         self.world.setup(self.device)
         try:
-            with self.signals:
+            with self.signals, torch.enable_grad():  # whatever the caller's grad mode
                 self._train()
         except NonFiniteLossError as err:
             self.outputs.log_stop("non-finite loss", step=err.step, loss=err.name,

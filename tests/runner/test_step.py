@@ -108,3 +108,12 @@ def test_run_option_max_norm_logs_grad_norm_per_optimizer():
     assert result.metrics["grad_norm_generator"] > 0 and result.metrics["grad_norm_discriminator"] > 0
     plain = genzoo.build("gan", seed=0, generator_widths=(8, 8, 8, 8), discriminator_widths=(8, 8))
     assert "grad_norm_generator" not in plain.fit([torch.rand(8, 1, 28, 28)], progress=False).metrics
+
+
+def test_fit_trains_inside_a_no_grad_block():
+    model = genzoo.build("vae", hidden_dim=8, seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    with torch.no_grad():
+        model.fit([torch.rand(4, 1, 28, 28)], epochs=1, progress=False)
+        assert not torch.is_grad_enabled()  # the caller's mode is back
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
