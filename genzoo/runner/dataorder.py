@@ -79,6 +79,8 @@ def check(recorded: dict[str, Any] | None, now: dict[str, Any], path: Path) -> N
     if not isinstance(recorded, dict):
         return
     differ = [k for k in _LABELS if k in recorded and k in now and recorded[k] != now[k]]
+    if "world_size" in differ:  # a resume in another number of processes is supported (and
+        differ = [k for k in differ if k not in ("world_size", "batches")]  # warned about)
     if not differ:
         return
     detail = "; ".join(f"{_LABELS[k]}: checkpoint {recorded[k]!r}, now {now[k]!r}" for k in differ)
