@@ -113,3 +113,20 @@ def test_fit_refuses_one_shot_iterators_and_empty_data():
         model.fit(iter([torch.rand(2, 1, 28, 28)]), epochs=1, progress=False)
     with pytest.raises(genzoo.BatchError, match="yielded no batches"):
         model.fit([], epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("model_name", ["vae", "gan"])
+@pytest.mark.parametrize("bad", [-1, 3, 10])
+def test_fit_names_a_label_outside_the_models_classes(model_name, bad):
+    model = genzoo.build(model_name, num_classes=3, hidden_dim=16) if model_name == "vae" else \
+        genzoo.build(model_name, num_classes=3)
+    labels = torch.tensor([0, 1, 2, bad])
+    with pytest.raises(genzoo.BatchError, match=rf"label {bad}, outside 0 to 2 \(num_classes=3\)"):
+        model.fit([(torch.rand(4, 1, 28, 28), labels)], epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("good", [0, 2])
+def test_labels_at_the_class_boundaries_train(good):
+    model = genzoo.build("vae", num_classes=3, hidden_dim=16)
+    result = model.fit([(torch.rand(4, 1, 28, 28), torch.tensor([good] * 4))], epochs=1, progress=False)
+    assert result.steps == 1

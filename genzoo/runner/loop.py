@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..batches import RangeWatch, to_batch
+from ..batches import LabelWatch, RangeWatch, check_labels, to_batch
 from ..config import resolve_config
 from .._words import model_label, plural
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
@@ -134,6 +134,7 @@ class _Run:
         self.progress = Progress(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
+        self.label_watch = LabelWatch(getattr(getattr(model, "config", None), "num_classes", 0) or 0)
         self.finite = FiniteWatch()
         self.ema: WeightEMA | None = None
         self.optimization: Optimization | None = None
@@ -244,10 +245,15 @@ class _Run:
         completed = True
         for raw in batch_iter:
             batch = to_batch(raw, tuple(model.image_shape), self.device, watch=self.range_watch)
+            self.label_watch.observe(batch.labels)
             if self.fixed_real is None:  # the first batch: the reconstruction grids' images
                 self.fixed_real = batch.images[: opts.grid_size].detach().clone()
             with self.precision.autocast():
-                step_losses = model.training_step(batch, step)
+                try:
+                    step_losses = model.training_step(batch, step)
+                except (IndexError, RuntimeError) as err:  # a bad label, not a bug: say so
+                    check_labels(batch.labels, self.label_watch.classes, cause=err)
+                    raise
             self._after_step(step_losses, step)
             losses.add(step_losses, extra=_grad_norms(step))
             images_seen += batch.images.shape[0]
@@ -265,6 +271,7 @@ class _Run:
         means = losses.epoch_means()
         seconds = time.perf_counter() - started
         self.range_watch.check(f" up to step {step.index}")
+        self.label_watch.check()
         self._check_finite(step)
         means.update(learning_rates(step.optimizers))
         if steps_done == 0 and skip == 0:
@@ -347,6 +354,7 @@ class _Run:
         steps = losses.pending
         means = losses.read_interval()
         self.range_watch.check(f" up to step {step.index}")
+        self.label_watch.check()
         self._check_finite(step)
         started, images = self._interval
         now = time.perf_counter()
