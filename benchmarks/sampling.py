@@ -30,6 +30,7 @@ def time_sampling(model, n: int, batch: int, steps: int | None, repeat: int) -> 
 
     kwargs = {} if steps is None else {"steps": steps}
 
+    @torch.no_grad()  # a local switch: the benchmark runs in-process in the tests too
     def draw(count: int, seed: int) -> None:
         for start in range(0, count, batch):
             model.sample(min(batch, count - start), seed=seed + start, **kwargs)
@@ -68,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import genzoo
 
-    torch.set_grad_enabled(False)
     names = args.models or genzoo.list_models()
     unknown = sorted(set(names) - set(genzoo.list_models()))
     if unknown:
