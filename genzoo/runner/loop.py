@@ -25,6 +25,7 @@ import torch
 from ..batches import LabelWatch, RangeWatch, check_labels, to_batch
 from ..config import resolve_config
 from .._words import model_label, plural
+from ..latent import class_count
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
 from . import dataorder
 from .device import resolve_device
@@ -134,7 +135,7 @@ class _Run:
         self.progress = Progress(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
-        self.label_watch = LabelWatch(getattr(getattr(model, "config", None), "num_classes", 0) or 0)
+        self.label_watch = LabelWatch(class_count(model) or 0)
         self.finite = FiniteWatch()
         self.ema: WeightEMA | None = None
         self.optimization: Optimization | None = None
