@@ -21,6 +21,8 @@ Usage::
     python benchmarks/quality.py --zoo runs/zoo --only 'dcgan*'
     python benchmarks/quality.py runs/vae runs/gan --data mnist -n 10000
     python benchmarks/quality.py --zoo /tmp/zoo --quick      # a few steps each (CI keeps it working)
+    python benchmarks/quality.py --zoo runs/zoo --only 'flow*' --steps 2,4,8 \
+        --steps-csv docs/guide/quality_steps.csv      # also: what fewer sampling steps cost
 
 The data comes from ``--data-root`` or ``$GENZOO_DATA``; the classifier from the cache (trained
 on first use).
@@ -207,6 +209,17 @@ HEADER = ["configuration", "settings", "epochs", "batch", "training time", "CPU 
           "sampling / 1,000", "FID ↓", "× floor", "classifier score ↑", "precision ↑", "recall ↑"]
 
 
+def steps_header(n: int) -> list[str]:
+    """The steps-vs-quality table's columns, for ``n`` samples."""
+    return ["configuration", "sampling steps", "sampling / 1,000", f"sampling {n:,}",
+            "FID ↓ (95% interval)", "× floor", "KID ↓ (95% interval)", "precision ↑", "recall ↑"]
+
+
+def _with_interval(metrics, name: str, digits: int = 2) -> str:
+    low, high = metrics.scores.intervals[name]
+    return f"{getattr(metrics, name):.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+
+
 def merge_rows(path: Path, rows: list[list[str]]) -> list[list[str]]:
     """``rows`` (a header, configurations, the floor last) with the configurations an earlier
     table at ``path`` holds and ``rows`` does not, in :data:`ZOO`'s order (columns an older table
@@ -258,6 +271,10 @@ def main() -> None:
     parser.add_argument("--cache-dir", help="the feature network cache folder [default: "
                         "$XDG_CACHE_HOME/genzoo/features, else ~/.cache/genzoo/features]")
     parser.add_argument("--device", default="cpu", help="where to score (training runs on the CPU)")
+    parser.add_argument("--steps", metavar="K,K,...", help="also score every model that samples "
+                        "in steps (genzoo.IterativeGenerator) at each of these step counts, and "
+                        "print a steps-vs-quality table")
+    parser.add_argument("--steps-csv", type=Path, help="with --steps: also write that table here")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--csv", type=Path, help="with --zoo: also write the table here (the docs "
                         "include docs/guide/quality.csv)")
@@ -272,6 +289,12 @@ def main() -> None:
     if args.zoo and not zoo:
         parser.error(f"no configuration matches {args.only!r}; they are: "
                      + ", ".join(c.name for c in ZOO))
+    try:
+        steps = [int(k) for k in args.steps.split(",")] if args.steps else []
+    except ValueError:
+        parser.error(f"--steps takes step counts separated by commas (e.g. 2,4,8), not {args.steps!r}")
+    if any(k < 1 for k in steps) or (args.steps_csv and not steps):
+        parser.error("--steps takes positive step counts; --steps-csv goes with --steps")
     n = 500 if args.quick else args.n
     max_steps = 3 if args.quick else None
     quick_classifier = dict(epochs=1, max_train_images=2000) if args.quick else {}
@@ -309,6 +332,20 @@ def main() -> None:
             record |= {**asdict(config), "train_seconds": trained[config][0],
                        "train_cpu_seconds": trained[config][1], "max_steps": max_steps}
         records.append(record)
+    sweep = []
+    for run, _ in runs if steps else ():
+        if not isinstance(genzoo.load(checkpoint_of(run)), genzoo.IterativeGenerator):
+            continue
+        for k in steps:
+            model = genzoo.load(checkpoint_of(run), device=device, sample_steps=k)
+            per_1000, _ = sampling_seconds(model, n=100 if args.quick else 1000)
+            metrics = evaluate(model, data=args.data, n=n, seed=args.seed, root=args.data_root,
+                               space=classifier, bootstrap=Bootstrap(resamples=20 if args.quick else 200))
+            print(f"{run} at {k} steps: FID {metrics.fid:.3f}", file=sys.stderr)
+            sweep.append([str(run.name), str(k), f"{per_1000:.1f} s",
+                          f"{per_1000 * n / 1000 / 60:.1f} min", _with_interval(metrics, "fid"),
+                          f"{metrics.fid / metrics.floor.fid:.1f}×", _with_interval(metrics, "kid", 4),
+                          f"{metrics.precision:.3f}", f"{metrics.recall:.3f}"])
     table = zoo_rows(records) if args.zoo else None
     print(markdown(table) if table else markdown_table(rows))
     print(f"\n{args.data}, {n} samples, seed {args.seed}; classifier test accuracy "
@@ -318,6 +355,12 @@ def main() -> None:
         merged = merge_rows(args.csv, table)
         with args.csv.open("w", newline="", encoding="utf-8") as file:
             csv.writer(file).writerows(merged)
+    if sweep:
+        steps_table = [steps_header(n), *sweep]
+        print("\n" + markdown(steps_table))
+        if args.steps_csv:
+            with args.steps_csv.open("w", newline="", encoding="utf-8") as file:
+                csv.writer(file).writerows(steps_table)
     if args.figures:
         args.figures.mkdir(parents=True, exist_ok=True)
         for config in trained:

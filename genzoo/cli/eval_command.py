@@ -16,6 +16,7 @@ Examples:
   genzoo eval runs/faces/checkpoints/last.pt --data ./faces      # a folder: no labels needed
   genzoo eval runs/pets/checkpoints/last.pt --data ./pets -n 2000  # one sub-folder per class
   genzoo eval runs/gan/checkpoints/last.pt --features inception  # needs torch-fidelity + weights
+  genzoo eval runs/faces/checkpoints/last.pt --data ./faces --features dinov2-vit-s-14
   genzoo eval --compare runs/gan/eval.json runs/vae/eval.json
 
 \b
@@ -32,10 +33,12 @@ results' protocol cards differ (the results are not comparable).
               help="The data to compare with: a named data set (mnist, fashion-mnist, ...) or a "
                    "folder of images (one sub-folder per class gives labels).  [default: the "
                    "run's own data (from its train.toml), else mnist]")
-@click.option("--features", type=click.Choice(["auto", "classifier", "contrastive", "inception"]),
-              default="auto", show_default=True,
+@click.option("--features", default="auto", show_default=True, metavar="NAME",
               help="The feature network: auto is a classifier where the data has labels, else a "
-                   "contrastive network trained on the images.")
+                   "contrastive network trained on the images; classifier or contrastive; or a "
+                   "pretrained network torch-fidelity runs when its weights are on disk: "
+                   "inception, dinov2-vit-s-14 (-b-, -l-, -g-), clip-vit-b-32 (clip-vit-b-16, "
+                   "clip-vit-l-14, clip-rn50) or vgg16.")
 @click.option("-n", "count", type=click.IntRange(4), default=10_000, show_default=True,
               help="How many samples to draw and score.")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -58,8 +61,9 @@ results' protocol cards differ (the results are not comparable).
 @click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
               show_default=True, help="The confidence level of the intervals.")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path),
-              help="The Inception-v3 weights file, for --features inception.  "
-                   "[default: $GENZOO_INCEPTION_WEIGHTS, else torch-fidelity's download location]")
+              help="A pretrained network's weights file (not for DINOv2, which loads from "
+                   "torch.hub's cache).  [default: where torch-fidelity downloads them; for "
+                   "inception also $GENZOO_INCEPTION_WEIGHTS]")
 @click.option("--compare", "compare", type=click.Path(dir_okay=False, path_type=Path), nargs=2,
               metavar="A.json B.json",
               help="Compare two saved results instead: side by side if their protocol cards are "
@@ -99,10 +103,13 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
 
     data, data_root = run_data(checkpoint, data, data_root)
     target = resolve_device(device)
-    if features == "inception":
-        from ..metrics import require_inception
+    from ..metrics import FEATURE_KINDS, PRETRAINED, require_pretrained
 
-        require_inception(weights)  # fail before the long part
+    if features not in FEATURE_KINDS:
+        raise click.BadParameter(f"unknown feature network {features!r}; choose one of "
+                                 f"{', '.join(FEATURE_KINDS)}", param_hint="--features")
+    if features in PRETRAINED:
+        require_pretrained(features, weights)  # fail before the long part
     model = load(checkpoint, device=target)
     name = model_name(model)
     space = feature_space(data, features, root=data_root, download=download, device=target,

@@ -4,8 +4,8 @@ classifier score, each with a bootstrap interval, beside the real-data floor, wi
 The images are compared in the features of a network that knows the data (see
 :func:`feature_space`): a small **domain classifier** genzoo trains on labelled data (a named
 data set, or an image folder with one sub-folder per class), a **contrastive network** genzoo
-trains on the images alone where there are no labels, or **Inception-v3** when its weights are
-on disk. Each is trained once, with a fixed seed, and cached by the data's fingerprint under
+trains on the images alone where there are no labels, or a **pretrained network** (Inception-v3,
+DINOv2, CLIP, VGG16, through torch-fidelity) when its weights are on disk. Each is trained once, with a fixed seed, and cached by the data's fingerprint under
 ``~/.cache/genzoo/features``.
 
 * **FID** between the images and the data's reference images (torchmetrics' arithmetic);
@@ -42,7 +42,8 @@ from .eval_data import EvalData, load_eval_data
 from .evaluate import DEFAULT_N, evaluate, real_data_floor
 from .fid import fid_from_features
 from .images import RESIZE_FILTER
-from .inception import inception_weights_path, require_inception
+from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_path, require_inception,
+                         require_pretrained)
 from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate_likelihood
 from .network import ClassifierNet, ContrastiveNet
 from .report import format_card, format_comparison, format_metrics, markdown_table
@@ -86,6 +87,9 @@ __all__ = [
     "classifier_score",
     "precision_recall",
     "manifold_memberships",
+    "PRETRAINED",
+    "pretrained_weights_path",
+    "require_pretrained",
     "inception_weights_path",
     "require_inception",
     "format_metrics",

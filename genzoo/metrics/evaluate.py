@@ -57,7 +57,8 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
         data: A named data set (``"mnist"``...) or a folder of images (one sub-folder per
             class gives labels); its images may have any size, and are resized as the samples.
         features: The feature network: ``"auto"`` (a classifier where the data has labels, else
-            a contrastive network), ``"classifier"``, ``"contrastive"`` or ``"inception"``.
+            a contrastive network), ``"classifier"``, ``"contrastive"`` or a pretrained network's name
+            (``"inception"``, ``"dinov2-vit-s-14"``, ...: :data:`~genzoo.metrics.PRETRAINED`).
         n: How many samples to draw from a model (default 10,000); for a tensor, score its
             first ``n`` images (default all).
         seed: The sampling seed.
@@ -72,7 +73,7 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
         k: Neighbourhood size of precision, recall, density and coverage.
         bootstrap: Resamples, level and seed of the intervals (default 200 resamples, 95%,
             seed 0).
-        weights: Inception's weights file, for ``features="inception"``.
+        weights: A pretrained network's weights file (default: where torch-fidelity keeps it).
         log: Called with progress messages while a feature network trains.
 
     Returns:

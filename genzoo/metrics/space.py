@@ -1,8 +1,8 @@
 """A feature space: a feature network with the reference images' features, cached together.
 
 Every score compares images in the features of one network: a domain classifier where the data
-has labels, a contrastive network genzoo trains on the data where it has none, or Inception-v3
-when its weights are on disk. :class:`FeatureSpace` holds the network and what evaluations
+has labels, a contrastive network genzoo trains on the data where it has none, or a pretrained
+network (Inception-v3, CLIP, DINOv2, VGG16) when its weights are on disk. :class:`FeatureSpace` holds the network and what evaluations
 reuse: the reference images' features, their kernel sums for KID, and the real-data floors
 already computed.
 
@@ -30,12 +30,13 @@ from .fid import FrechetReference
 from .images import RESIZE_FILTER, blockwise, check_images, prepare_images
 from .kid import kernel_row_sums
 from .network import ClassifierNet, ContrastiveNet
+from .pretrained import PRETRAINED
 
 __all__ = ["FeatureSpace", "FEATURE_KINDS", "extract_features", "weights_sha256"]
 
 #: The kinds of feature network; ``"auto"`` picks ``"classifier"`` for labelled data, else
-#: ``"contrastive"``.
-FEATURE_KINDS = ("auto", "classifier", "contrastive", "inception")
+#: ``"contrastive"``; the rest are the pretrained networks of :data:`~genzoo.metrics.pretrained.PRETRAINED`.
+FEATURE_KINDS = ("auto", "classifier", "contrastive", *PRETRAINED)
 
 
 class FeatureSpace:
@@ -46,7 +47,7 @@ class FeatureSpace:
 
     Args:
         net: The network: ``input_shape``, ``feature_dim`` and ``features_and_logits(images)``.
-        kind: ``"classifier"``, ``"contrastive"`` or ``"inception"``.
+        kind: ``"classifier"``, ``"contrastive"`` or a pretrained network's name (``"inception"``, ...).
         data: The data's part of the protocol card (see :meth:`EvalData.card
             <genzoo.metrics.eval_data.EvalData.card>`).
         reference: ``M×D`` float32 features of the reference images, in order.
@@ -161,10 +162,10 @@ class FeatureSpace:
             write_cache(self.path, self.payload())
 
     def payload(self) -> dict[str, Any]:
-        """The cache file's contents: tensors and plain values only (no weights for Inception,
-        whose file the user keeps)."""
+        """The cache file's contents: tensors and plain values only (no weights for a pretrained
+        network, whose file the user keeps)."""
         net: dict[str, Any] = {"input_shape": list(self.input_shape)}
-        if self.kind != "inception":
+        if self.kind not in PRETRAINED:
             net |= {"num_classes": self.num_classes,
                     "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
         return {
@@ -179,7 +180,7 @@ class FeatureSpace:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], path: Path | None = None, *,
                      net: nn.Module | None = None) -> FeatureSpace:
-        """Rebuild a feature space from :meth:`payload`'s dict (``net``: Inception's network).
+        """Rebuild a feature space from :meth:`payload`'s dict (``net``: a pretrained network).
 
         Raises:
             KeyError, TypeError, ValueError, RuntimeError: the payload is incomplete or its

@@ -4,7 +4,8 @@
   folders with one sub-folder per class); two epochs on one CPU thread, about 20 s for MNIST;
 * ``"contrastive"``: for data without labels, a network genzoo trains on the images alone
   (:mod:`genzoo.metrics.contrastive`; about a minute on one CPU core at 32×32);
-* ``"inception"``: Inception-v3 (through torch-fidelity) when its weights are on disk.
+* ``"inception"``, ``"dinov2-vit-s-14"``, ``"clip-vit-b-32"``, ``"vgg16"``, ...: a pretrained
+  network (through torch-fidelity) when its weights are on disk (:mod:`genzoo.metrics.pretrained`).
 
 ``"auto"`` picks the classifier where there are labels, else the contrastive network. Each is
 cached by the data's name and fingerprint (see :mod:`genzoo.metrics.cache`).
@@ -35,6 +36,7 @@ from .errors import MetricsError
 from .eval_data import EvalData, load_eval_data, named_data, named_key
 from .space import FEATURE_KINDS, FeatureSpace, extract_features
 from .images import feature_input_size, prepare_images
+from .pretrained import PRETRAINED, pretrained_network
 
 __all__ = ["feature_space", "domain_classifier", "resolve_kind"]
 
@@ -55,7 +57,8 @@ def feature_space(data: str | os.PathLike[str] | EvalData = "mnist", features: s
     Args:
         data: A named data set, a folder of images (see
             :func:`~genzoo.metrics.eval_data.load_eval_data`), or data already loaded.
-        features: ``"auto"``, ``"classifier"``, ``"contrastive"`` or ``"inception"``.
+        features: ``"auto"``, ``"classifier"``, ``"contrastive"`` or a pretrained network's
+            name (see :data:`~genzoo.metrics.pretrained.PRETRAINED`).
         root: Where named data sets live (see :func:`genzoo.data.data_root`).
         cache_dir: The cache folder (default ``$XDG_CACHE_HOME/genzoo/features``, else
             ``~/.cache/genzoo/features``).
@@ -66,12 +69,13 @@ def feature_space(data: str | os.PathLike[str] | EvalData = "mnist", features: s
         steps: The contrastive network's training steps (a non-default value is cached apart).
         max_train_images: Train on the first this many images only, for quick tests (cached
             apart).
-        weights: Inception's weights file (see :func:`~genzoo.metrics.inception_weights_path`).
+        weights: A pretrained network's weights file (see
+            :func:`~genzoo.metrics.pretrained.pretrained_weights_path`).
         log: Called with progress messages while training (e.g. ``print``).
 
     Raises:
-        MetricsError: an unknown kind, a classifier asked for data without labels, Inception
-            without torch-fidelity or its weights, or training settings out of range.
+        MetricsError: an unknown kind, a classifier asked for data without labels, a
+            pretrained network without torch-fidelity or its weights, or training settings out of range.
         genzoo.data.DataError: the data cannot be found or read.
     """
     loaded = data if isinstance(data, EvalData) else None
@@ -88,20 +92,18 @@ def feature_space(data: str | os.PathLike[str] | EvalData = "mnist", features: s
     elif kind == "contrastive":
         settings = ContrastiveSettings(steps=steps, max_train_images=max_train_images)
     else:
-        from .inception import inception_network
-
         if loaded is None:
             loaded = load_eval_data(data, root=root, download=download)  # type: ignore[arg-type]
-        net, digest = inception_network(loaded.image_shape[0], weights, device)
+        net, digest = pretrained_network(kind, loaded.image_shape[0], weights, device)
         settings = {"weights_sha256": digest}
     path = feature_cache_path(key, kind, cache_dir=cache_dir, settings=_non_default(settings))
     if not retrain:
-        cached = _load_cached(path, net if kind == "inception" else None)
+        cached = _load_cached(path, net if kind in PRETRAINED else None)
         if cached is not None:
             return cached.to(device)
     if loaded is None:
         loaded = load_eval_data(data, root=root, download=download)  # type: ignore[arg-type]
-    if kind == "inception":
+    if kind in PRETRAINED:
         space = _reference_space(net, kind, loaded, {"weights_file": str(weights or "default")},
                                  weights_sha256=digest)
     else:

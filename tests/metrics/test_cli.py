@@ -91,6 +91,45 @@ def test_eval_scores_a_model_trained_on_a_class_per_folder_set(user_cache, class
     assert set(record["scores"]) >= {"fid", "kid", "classifier_score"}
 
 
+@pytest.mark.parametrize("data", ["celeba", "stl10:unlabeled"])
+def test_eval_scores_a_model_trained_on_an_unlabelled_named_set(data, tmp_path, monkeypatch):
+    """CelebA (streamed JPEGs, centre-cropped to 64×64) and STL-10's unlabelled split, from files
+    in their real formats: trained from the command line, then scored in contrastive features,
+    by default against the data the run trained on."""
+    from genzoo.metrics import feature_space
+    from genzoo.metrics.eval_data import named_data, named_key
+
+    from ..data.writers import write_celeba, write_stl10
+    from .conftest import CONTRASTIVE_STEPS
+
+    root = tmp_path / "data"
+    if data == "celeba":
+        write_celeba(root, [0] * 60 + [1] * 4 + [2] * 40)
+    else:
+        write_stl10(root, train=8, test=40, unlabeled=60)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    quick = feature_space(data, root=root, cache_dir=tmp_path / "quick", steps=CONTRASTIVE_STEPS)
+    write_cache(feature_cache_path(named_key(named_data(data)), "contrastive"), quick.payload())
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(main, ["train", "vae", "--data", data, "--data-root", str(root),
+                                        "--no-download", "--epochs", "1", "--out", str(run),
+                                        "--no-progress", "--grid-every", "0", "--device", "cpu",
+                                        "--set", "hidden_dim=32"])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(main, ["eval", str(run / "checkpoints" / "last.pt"), "-n", "40", *QUICK])
+    assert result.exit_code == 0, result.output
+    assert "contrastive features" in result.output and "classifier score" not in result.output
+    record = json.loads((run / "checkpoints" / "eval.json").read_text())
+    card = record["card"]
+    assert card["data"]["name"] == data.split(":")[0] and card["data"]["labels"] is False
+    assert card["data"]["image_shape"] == ([3, 64, 64] if data == "celeba" else [3, 96, 96])
+    assert card["data"]["reference_images"] == 40 and card["n"] == 40
+    assert card["features"]["kind"] == "contrastive" and card["features"]["weights_sha256"] == quick.weights_sha256
+    for name, entry in record["scores"].items():
+        assert entry["low"] <= entry["value"] <= entry["high"], name
+        assert record["floor"][name]["low"] <= record["floor"][name]["value"] <= record["floor"][name]["high"]
+
+
 def test_compare_flags_results_with_different_cards(user_cache, tmp_path, mnist_root):
     checkpoint = tmp_path / "vae.pt"
     genzoo.build("vae", hidden_dim=32, seed=0).save(checkpoint)
