@@ -94,6 +94,16 @@ def test_quick_zoo_trains_and_scores_every_shipped_configuration(mnist_root, tmp
     assert "vae: trained before" in again.stderr and "| vae conditional |" in again.stdout
     assert "trained in" not in again.stderr
     assert "| gan |" not in again.stdout
+    # --steps: a steps-vs-quality table of the models that sample in steps (the shipped count too)
+    steps = _quality("--zoo", zoo, "--quick", "--only", "[fv]*", "--steps", "1,2", "--steps-csv",
+                     tmp_path / "steps.csv", mnist_root=mnist_root, tmp_path=tmp_path)
+    assert steps.returncode == 0, steps.stderr[-3000:]
+    sweep = list(csv.reader((tmp_path / "steps.csv").open(encoding="utf-8")))
+    assert sweep[0][:2] == ["configuration", "sampling steps"] and sweep[0][3] == "sampling 500"
+    assert [row[:2] for row in sweep[1:]] == [["flow-matching-conditional", "1"],
+                                              ["flow-matching-conditional", "2"],
+                                              ["flow-matching-conditional", "5 (shipped)"]]
+    assert len({row[4] for row in sweep[1:]}) == 3  # other steps, other samples, other FIDs
 
 
 def test_zoo_refuses_to_overwrite_a_foreign_folder(mnist_root, tmp_path):

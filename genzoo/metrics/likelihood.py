@@ -36,7 +36,7 @@ from .errors import MetricsError
 from .sampling import check_model_shape, device_of, fixed_subset
 
 __all__ = ["DEQUANTIZATION", "LikelihoodScore", "LikelihoodEvery", "bits_per_dim", "dequantize",
-           "evaluate_likelihood", "has_likelihood"]
+           "evaluate_likelihood", "has_likelihood", "test_images"]
 
 #: How test images are made continuous, as the output and the JSON files say it.
 DEQUANTIZATION = "uniform dequantization of 8-bit pixels: x = (k + u) / 256, u ~ U[0, 1)"
@@ -157,12 +157,10 @@ def evaluate_likelihood(model: Any, images: torch.Tensor | None = None, *, datas
         )
     split = None
     if images is None:
-        from ..data import load_images
-
-        loaded = load_images(dataset, root=root, train=False, download=download)
-        images, split = loaded.images, "test"
+        images, split = test_images(dataset, n, root=root, download=download), "test"
+    elif n is not None:
+        images = fixed_subset(images, n)
     check_model_shape(model, tuple(images.shape[1:]), dataset if split else "the given")
-    images = fixed_subset(images, n) if n is not None else images
     device = device_of(model)
     generator = torch.Generator().manual_seed(seed)
     bits, exact = [], True
@@ -180,6 +178,20 @@ def evaluate_likelihood(model: Any, images: torch.Tensor | None = None, *, datas
                            kind="exact" if exact else "bound", n=len(values),
                            samples=samples, dataset=dataset if split else None, split=split,
                            seed=seed)
+
+
+def test_images(dataset: str, n: int | None = None, *, root: str | os.PathLike[str] | None = None,
+                download: bool = True) -> torch.Tensor:
+    """A named data set's test images (``uint8``), or the fixed random subset of ``n`` of them
+    that :func:`evaluate_likelihood` scores; a split streamed from disk (CelebA's) decodes only
+    those."""
+    from ..data import ImageSet, load_images
+
+    test = load_images(dataset, root=root, train=False, download=download)
+    if isinstance(test, ImageSet):
+        return test.images if n is None else fixed_subset(test.images, n)
+    index = None if n is None else fixed_subset(torch.arange(len(test)), n)
+    return test.load(index).images
 
 
 class LikelihoodEvery:
@@ -233,10 +245,7 @@ class LikelihoodEvery:
         self._last_epoch = epoch
         started = time.perf_counter()
         if self._images is None:
-            from ..data import load_images
-
-            test = load_images(self.dataset, root=self.root, train=False).images
-            self._images = fixed_subset(test, self.n)
+            self._images = test_images(self.dataset, self.n, root=self.root)
         score = evaluate_likelihood(model, self._images, samples=self.samples, seed=self.seed,
                                     batch_size=self.batch_size)
         metrics["test_bits_per_dim"] = round(score.bits_per_dim, 6)

@@ -121,7 +121,8 @@ def test_eval_scores_a_model_trained_on_an_unlabelled_named_set(data, tmp_path, 
     assert "contrastive features" in result.output and "classifier score" not in result.output
     record = json.loads((run / "checkpoints" / "eval.json").read_text())
     card = record["card"]
-    assert card["data"]["name"] == data.split(":")[0] and card["data"]["labels"] is False
+    assert card["data"]["name"] == {"celeba": "celeba", "stl10:unlabeled": "stl10-unlabeled"}[data]
+    assert card["data"]["labels"] is False
     assert card["data"]["image_shape"] == ([3, 64, 64] if data == "celeba" else [3, 96, 96])
     assert card["data"]["reference_images"] == 40 and card["n"] == 40
     assert card["features"]["kind"] == "contrastive" and card["features"]["weights_sha256"] == quick.weights_sha256
