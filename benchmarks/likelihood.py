@@ -55,6 +55,8 @@ CONFIGS = (
     Shipped("glow", "glow", epochs=4, batch_size=64,
             options={"ema": 0.999, "lr_schedule": "cosine", "warmup_steps": 200}),
     Shipped("vae", "vae", epochs=20, batch_size=128),
+    Shipped("vae continuous-bernoulli", "vae", epochs=20, batch_size=128,
+            settings={"likelihood": "continuous-bernoulli"}),
     Shipped("conv-vae", "conv-vae", epochs=12, batch_size=128),
 )
 

@@ -109,7 +109,7 @@ ZOO = [
             ("sampler=heun", "sample_steps=5", "time_shift=0.5", "guidance=1.25")),
     Shipped("ddpm conditional", "ddpm", ("num_classes=10",), 3, 128,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100"),
-            ("sampler=ddim", "sample_steps=20", "guidance=1.25")),
+            ("sampler=ddim", "sample_steps=10", "guidance=1.25")),
 ]
 
 #: The marker a finished zoo run leaves in its folder: its configuration and time.

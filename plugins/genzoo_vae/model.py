@@ -40,7 +40,8 @@ class VAEConfig:
             only: ``genzoo sample --set temperature=0.7`` changes it after training.
         likelihood: The training loss's pixel likelihood: ``"bernoulli"`` (the seed's BCE) or
             ``"continuous-bernoulli"`` (BCE minus the continuous Bernoulli's log-normaliser: the
-            proper density that :meth:`~VariationalAutoencoder.log_likelihood` scores with).
+            proper density that :meth:`~VariationalAutoencoder.log_likelihood` scores with, fitted
+            to uniformly dequantized pixels as the flows are).
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -208,6 +209,12 @@ class VariationalAutoencoder(GenerativeModel):
 
     def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
         x = batch.images
+        if self.config.likelihood == "continuous-bernoulli":
+            # A density over continuous pixels is fitted to continuous pixels: on the 8-bit
+            # values themselves it grows without bound at exactly 0 and 1.
+            from genzoo.metrics.likelihood import dequantize
+
+            x = dequantize(x)
         labels = None
         if self.config.num_classes:
             labels = batch_labels(batch, self.config.num_classes,
