@@ -5,7 +5,8 @@ The images are compared in the features of a network that knows the data (see
 :func:`feature_space`): a small **domain classifier** genzoo trains on labelled data (a named
 data set, or an image folder with one sub-folder per class), a **contrastive network** genzoo
 trains on the images alone where there are no labels, or a **pretrained network** (Inception-v3,
-DINOv2, CLIP, VGG16, through torch-fidelity) when its weights are on disk. Each is trained once, with a fixed seed, and cached by the data's fingerprint under
+DINOv2, CLIP, VGG16, through torch-fidelity) when its weights are on disk. Each of genzoo's own
+is trained once, with a fixed seed, and cached by the data's fingerprint under
 ``~/.cache/genzoo/features``.
 
 * **FID** between the images and the data's reference images (torchmetrics' arithmetic);

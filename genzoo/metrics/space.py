@@ -2,9 +2,9 @@
 
 Every score compares images in the features of one network: a domain classifier where the data
 has labels, a contrastive network genzoo trains on the data where it has none, or a pretrained
-network (Inception-v3, CLIP, DINOv2, VGG16) when its weights are on disk. :class:`FeatureSpace` holds the network and what evaluations
-reuse: the reference images' features, their kernel sums for KID, and the real-data floors
-already computed.
+network (Inception-v3, CLIP, DINOv2, VGG16) when its weights are on disk. :class:`FeatureSpace`
+holds the network and what evaluations reuse: the reference images' features, their kernel sums
+for KID, and the real-data floors already computed.
 
 Example:
     >>> from genzoo.metrics import feature_space
