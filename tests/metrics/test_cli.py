@@ -170,7 +170,8 @@ def test_eval_reports_errors_in_one_line(user_cache, tmp_path):
 
 def test_eval_with_inception_but_without_torch_fidelity_says_what_to_install(user_cache, tmp_path,
                                                                             monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch_fidelity", None)
+    for module in ("torch_fidelity", "torch_fidelity.registry"):  # as if not installed, even if
+        monkeypatch.setitem(sys.modules, module, None)             # imported earlier
     checkpoint = tmp_path / "vae.pt"
     genzoo.build("vae", hidden_dim=32).save(checkpoint)
     result = CliRunner().invoke(main, ["eval", str(checkpoint), "--features", "inception"])

@@ -19,7 +19,8 @@ from genzoo.metrics import (PRETRAINED, Bootstrap, MetricsError, evaluate, featu
 
 
 def test_without_torch_fidelity_the_message_says_what_to_install(monkeypatch, mnist_root):
-    monkeypatch.setitem(sys.modules, "torch_fidelity", None)  # import fails even if installed
+    for module in ("torch_fidelity", "torch_fidelity.registry"):  # import fails even if installed
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MetricsError, match=r"torch-fidelity.*pip install 'torchmetrics\[image\]'"):
         feature_space("mnist", "inception", root=mnist_root)
 
