@@ -9,7 +9,7 @@ import torch
 from .errors import BatchError
 from .protocols import Batch
 
-__all__ = ["to_batch", "check_range", "check_labels", "RangeWatch", "LabelWatch"]
+__all__ = ["to_batch", "check_range", "check_labels", "label_range_problem", "RangeWatch", "LabelWatch"]
 
 
 def to_batch(raw: Any, image_shape: tuple[int, int, int], device: torch.device,
@@ -138,14 +138,23 @@ def check_labels(labels: torch.Tensor | None, classes: int, cause: BaseException
     """
     if labels is None or not classes:
         return
+    problem = label_range_problem(labels, classes)
+    if problem is not None:
+        words, fits = problem
+        raise BatchError(f"a batch has {words}: build the model with num_classes={fits} or fix the "
+                         "labels") from cause
+
+
+def label_range_problem(labels: torch.Tensor, classes: int) -> tuple[str, int] | None:
+    """What is wrong with ``labels`` that are not class indices in ``[0, classes)``: words for an
+    error (``"label 12, outside 0 to 9 (num_classes=10); labels must be class indices from 0"``)
+    and the ``num_classes`` that would hold them; ``None`` when they fit."""
     low, high = int(labels.min()), int(labels.max())
-    if low < 0 or high >= classes:
-        bad = low if low < 0 else high
-        raise BatchError(
-            f"a batch has label {bad}, outside 0 to {classes - 1} (num_classes={classes}); labels "
-            f"must be class indices from 0: build the model with num_classes={max(high + 1, classes)} "
-            "or fix the labels"
-        ) from cause
+    if low >= 0 and high < classes:
+        return None
+    bad = low if low < 0 else high
+    return (f"label {bad}, outside 0 to {classes - 1} (num_classes={classes}); labels must be "
+            f"class indices from 0", max(high + 1, classes))
 
 
 class LabelWatch:

@@ -166,6 +166,7 @@ def check_labels(images: Any, model: Any, name: str) -> None:
     Raises:
         ConfigError: naming the classes or the labels, and the setting to change.
     """
+    from .batches import label_range_problem
     from .latent import class_count
 
     classes = class_count(model)
@@ -178,13 +179,11 @@ def check_labels(images: Any, model: Any, name: str) -> None:
         raise ConfigError(
             f"{images.name} has {len(found)} classes ({shown}) but {name} is set to "
             f"num_classes={classes}; train with --set num_classes={len(found)}")
-    low, high = int(labels.min()), int(labels.max())
-    if low < 0 or high >= classes:
-        bad = low if low < 0 else high
-        raise ConfigError(
-            f"{images.name} has label {bad}, outside 0 to {classes - 1} (num_classes={classes}); "
-            f"labels must be class indices from 0: train with --set num_classes={max(high + 1, classes)} "
-            "or fix the labels")
+    problem = label_range_problem(labels, classes)
+    if problem is not None:
+        words, fits = problem
+        raise ConfigError(f"{images.name} has {words}: train with --set num_classes={fits} or fix "
+                          "the labels")
 
 
 def run_settings(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
