@@ -336,7 +336,7 @@ def main() -> None:
         print(f"{run}: FID {metrics.fid:.3f} ({seconds:.1f} s; sampling {per_1000:.1f} s per "
               f"1,000 images, {cpu_per_1000:.1f} s of CPU time)", file=sys.stderr)
         rows.append((f"{run} ({model.registry_name})", metrics))
-        scored.append((metrics, per_1000))
+        scored.append((model, metrics, per_1000))
         record = {"run": str(run), "checkpoint": str(checkpoint), "model": model.registry_name,
                   "seconds": round(seconds, 2), "sample_seconds_per_1000": round(per_1000, 2),
                   "sample_cpu_seconds_per_1000": round(cpu_per_1000, 2),
@@ -346,9 +346,8 @@ def main() -> None:
                        "train_cpu_seconds": trained[config][1], "max_steps": max_steps}
         records.append(record)
     sweep = []
-    for (run, config), (shipped, shipped_per_1000) in zip(runs, scored) if steps else ():
+    for (run, config), (base, shipped, shipped_per_1000) in zip(runs, scored) if steps else ():
         sampling = config.sampling_overrides() if config is not None else {}
-        base = genzoo.load(checkpoint_of(run), **sampling)
         if not isinstance(base, genzoo.IterativeGenerator):
             continue
         for k in sorted({*steps, base.sampling_steps}):
