@@ -51,7 +51,12 @@ class FlowConfig:
         hidden: Width of each coupling's CNN.
         mixing: ``"invconv"`` (learned invertible 1×1 convolutions, Glow) or ``"reverse"``
             (fixed channel reversal, RealNVP).
-        alpha: The logit transform's margin: pixels map to ``logit(α + (1 - 2α) x)``.
+        alpha: The logit transform's margin: pixels map to ``logit(α + (1 - 2α) x)``. The
+            default ``1e-6`` (as MAF and FFJORD use on MNIST) stretches the dequantization
+            bins of black and white pixels into smooth tails that a Gaussian flow fits easily;
+            RealNVP's ``0.05`` (chosen for natural images) squeezes them into narrow boxes, and
+            on MNIST a glow then learns far slower (1.76 against 1.35 bits/dim after the same
+            150 s of training).
         lr: Adam's learning rate.
         temperature: The default sampling temperature (the latents' standard deviation);
             below 1 trades diversity for cleaner samples. Sampling only:
@@ -63,7 +68,7 @@ class FlowConfig:
     steps: int = 8
     hidden: int = 64
     mixing: Literal["invconv", "reverse"] = "invconv"
-    alpha: float = 0.05
+    alpha: float = 1e-6
     lr: float = 1e-3
     temperature: float = sampling_option(1.0)
 
