@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["sampling_option", "sampling_fields", "sampling_progress"]
+import torch
+
+__all__ = ["sampling_option", "sampling_fields", "sampling_progress", "generate_in_chunks",
+           "CPU_SAMPLE_CHUNK"]
 
 T = TypeVar("T")
 
@@ -69,3 +72,41 @@ def sampling_progress(steps: Iterable[T], *, total: int | None = None, desc: str
 
     yield from tqdm(steps, total=total, desc=desc, unit="step", delay=0.0 if enabled else 1.0,
                     leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
+#: Images per network call when a model samples many on a CPU. Many small calls beat one large
+#: one there: a guided UNet's activations for 100 images (200 with guidance) stay in the caches,
+#: and calls of 100 images take about 30% less time than calls of 500 (flow matching, class-
+#: guided, 2-core CPU: 28–30 against 42 s per 1,000 images; ``python benchmarks/sampling.py
+#: --models flow-matching --set num_classes=10 --set guidance=1.25 --chunks 100 500`` prints
+#: both). Unguided, the two are alike.
+CPU_SAMPLE_CHUNK = 100
+
+
+def generate_in_chunks(generate: Callable[..., torch.Tensor], z: torch.Tensor,
+                       labels: torch.Tensor | None = None, *, chunk: int | None = None,
+                       **options: Any) -> torch.Tensor:
+    """``generate(z, labels, **options)`` over ``z`` a chunk of images at a time, concatenated.
+
+    For models that sample in many network calls (diffusion, flow matching): the images are the
+    same as from one call (the latents are drawn before), only the work is split.
+
+    Args:
+        generate: A model's ``generate(z, labels, **options)``.
+        z: ``N×...`` latents, already on the model's device.
+        labels: ``N`` labels (expand them first, so each chunk gets its own), or ``None``.
+        chunk: Images per call; ``None``: :data:`CPU_SAMPLE_CHUNK` on a CPU, all at once on other
+            devices (where large batches are what is fast).
+        **options: Passed to every call (steps, guidance, sampler...).
+
+    Raises:
+        ValueError: ``chunk`` is not a positive integer.
+    """
+    if chunk is None:
+        chunk = CPU_SAMPLE_CHUNK if z.device.type == "cpu" else max(1, z.shape[0])
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive number of images, got {chunk!r}")
+    if z.shape[0] <= chunk:
+        return generate(z, labels, **options)
+    return torch.cat([generate(z[i:i + chunk], None if labels is None else labels[i:i + chunk],
+                               **options) for i in range(0, z.shape[0], chunk)])

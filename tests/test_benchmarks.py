@@ -142,6 +142,7 @@ def test_sampling_benchmark_times_every_model_and_each_step_count(tmp_path, caps
     assert "| iterative-toy | 2 |" in printed and "| vae | 1 |" in printed
 
 
+
 def test_amp_check_trains_and_samples_each_model_and_reports_failures(capsys):
     amp_check = _benchmark_module("amp_check")
     assert amp_check.main(["--device", "cpu", "--precisions", "bf16", "--models", "vae",

@@ -83,3 +83,15 @@ def test_the_model_sampler_and_prediction_options():
         genzoo.build("ddpm", prediction="x0")
     with pytest.raises(genzoo.ConfigError, match="sample_steps"):
         genzoo.build("ddpm", timesteps=10, sample_steps=20)
+
+
+def test_sampling_in_chunks_gives_the_same_ddim_images_and_classes():
+    model = genzoo.build("ddpm", base_width=8, timesteps=50, sample_steps=3, num_classes=10, seed=0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    whole = model.sample(5, seed=0, guidance=2.0, chunk=5)
+    chunked = model.sample(5, seed=0, guidance=2.0, chunk=2)  # classes 0-4 in turn, not 0 1 0 1 0
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
+    stochastic = model.sample(5, seed=0, sampler="ddpm", chunk=2)
+    assert torch.equal(stochastic, model.sample(5, seed=0, sampler="ddpm", chunk=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 import genzoo
+from tests.test_benchmarks import _benchmark_module
 from genzoo_flow_matching.path import interpolate, sample_times, target_velocity
 from genzoo_flow_matching.solvers import SOLVERS, Euler, Heun, Midpoint, integrate, time_grid
 
@@ -72,3 +74,28 @@ def test_each_sampler_of_the_model():
     shifted = genzoo.build("flow-matching", base_width=8, sample_steps=2, time_shift=3.0)
     shifted.load_state_dict(model.state_dict())
     assert not torch.equal(shifted.sample(2, seed=0), model.sample(2, seed=0))
+
+
+def test_sampling_in_chunks_gives_the_same_images_and_classes():
+    model = genzoo.build("flow-matching", base_width=8, sample_steps=2, num_classes=10, seed=0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    whole = model.sample(5, seed=0, guidance=2.0, chunk=5)
+    chunked = model.sample(5, seed=0, guidance=2.0, chunk=2)  # classes 0-4 in turn, not 0 1 0 1 0
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
+    assert torch.allclose(model.sample(5, seed=0, guidance=2.0), whole, atol=1e-5)
+    with pytest.raises(ValueError, match="chunk"):
+        model.sample(2, chunk=0)
+
+
+def test_the_sampling_benchmark_times_chunk_sizes_side_by_side(tmp_path, capsys):
+    out = tmp_path / "sampling.json"
+    assert _benchmark_module("sampling").main(
+        ["--quick", "--models", "flow-matching", "--set", "num_classes=10", "--set", "guidance=2",
+         "--chunks", "2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["steps"], r["chunk"]) for r in rows] == [(10, None), (10, 2), (2, None), (2, 2)]
+    assert "| flow-matching | 2 | 2 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        _benchmark_module("sampling").main(["--quick", "--chunks", "0"])

@@ -22,7 +22,7 @@ from genzoo.model import GenerativeModel, eval_mode
 from genzoo.nn import UNet, check_unet_options, class_labels, drop_labels, guided
 from genzoo.optim import adam
 from genzoo.protocols import Batch, StepContext
-from genzoo.sampling import sampling_option, sampling_progress
+from genzoo.sampling import generate_in_chunks, sampling_option, sampling_progress
 
 from .samplers import SAMPLERS, sampling_timesteps
 from .schedule import NoiseSchedule, Prediction
@@ -217,7 +217,8 @@ class Diffusion(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None,
                labels: torch.Tensor | int | None = None, steps: int | None = None,
-               guidance: float | None = None, sampler: SamplerName | None = None) -> torch.Tensor:
+               guidance: float | None = None, sampler: SamplerName | None = None,
+               chunk: int | None = None) -> torch.Tensor:
         """Return ``n`` new images, ``n×C×H×W`` floats in ``[0, 1]`` on the model's device.
 
         ``x_T`` and, for the DDPM sampler, every step's noise come from one CPU generator:
@@ -232,9 +233,13 @@ class Diffusion(GenerativeModel):
             steps: Denoising steps (default: the config's ``sample_steps``); fewer is faster.
             guidance: Classifier-free guidance scale (default: the config's ``guidance``).
             sampler: ``"ddim"`` or ``"ddpm"`` (default: the config's).
+            chunk: Images denoised at a time (less memory; see
+                :func:`genzoo.sampling.generate_in_chunks`); default: 100 on a CPU, where that
+                is fastest, all at once elsewhere. The DDPM sampler draws each chunk's step
+                noise in turn, so its images depend on the chunk; DDIM's do not.
 
         Raises:
-            ValueError: ``n`` is not positive, or see :meth:`generate`.
+            ValueError: ``n`` or ``chunk`` is not positive, or see :meth:`generate`.
         """
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
@@ -244,8 +249,9 @@ class Diffusion(GenerativeModel):
             z = self.sample_latent(n, generator=generator).to(self.device)
             if generator is None:
                 generator = torch.Generator().manual_seed(_seed_of(z))
-            images = self.generate(z, labels, steps=steps, guidance=guidance, sampler=sampler,
-                                   generator=generator)
+            labels = class_labels(labels, n, self.config.num_classes, z.device)
+            images = generate_in_chunks(self.generate, z, labels, chunk=chunk, steps=steps,
+                                        guidance=guidance, sampler=sampler, generator=generator)
             return images.float().clamp_(0, 1)
 
 
