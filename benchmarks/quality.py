@@ -106,7 +106,7 @@ ZOO = [
     # take under 5 minutes on a 2-core CPU (the flow's steps packed towards the data end).
     Shipped("flow-matching conditional", "flow-matching", ("num_classes=10",), 4, 128,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100"),
-            ("sampler=heun", "sample_steps=5", "time_shift=0.5", "guidance=1.25")),
+            ("sampler=heun", "sample_steps=7", "time_shift=0.5", "guidance=1.25")),
     Shipped("ddpm conditional", "ddpm", ("num_classes=10",), 3, 128,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100"),
             ("sampler=ddim", "sample_steps=10", "guidance=1.25")),
