@@ -11,6 +11,7 @@ import torch
 import genzoo
 from genzoo_diffusion.samplers import DDIM, DDPM, SAMPLERS, sampling_timesteps
 from genzoo_diffusion.schedule import NoiseSchedule, beta_schedule
+from tests.plugins.test_denoisers import perturbed
 
 
 @pytest.fixture(autouse=True)
@@ -69,9 +70,7 @@ def test_ddim_is_deterministic_and_ddpm_adds_noise():
 
 def test_the_model_sampler_and_prediction_options():
     ddim = genzoo.build("ddpm", base_width=8, timesteps=50, sample_steps=3, seed=0)
-    with torch.no_grad():
-        for p in ddim.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    perturbed(ddim)
     z = ddim.sample_latent(2, generator=torch.Generator().manual_seed(0))
     assert torch.equal(ddim.generate(z, sampler="ddpm"), ddim.generate(z, sampler="ddpm"))  # noise from z
     assert not torch.equal(ddim.generate(z), ddim.generate(z, sampler="ddpm"))
@@ -87,9 +86,7 @@ def test_the_model_sampler_and_prediction_options():
 
 def test_sampling_in_chunks_gives_the_same_ddim_images_and_classes():
     model = genzoo.build("ddpm", base_width=8, timesteps=50, sample_steps=3, num_classes=10, seed=0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    perturbed(model)
     whole = model.sample(5, seed=0, guidance=2.0, chunk=5)
     chunked = model.sample(5, seed=0, guidance=2.0, chunk=2)  # classes 0-4 in turn, not 0 1 0 1 0
     torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)

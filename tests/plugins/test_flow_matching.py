@@ -10,9 +10,10 @@ import pytest
 import torch
 
 import genzoo
-from tests.test_benchmarks import _benchmark_module
 from genzoo_flow_matching.path import interpolate, sample_times, target_velocity
 from genzoo_flow_matching.solvers import SOLVERS, Euler, Heun, Midpoint, integrate, time_grid
+from tests.plugins.test_denoisers import perturbed
+from tests.test_benchmarks import _benchmark_module
 
 
 @pytest.fixture(autouse=True)
@@ -65,9 +66,7 @@ def test_time_grid():
 
 def test_each_sampler_of_the_model():
     model = genzoo.build("flow-matching", base_width=8, sample_steps=2, seed=0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    perturbed(model)
     images = {name: model.sample(2, seed=0, sampler=name) for name in SOLVERS}
     assert not torch.equal(images["euler"], images["heun"])
     assert not torch.equal(images["midpoint"], images["heun"])
@@ -78,9 +77,7 @@ def test_each_sampler_of_the_model():
 
 def test_sampling_in_chunks_gives_the_same_images_and_classes():
     model = genzoo.build("flow-matching", base_width=8, sample_steps=2, num_classes=10, seed=0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    perturbed(model)
     whole = model.sample(5, seed=0, guidance=2.0, chunk=5)
     chunked = model.sample(5, seed=0, guidance=2.0, chunk=2)  # classes 0-4 in turn, not 0 1 0 1 0
     torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
