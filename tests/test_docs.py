@@ -83,6 +83,10 @@ def test_html_build_passes_with_warnings_as_errors(builds: dict[str, Build]) -> 
     assert build.returncode == 0, f"sphinx -W -b html failed:\n{build.output[-6000:]}"
     assert (build.out / "index.html").is_file()
     assert (build.out / "_images" / "gan_samples_final.png").is_file()  # the tutorial's grids
+    # Furo renders a page's own table of contents as a red error box unless told it is wanted
+    shown_as_errors = [page.relative_to(build.out).as_posix() for page in build.out.rglob("*.html")
+                       if "Adding a table of contents in Furo-based" in page.read_text(encoding="utf-8")]
+    assert not shown_as_errors, f"a contents directive shows as an error box on {shown_as_errors}"
 
 
 def test_doctests_pass(builds: dict[str, Build]) -> None:
