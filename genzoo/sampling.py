@@ -75,7 +75,7 @@ def sampling_progress(steps: Iterable[T], *, total: int | None = None, desc: str
 
 
 #: Images per network call when a model samples many on a CPU. Many small calls beat one large
-#: one there: a guided UNet's activations for 100 images (200 with guidance) stay in the caches,
+#: one there: a UNet's activations for 100 images (200 with guidance) stay in the caches,
 #: and calls of 100 images take about 30% less time than calls of 500 (flow matching, class-
 #: guided, 2-core CPU: 28–30 against 42 s per 1,000 images; ``python benchmarks/sampling.py
 #: --models flow-matching --set num_classes=10 --set guidance=1.25 --chunks 100 500`` prints
