@@ -235,8 +235,9 @@ class Diffusion(GenerativeModel):
             sampler: ``"ddim"`` or ``"ddpm"`` (default: the config's).
             chunk: Images denoised at a time (less memory; see
                 :func:`genzoo.sampling.generate_in_chunks`); default: 100 on a CPU (no faster
-                than 500 for ddpm at 28×28, measured), all at once elsewhere. The DDPM sampler draws each chunk's step
-                noise in turn, so its images depend on the chunk; DDIM's do not.
+                than 500 for ddpm at 28×28, measured), all at once elsewhere. The DDPM sampler
+                draws each chunk's step noise in turn, so its images depend on the chunk; DDIM's
+                do not.
 
         Raises:
             ValueError: ``n`` or ``chunk`` is not positive, or see :meth:`generate`.
