@@ -55,6 +55,20 @@ def test_solvers_reach_their_order_of_accuracy(solver, order):
     assert solver.evaluations == (1 if order == 1 else 2)
 
 
+def test_heuns_last_step_into_the_data_is_an_euler_step():
+    calls = []
+
+    def velocity(x, t):
+        calls.append(t)
+        return x * (1 + t)
+
+    x = torch.ones(1, dtype=torch.float64)
+    assert torch.equal(Heun().step(velocity, x, 0.5, 1.0), Euler().step(velocity, x, 0.5, 1.0))
+    calls.clear()
+    integrate(Heun(), velocity, x, time_grid(3))
+    assert calls == pytest.approx([0, 1 / 3, 1 / 3, 2 / 3, 2 / 3])  # no evaluation at t = 1
+
+
 def test_time_grid():
     assert time_grid(4) == [0.0, 0.25, 0.5, 0.75, 1.0]
     shifted = time_grid(4, shift=3.0)
