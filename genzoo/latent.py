@@ -199,7 +199,8 @@ def cycle_labels(n: int, num_classes: int,
     """The labels a conditional model uses when ``generate`` gets none: ``0, 1, ..., k-1, 0, ...``.
 
     Every class equally often (so ``sample(n)`` of a conditional model covers the classes evenly,
-    as metrics want), and the same labels for the same ``n`` (so a seed gives the same images).
+    as a grid wants; :func:`genzoo.metrics.evaluate` passes the data's class frequencies instead),
+    and the same labels for the same ``n`` (so a seed gives the same images).
     """
     return torch.arange(n, device=device) % num_classes
 

@@ -17,13 +17,15 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..latent import class_count
 from .bootstrap import Bootstrap
 from .card import ProtocolCard
 from .errors import MetricsError
 from .eval_data import EvalData, load_eval_data, named_data
 from .space import FeatureSpace
 from .results import Metrics, Scores
-from .sampling import DEFAULT_SAMPLE_BLOCK, check_model_channels, device_of, fixed_subset, map_samples
+from .sampling import (DEFAULT_SAMPLE_BLOCK, check_model_channels, class_proportional_labels, device_of,
+                       fixed_subset, map_samples)
 from .scores import DEFAULT_K
 from .scoring import score_features
 from .spaces import feature_space
@@ -46,6 +48,10 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
 
     A model is sampled ``n`` times in blocks of ``sample_block`` from ``seed`` (see
     :func:`~genzoo.metrics.sampling.map_samples`; global random state is saved and restored).
+    A class-conditional model gets its classes as often as the reference images have them
+    (:func:`~genzoo.metrics.sampling.class_proportional_labels`), so that its samples stand for
+    the data's distribution and not an evenly balanced one; where the data has no labels, or
+    other classes, it gets every class in turn. The card says which.
     The images are compared in a feature space (see :func:`~genzoo.metrics.feature_space`) with
     the data's reference images; the real-data floor scores as many real images of the data's
     other half the same way. Every number has a bootstrap interval, and the protocol card says
@@ -114,9 +120,10 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
         sample_features, probs = space.features(model_or_images[:count], batch_size=batch_size)
         samples: dict[str, Any] = {"given": True}
     else:
+        labels, rule = _sample_labels(model_or_images, real_data, count)
         sample_features, probs = _sample_features(model_or_images, space, count, seed, sample_block,
-                                                  batch_size)
-        samples = {"seed": seed, "block": sample_block}
+                                                  batch_size, labels)
+        samples = {"seed": seed, "block": sample_block, **({"labels": rule} if rule else {})}
     scores = score_features(sample_features, probs, space, k=k, bootstrap=bootstrap)
     floor, floor_n = real_data_floor(space, count, real_data, batch_size=batch_size, k=k,
                                      bootstrap=bootstrap)
@@ -167,12 +174,25 @@ def real_data_floor(space: FeatureSpace, n: int, data: EvalData | Callable[[], E
     return scores, floor_n
 
 
+def _sample_labels(model: Any, real_data: Callable[[], EvalData],
+                   n: int) -> tuple[torch.Tensor | None, str | None]:
+    """The classes a conditional model samples for scoring, and the card's words for them."""
+    classes = class_count(model)
+    if not classes:
+        return None, None
+    real = real_data()
+    if real.reference.labels is None or real.num_classes != classes:
+        return None, "every class in turn"
+    return class_proportional_labels(real.reference.labels, n, classes), "reference class frequencies"
+
+
 def _sample_features(model: Any, space: FeatureSpace, n: int, seed: int, block: int,
-                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Features and probabilities of ``n`` samples of ``model``."""
+                     batch_size: int, labels: torch.Tensor | None = None,
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Features and probabilities of ``n`` samples of ``model`` (of classes ``labels``)."""
     check_model_channels(model, space.channels, f"the reference data ({space.data['name']})")
     parts = map_samples(model, n, lambda images: space.features(images, batch_size=batch_size),
-                        seed=seed, block=block)
+                        seed=seed, block=block, labels=labels)
     probs = [p for _, p in parts]
     return torch.cat([f for f, _ in parts]), (None if probs[0] is None else torch.cat(probs))
 

@@ -11,9 +11,8 @@ import torch
 from .._words import model_label
 from .errors import MetricsError
 
-__all__ = ["map_samples", "block_seed", "device_of", "check_model_shape", "check_model_channels",
-           "fixed_subset",
-           "DEFAULT_SAMPLE_BLOCK"]
+__all__ = ["map_samples", "class_proportional_labels", "block_seed", "device_of", "check_model_shape",
+           "check_model_channels", "fixed_subset", "DEFAULT_SAMPLE_BLOCK"]
 
 #: Images per sampling call, by default (on the protocol card: it decides which images a seed
 #: gives).
@@ -26,8 +25,10 @@ T = TypeVar("T")
 
 
 def map_samples(model: Any, n: int, fn: Callable[[torch.Tensor], T], *, seed: int,
-                block: int = DEFAULT_SAMPLE_BLOCK) -> list[T]:
+                block: int = DEFAULT_SAMPLE_BLOCK, labels: torch.Tensor | None = None) -> list[T]:
     """Draw ``n`` samples from ``model`` in blocks of ``block`` and return ``fn`` of each block.
+
+    With ``labels`` (``n`` classes of a conditional model), each block samples its slice of them.
 
     Block ``b`` draws its latents from a CPU generator seeded with :func:`block_seed` of
     ``(seed, b)``, and torch's global generators (which some models also draw from) are seeded
@@ -47,8 +48,28 @@ def map_samples(model: Any, n: int, fn: Callable[[torch.Tensor], T], *, seed: in
             seed_b = block_seed(seed, index)
             torch.manual_seed(seed_b)
             generator = torch.Generator().manual_seed(seed_b)
-            results.append(fn(model.sample(min(block, n - start), generator=generator)))
+            count = min(block, n - start)
+            extra = {} if labels is None else {"labels": labels[start:start + count]}
+            results.append(fn(model.sample(count, generator=generator, **extra)))
     return results
+
+
+def class_proportional_labels(labels: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
+    """``n`` classes, each as often as among ``labels`` (rounded by largest remainders), in a
+    fixed shuffled order: what a conditional model samples to stand for the data's distribution.
+
+    Raises:
+        MetricsError: ``labels`` are not classes in ``[0, num_classes)``.
+    """
+    labels = torch.as_tensor(labels).long().flatten()
+    if len(labels) == 0 or labels.min() < 0 or labels.max() >= num_classes:
+        raise MetricsError(f"labels must be classes in [0, {num_classes}); got none or others")
+    share = torch.bincount(labels, minlength=num_classes).double() * (n / len(labels))
+    counts = share.floor().long()
+    remainders = torch.argsort(share - counts, descending=True, stable=True)
+    counts[remainders[: n - int(counts.sum())]] += 1
+    ordered = torch.repeat_interleave(torch.arange(num_classes), counts)
+    return ordered[torch.randperm(n, generator=torch.Generator().manual_seed(_SUBSET_SEED))]
 
 
 def block_seed(seed: int, block: int) -> int:

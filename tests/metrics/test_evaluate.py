@@ -6,7 +6,9 @@ import pytest
 import torch
 
 import genzoo
+from genzoo.data import load_images
 from genzoo.metrics import Bootstrap, FeatureSpace, Metrics, MetricsError, evaluate
+from genzoo.metrics.sampling import class_proportional_labels
 
 QUICK = Bootstrap(resamples=20)
 
@@ -107,6 +109,43 @@ def test_the_same_model_and_seed_give_identical_numbers(classifier, mnist_root):
     assert other.fid != first.fid
     reblocked = evaluate(model, seed=3, sample_block=100, **kwargs)  # other images: another card
     assert reblocked.card != first.card
+
+
+def test_a_conditional_model_samples_the_reference_class_frequencies(classifier, mnist_root):
+    seen: dict[int, list[torch.Tensor]] = {}
+
+    def recording(classes: int) -> genzoo.GenerativeModel:
+        model = genzoo.build("vae", hidden_dim=32, num_classes=classes, seed=0)
+        original, seen[classes] = model.sample, []
+
+        def sample(n, **options):
+            seen[classes].append(options.get("labels"))
+            return original(n, **options)
+
+        model.sample = sample
+        return model
+
+    kwargs = {"n": 300, "sample_block": 100, "space": classifier, "root": mnist_root,
+              "download": False, "bootstrap": QUICK}
+    metrics = evaluate(recording(10), **kwargs)
+    assert metrics.card.samples["labels"] == "reference class frequencies"
+    reference = load_images("mnist", root=mnist_root, train=False, download=False).labels
+    expected = torch.bincount(reference, minlength=10).double() * 300 / len(reference)
+    counts = torch.bincount(torch.cat(seen[10]), minlength=10)
+    assert counts.sum() == 300 and (counts - expected).abs().max() < 1
+    assert not torch.equal(torch.cat(seen[10]), torch.arange(300) % 10)  # not in turn
+    other = evaluate(recording(5), **kwargs)  # the data has 10 classes: no frequencies to match
+    assert other.card.samples["labels"] == "every class in turn" and seen[5] == [None] * 3
+
+
+def test_class_proportional_labels():
+    labels = torch.tensor([0] * 5 + [1] * 3 + [2] * 2)
+    drawn = class_proportional_labels(labels, 7, 3)
+    assert torch.bincount(drawn).tolist() == [4, 2, 1]  # 3.5, 2.1, 1.4: the largest remainder
+    assert torch.equal(drawn, class_proportional_labels(labels, 7, 3))
+    assert torch.bincount(class_proportional_labels(labels, 20, 3)).tolist() == [10, 6, 4]
+    with pytest.raises(MetricsError, match=r"classes in \[0, 2\)"):
+        class_proportional_labels(labels, 7, 2)
 
 
 def test_the_card_says_how_the_numbers_were_made(real_metrics, classifier):
