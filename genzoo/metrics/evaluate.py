@@ -48,10 +48,10 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
 
     A model is sampled ``n`` times in blocks of ``sample_block`` from ``seed`` (see
     :func:`~genzoo.metrics.sampling.map_samples`; global random state is saved and restored).
-    A class-conditional model gets its classes as often as the reference images have them
-    (:func:`~genzoo.metrics.sampling.class_proportional_labels`), so that its samples stand for
-    the data's distribution and not an evenly balanced one; where the data has no labels, or
-    other classes, it gets every class in turn. The card says which.
+    A class-conditional model gets its classes as often as the data's training images (the
+    floor's half) have them (:func:`~genzoo.metrics.sampling.class_proportional_labels`), so that
+    its samples stand for the data's distribution and not an evenly balanced one; where the data
+    has no labels, or other classes, it gets every class in turn. The card says which.
     The images are compared in a feature space (see :func:`~genzoo.metrics.feature_space`) with
     the data's reference images; the real-data floor scores as many real images of the data's
     other half the same way. Every number has a bootstrap interval, and the protocol card says
@@ -181,9 +181,9 @@ def _sample_labels(model: Any, real_data: Callable[[], EvalData],
     if not classes:
         return None, None
     real = real_data()
-    if real.reference.labels is None or real.num_classes != classes:
+    if real.train.labels is None or real.num_classes != classes:
         return None, "every class in turn"
-    return class_proportional_labels(real.reference.labels, n, classes), "reference class frequencies"
+    return class_proportional_labels(real.train.labels, n, classes), "training class frequencies"
 
 
 def _sample_features(model: Any, space: FeatureSpace, n: int, seed: int, block: int,

@@ -111,7 +111,7 @@ def test_the_same_model_and_seed_give_identical_numbers(classifier, mnist_root):
     assert reblocked.card != first.card
 
 
-def test_a_conditional_model_samples_the_reference_class_frequencies(classifier, mnist_root):
+def test_a_conditional_model_samples_the_training_class_frequencies(classifier, mnist_root):
     seen: dict[int, list[torch.Tensor]] = {}
 
     def recording(classes: int) -> genzoo.GenerativeModel:
@@ -128,9 +128,9 @@ def test_a_conditional_model_samples_the_reference_class_frequencies(classifier,
     kwargs = {"n": 300, "sample_block": 100, "space": classifier, "root": mnist_root,
               "download": False, "bootstrap": QUICK}
     metrics = evaluate(recording(10), **kwargs)
-    assert metrics.card.samples["labels"] == "reference class frequencies"
-    reference = load_images("mnist", root=mnist_root, train=False, download=False).labels
-    expected = torch.bincount(reference, minlength=10).double() * 300 / len(reference)
+    assert metrics.card.samples["labels"] == "training class frequencies"
+    training = load_images("mnist", root=mnist_root, download=False).labels
+    expected = torch.bincount(training, minlength=10).double() * 300 / len(training)
     counts = torch.bincount(torch.cat(seen[10]), minlength=10)
     assert counts.sum() == 300 and (counts - expected).abs().max() < 1
     assert not torch.equal(torch.cat(seen[10]), torch.arange(300) % 10)  # not in turn
