@@ -104,9 +104,9 @@ ZOO = [
     # The plugin distributions under plugins/ (``make venv`` installs them): class-conditional,
     # sampled with mild classifier-free guidance in a few steps, chosen so that 10,000 samples
     # take under 5 minutes on a 2-core CPU (the flow's steps packed towards the data end).
-    Shipped("flow-matching conditional", "flow-matching", ("num_classes=10",), 4, 128,
+    Shipped("flow-matching conditional", "flow-matching", ("num_classes=10",), 4, 64,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100"),
-            ("sampler=heun", "sample_steps=7", "time_shift=0.5", "guidance=1.25")),
+            ("sampler=heun", "sample_steps=6", "time_shift=0.7", "guidance=1.25")),
     Shipped("ddpm conditional", "ddpm", ("num_classes=10",), 3, 128,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100"),
             ("sampler=ddim", "sample_steps=10", "guidance=1.25")),

@@ -102,7 +102,7 @@ def test_quick_zoo_trains_and_scores_every_shipped_configuration(mnist_root, tmp
     assert sweep[0][:2] == ["configuration", "sampling steps"] and sweep[0][3] == "sampling 500"
     assert [row[:2] for row in sweep[1:]] == [["flow-matching-conditional", "1"],
                                               ["flow-matching-conditional", "2"],
-                                              ["flow-matching-conditional", "7 (shipped)"]]
+                                              ["flow-matching-conditional", "6 (shipped)"]]
     shipped_fid = next(row[7] for row in rows if row[0] == "flow-matching conditional")
     assert sweep[3][4].split()[0] == shipped_fid  # the shipped row is the zoo table's evaluation
 
