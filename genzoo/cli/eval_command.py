@@ -93,6 +93,9 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
         return
     if checkpoint is None:
         raise click.UsageError("missing CHECKPOINT (or --compare A.json B.json)")
+    from ..extras import require
+
+    require("torchmetrics", "eval", "genzoo eval")  # before anything is loaded or sampled
     from ..checkpoint import load
     from ..metrics import Bootstrap, feature_space, format_card, format_metrics
     from ..metrics import evaluate as evaluate_model

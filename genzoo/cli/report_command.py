@@ -29,8 +29,10 @@ that 'genzoo eval' wrote beside their checkpoints (checkpoints/eval.json). Durin
 @click.option("--title", help="The page's title.  [default: genzoo report: and the runs' names]")
 def report(runs: tuple[Path, ...], output: Path | None, title: str | None) -> None:
     """Write an HTML report of the run folders RUNS: curves, grids, evaluations, settings."""
+    from ..extras import require
     from ..report import write_report
 
+    require("matplotlib", "report", "genzoo report")
     if output is None:
         output = runs[0] / "report.html" if len(runs) == 1 else _common_folder(runs) / "report.html"
     written = write_report(runs, output, title=title)

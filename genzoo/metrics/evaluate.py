@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..extras import require
 from ..latent import class_count
 from .bootstrap import Bootstrap
 from .card import ProtocolCard
@@ -205,8 +206,7 @@ def _metric_settings(k: int) -> dict[str, Any]:
 
 
 def _software() -> dict[str, str]:
-    import torchmetrics
-
+    torchmetrics = require("torchmetrics", "eval", "genzoo's evaluation")
     return {"genzoo": __version__, "torchmetrics": torchmetrics.__version__}
 
 

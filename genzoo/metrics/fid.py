@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..extras import require
 from .errors import MetricsError
 
 __all__ = ["FrechetReference", "fid_from_features"]
@@ -43,7 +44,8 @@ class FrechetReference:
     """
 
     def __init__(self, reference: torch.Tensor) -> None:
-        from torchmetrics.image.fid import FrechetInceptionDistance
+        FrechetInceptionDistance = require("torchmetrics.image.fid", "eval",
+                                           "The Fréchet distance").FrechetInceptionDistance
 
         _check(reference, "reference")
         self.dim = int(reference.shape[1])

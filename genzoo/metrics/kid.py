@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..extras import require
 from .errors import MetricsError
 
 __all__ = ["KernelTerms", "kid_terms", "kernel_row_sums", "BLOCK_ROWS"]
@@ -55,7 +56,7 @@ def kernel_row_sums(x: torch.Tensor, y: torch.Tensor, *,
     Returns:
         ``Σ_j k(x_i, y_j)`` for every ``i`` and ``Σ_i k(x_i, y_j)`` for every ``j``.
     """
-    from torchmetrics.image.kid import poly_kernel
+    poly_kernel = require("torchmetrics.image.kid", "eval", "The kernel distance").poly_kernel
 
     x, y = x.detach().cpu().double(), y.detach().cpu().double()
     rows, columns = [], torch.zeros(len(y), dtype=torch.float64)

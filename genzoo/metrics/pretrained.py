@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..extras import require
 from .errors import MetricsError
 
 __all__ = ["Pretrained", "PRETRAINED", "pretrained_weights_path", "require_pretrained",
@@ -217,13 +218,7 @@ def _hub_code(spec: Pretrained) -> Path | None:
 
 
 def _registry() -> dict[str, type[nn.Module]]:
-    try:
-        from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
-    except ImportError as err:
-        raise MetricsError(
-            "pretrained feature networks (Inception, VGG16, CLIP, DINOv2) need torch-fidelity "
-            f"(which torchmetrics' FID uses too), and it is not installed ({err}). Install it with: "
-            "pip install 'torchmetrics[image]' (or: pip install torch-fidelity). genzoo's own "
-            "feature networks need neither."
-        ) from err
-    return FEATURE_EXTRACTORS_REGISTRY
+    registry = require("torch_fidelity.registry", "pretrained",
+                       "Pretrained feature networks (Inception, VGG16, CLIP, DINOv2; genzoo's own "
+                       "feature networks need no extra)")
+    return registry.FEATURE_EXTRACTORS_REGISTRY

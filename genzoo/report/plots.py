@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..extras import require
 from .collect import RunRecord, finite_number
 
 __all__ = ["Plot", "curves"]
@@ -62,7 +63,8 @@ def _varies(runs: Sequence[RunRecord], key: str) -> bool:
 
 
 def _plot(runs: Sequence[RunRecord], key: str, dpi: int) -> Plot:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "report",
+                              "The report's plots").FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(5.6, 3.0), dpi=dpi, layout="constrained")

@@ -12,7 +12,8 @@ from typing import Any, TextIO
 
 import torch
 
-from ..errors import ConfigError, GenzooError
+from ..extras import require
+from ..errors import GenzooError
 
 __all__ = ["LossMeans", "MetricsLog", "Progress", "TensorBoardLog"]
 
@@ -205,17 +206,12 @@ class TensorBoardLog:
     """Scalars to ``folder`` through :class:`torch.utils.tensorboard.SummaryWriter`.
 
     Raises:
-        ConfigError: the tensorboard package is not installed.
+        MissingExtraError: the tensorboard package is not installed.
     """
 
     def __init__(self, folder: Path) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as err:
-            raise ConfigError(
-                "tensorboard=True needs the tensorboard package: pip install 'genzoo[tensorboard]'"
-            ) from err
-        self.writer = SummaryWriter(log_dir=str(folder))
+        writer = require("torch.utils.tensorboard", "tensorboard", "tensorboard=True (--tensorboard)")
+        self.writer = writer.SummaryWriter(log_dir=str(folder))
 
     def write(self, values: dict[str, float], step: int, prefix: str) -> None:
         for key, value in values.items():

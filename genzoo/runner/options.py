@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import ConfigError
+from ..extras import require
 
 __all__ = ["RunOptions"]
 
@@ -105,6 +106,10 @@ class RunOptions:
             raise ConfigError(f"max_norm must be a positive gradient norm, got {self.max_norm}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema must be a decay in [0, 1) (0 turns it off), got {self.ema}")
+        if self.tensorboard:  # fail before the run starts, not at its first log line
+            require("torch.utils.tensorboard", "tensorboard", "tensorboard=True (--tensorboard)")
+        if self.report:
+            require("matplotlib", "report", "report=True (--report)")
         if self.out is not None:
             self.out = str(self.out)
         if self.resume is not None:

@@ -13,6 +13,7 @@ import torch
 from click.testing import CliRunner
 
 import genzoo
+from genzoo.extras import MissingExtraError
 from genzoo.cli import main
 from genzoo.metrics import (PRETRAINED, Bootstrap, MetricsError, evaluate, feature_space,
                             inception_weights_path, pretrained_weights_path)
@@ -21,7 +22,7 @@ from genzoo.metrics import (PRETRAINED, Bootstrap, MetricsError, evaluate, featu
 def test_without_torch_fidelity_the_message_says_what_to_install(monkeypatch, mnist_root):
     for module in ("torch_fidelity", "torch_fidelity.registry"):  # import fails even if installed
         monkeypatch.setitem(sys.modules, module, None)
-    with pytest.raises(MetricsError, match=r"torch-fidelity.*pip install 'torchmetrics\[image\]'"):
+    with pytest.raises(MissingExtraError, match=r'torch-fidelity.*pip install "genzoo\[pretrained\]"'):
         feature_space("mnist", "inception", root=mnist_root)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from genzoo.data.errors import DataError
+from genzoo.extras import require
 
 __all__ = ["read_mat"]
 
@@ -24,10 +25,10 @@ def read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         DataError: The file is unreadable or its arrays have the wrong shapes.
     """
-    import scipy.io  # lazy: only SVHN needs it
+    scipy_io = require("scipy.io", "datasets", "Reading SVHN's .mat files")
 
     try:
-        mat = scipy.io.loadmat(path, variable_names=["X", "y"])
+        mat = scipy_io.loadmat(path, variable_names=["X", "y"])
     except (OSError, ValueError, TypeError, EOFError, NotImplementedError) as e:
         raise DataError(f"Could not read {path} ({type(e).__name__}: {e}); it is not an intact "
                         f"SVHN .mat file. Delete it and download it again.") from e
