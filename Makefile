@@ -4,7 +4,8 @@
 #
 #   make demo    train the seed GAN and VAE on MNIST (grids, checkpoints under runs/), then write
 #                runs/report.html comparing them; run again, it continues them (--resume auto)
-#   make test    run the test suite
+#   make test    run the test suite (in parallel workers; it installs a headless Chromium for the
+#                browser tests when none is found)
 #   make docs    build the HTML docs (warnings are errors) into docs/_build/html
 #   make bench   run the benchmarks (full run; BENCH_QUICK=1 for a smoke run)
 
@@ -29,9 +30,12 @@ PLUGIN_DISTRIBUTIONS := plugins/genzoo-diffusion plugins/genzoo-flow-matching pl
 
 GAN_EPOCHS ?= 20
 VAE_EPOCHS ?= 20
+# The suite runs in one worker per core (pytest-xdist), each on one torch thread; tests that
+# must share a worker carry an xdist_group mark. PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test docs bench clean
+.PHONY: venv browser demo test docs bench clean
 
 venv:
 	@if [ ! -f "$(VENV)/.genzoo-ready" ]; then \
@@ -40,8 +44,20 @@ venv:
 		"$(BIN)/pip" install -q --disable-pip-version-check -r $(REQUIREMENTS) && \
 		touch "$(VENV)/.genzoo-ready"; \
 	fi
-	@"$(BIN)/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
+	@"$(BIN)/pip" install -q --disable-pip-version-check --no-build-isolation -e ".[test,docs]" \
 		$(foreach plugin,$(PLUGIN_DISTRIBUTIONS),-e $(plugin))
+
+# The report and docs tests look at pages in a real headless Chromium. Use the one on PATH (or
+# $$CHROMIUM); else install the system's package (as root, with apt-get), else playwright's own.
+browser: venv
+	@if [ -n "$$CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests (apt-get, once)"; \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q chromium; \
+	else \
+		"$(BIN)/python" -m playwright install chromium || { echo "make test: found no Chromium and \
+	could not install one: install it (apt-get install chromium) or set CHROMIUM=/path/to/chrome"; exit 1; }; \
+	fi
 
 demo: venv
 	"$(BIN)/genzoo" train gan --data mnist --epochs $(GAN_EPOCHS) --batch-size 64 --seed 0 \
@@ -51,8 +67,8 @@ demo: venv
 	"$(BIN)/genzoo" report runs/gan runs/vae -o runs/report.html --title "genzoo demo: the seed GAN and VAE"
 	@echo "grids: runs/gan/grids runs/vae/grids; checkpoints: runs/*/checkpoints/last.pt; report: runs/report.html"
 
-test: venv
-	"$(BIN)/python" -m pytest -q $(PYTEST_ARGS)
+test: venv browser
+	$(if $(filter 0,$(PYTEST_WORKERS)),,OMP_NUM_THREADS=1) "$(BIN)/python" -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 docs: venv
 	"$(BIN)/python" -m sphinx -W --keep-going -b html docs docs/_build/html
