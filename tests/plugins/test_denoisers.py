@@ -7,6 +7,7 @@ Both are installed from their own distributions (``plugins/genzoo-diffusion`` an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,7 @@ import torch
 import genzoo
 from genzoo.data import InMemoryLoader, load_images
 from genzoo.runner import LAST_CHECKPOINT
+from tests.test_benchmarks import _benchmark_module
 
 
 @pytest.fixture(autouse=True)
@@ -190,3 +192,15 @@ def test_bad_options_are_refused(name):
         genzoo.build(name, image_shape=(1, 30, 30))
     with pytest.raises(ValueError, match="unknown sampler"):
         tiny(name).sample(1, sampler="rk45")
+
+
+def test_the_sampling_benchmark_times_chunk_sizes_side_by_side(tmp_path, capsys):
+    out = tmp_path / "sampling.json"
+    assert _benchmark_module("sampling").main(
+        ["--quick", "--models", "flow-matching", "--set", "num_classes=10", "--set", "guidance=2",
+         "--chunks", "2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["steps"], r["chunk"]) for r in rows] == [(10, None), (10, 2), (2, None), (2, 2)]
+    assert "| flow-matching | 2 | 2 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        _benchmark_module("sampling").main(["--quick", "--chunks", "0"])
