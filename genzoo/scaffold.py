@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GenzooError
+from .plugins import PLUGIN_API_VERSION
 
 __all__ = ["ScaffoldError", "PluginNames", "plugin_names", "write_plugin"]
 
@@ -113,12 +114,16 @@ def write_plugin(name: str, directory: Path, *, force: bool = False) -> Path:
 
 
 def _genzoo_requirement() -> str:
+    """This genzoo's release series: ``genzoo>=0.1,<0.2`` (before 1.0, a minor release may
+    change the plugin API), ``genzoo>=1.2,<2`` from 1.0 on; plain ``genzoo`` from a source tree."""
     from . import __version__
 
     match = re.match(r"(\d+)\.(\d+)", __version__)
     if match is None or __version__.startswith("0.0.0"):
         return "genzoo"
-    return f"genzoo>={match.group(1)}.{match.group(2)}"
+    major, minor = int(match.group(1)), int(match.group(2))
+    below = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f"genzoo>={major}.{minor},<{below}"
 
 
 def _render(template: str, names: PluginNames) -> str:
@@ -129,6 +134,7 @@ def _render(template: str, names: PluginNames) -> str:
         "class_name": names.class_name,
         "test_file": names.test_file,
         "genzoo_requirement": _genzoo_requirement(),
+        "plugin_api": str(PLUGIN_API_VERSION),
     }
     return re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
 
@@ -249,15 +255,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import genzoo
+from genzoo.plugin import hookimpl
 
 __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 
-#: The genzoo plugin API this package is written for.
-GENZOO_PLUGIN_API = 1
+#: The genzoo plugin API this package is written for (that of genzoo.plugin, the one genzoo
+#: module a plugin imports); a genzoo implementing another version reports the plugin as
+#: broken instead of loading it.
+GENZOO_PLUGIN_API = {{plugin_api}}
 
 
-@genzoo.hookimpl
+@hookimpl
 def genzoo_register_models(register: Any) -> None:
     register("{{model}}", "{{package}}.model:{{class_name}}",
              summary="Small MLP VAE (scaffolded by genzoo new-plugin)")
@@ -303,8 +311,9 @@ import torch
 from einops import rearrange
 from torch import nn
 
-import genzoo
-from genzoo.optim import adam
+# Everything a plugin takes from genzoo comes from genzoo.plugin, the API that
+# GENZOO_PLUGIN_API names; genzoo's other modules may change in any release.
+from genzoo.plugin import Batch, GenerativeModel, StepContext, adam
 
 from .losses import kl_divergence, reconstruction_loss
 
@@ -336,7 +345,7 @@ class {{class_name}}Config:
             raise ValueError("hidden_dim and latent_dim must be positive")
 
 
-class {{class_name}}(genzoo.GenerativeModel):
+class {{class_name}}(GenerativeModel):
     """A small MLP VAE: a :class:`genzoo.Generator` and a :class:`genzoo.Trainer`."""
 
     Config = {{class_name}}Config
@@ -369,7 +378,7 @@ class {{class_name}}(genzoo.GenerativeModel):
         """The optimizers by name; called after the model is on its training device."""
         return {"{{model}}": adam(self.parameters(), self.config.lr)}
 
-    def training_step(self, batch: genzoo.Batch, step: genzoo.StepContext) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
         """One step on ``batch.images`` (``N×C×H×W`` in ``[0, 1]``, on the device)."""
         x = rearrange(batch.images, "n c h w -> n (c h w)")
         mean, logvar = self.encoder(x).chunk(2, dim=1)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import genzoo
+from genzoo.scaffold import write_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".importlinter"
@@ -134,6 +135,16 @@ def test_a_plugin_that_imports_only_genzoo_plugin_keeps_the_contract(tmp_path: P
     config = tmp_path / "polite.ini"
     config.write_text(contract_for("polite_plugin"), encoding="utf-8")
     done = lint(config, tmp_path / "src", cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Contracts: 1 kept, 0 broken." in output, output
+
+
+def test_the_package_new_plugin_writes_keeps_the_plugin_contract(tmp_path: Path) -> None:
+    write_plugin("contract-check", tmp_path / "pkg")
+    config = tmp_path / "scaffold.ini"
+    config.write_text(contract_for("genzoo_contract_check"), encoding="utf-8")
+    done = lint(config, tmp_path / "pkg", cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "Contracts: 1 kept, 0 broken." in output, output

@@ -39,7 +39,9 @@ def test_new_plugin_package_installs_is_listed_and_passes_its_own_tests(
 
     site = pip_install_dir(package, tmp_path / "site")
     env = {k: v for k, v in os.environ.items() if k not in _SELECTION}
-    env.update(PYTHONPATH=str(site), OMP_NUM_THREADS="1")
+    # The package's tests run against the genzoo under test (this checkout), not another copy.
+    checkout = Path(genzoo.__file__).resolve().parents[1]
+    env.update(PYTHONPATH=os.pathsep.join([str(site), str(checkout)]), OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            str(package / "tests")], cwd=package, env=env, capture_output=True,
                           text=True, timeout=300)
@@ -70,8 +72,26 @@ def test_generated_sources_compile_for_another_name(tmp_path: Path) -> None:
     for path in (tmp_path / "pkg").rglob("*.py"):
         compile(path.read_text(), str(path), "exec")
     source = (tmp_path / "pkg" / "genzoo_ddpm2" / "model.py").read_text()
-    assert "class Ddpm2(genzoo.GenerativeModel)" in source and "{{" not in source
+    assert "class Ddpm2(GenerativeModel)" in source and "{{" not in source
     assert "{{" not in (tmp_path / "pkg" / "README.md").read_text()
+
+
+def test_generated_package_declares_the_plugin_api_and_genzoo_series(tmp_path: Path) -> None:
+    """What the plugin guide asks of a plugin: GENZOO_PLUGIN_API, and genzoo's release series
+    as a requirement. (That it imports only genzoo.plugin is an import contract's test.)"""
+    write_plugin("my-model", tmp_path / "pkg")
+    init = (tmp_path / "pkg" / "genzoo_my_model" / "__init__.py").read_text()
+    assert f"\nGENZOO_PLUGIN_API = {genzoo.plugins.PLUGIN_API_VERSION}\n" in init
+    assert "from genzoo.plugin import hookimpl" in init
+    dependencies = tomllib.loads((tmp_path / "pkg" / "pyproject.toml").read_text())["project"][
+        "dependencies"]
+    if genzoo.__version__.startswith("0.0.0"):  # a source tree that is not installed
+        assert dependencies[0] == "genzoo"
+        return
+    major, minor = (int(part) for part in genzoo.__version__.split(".")[:2])
+    series = f"genzoo>={major}.{minor},<{major}.{minor + 1}" if major == 0 else \
+        f"genzoo>={major}.{minor},<{major + 1}"
+    assert dependencies[0] == series
 
 
 @pytest.mark.parametrize("name", ["My-Model", "1model", "my--model", "my model", "_model",
