@@ -15,21 +15,25 @@ Example:
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import re
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GenzooError
-from .plugins import PLUGIN_API_VERSION
+from .plugins import ENTRY_POINT_GROUP, PLUGIN_API_VERSION
 
-__all__ = ["ScaffoldError", "PluginNames", "plugin_names", "write_plugin"]
+__all__ = ["ScaffoldError", "PluginNames", "plugin_names", "name_clashes", "write_plugin"]
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 _MAX_NAME = 40
 
 
 class ScaffoldError(GenzooError, ValueError):
-    """The plugin name is not usable, or the target folder is in the way."""
+    """The plugin name is not usable or already taken, or the target folder is in the way."""
 
 
 @dataclass(frozen=True)
@@ -81,24 +85,105 @@ def plugin_names(name: str) -> PluginNames:
     )
 
 
+def name_clashes(names: PluginNames) -> list[str]:
+    """What is already installed under one of the names a new plugin would take.
+
+    A new package must not shadow an installed one: installing a second ``genzoo_vae`` would
+    replace the built-in VAE's package, and a second model or plugin named ``vae`` would make
+    genzoo refuse both (:class:`genzoo.DuplicateModelError`).
+
+    Args:
+        names: The names of the plugin to be written (from :func:`plugin_names`).
+
+    Returns:
+        One phrase per clash (``"the package genzoo_vae is already importable (from ...)"``),
+        checking the import package, the distribution, the registered models and the plugins'
+        entry-point names; empty when every name is free.
+    """
+    clashes = []
+    origin = _importable(names.package)
+    if origin is not None:
+        clashes.append(f"the package {names.package} is already importable{origin}")
+    try:
+        installed = importlib.metadata.distribution(names.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    else:
+        clashes.append(f"the distribution {names.distribution} {installed.version} is installed")
+    from .build import model_infos
+
+    with warnings.catch_warnings():  # a broken plugin is `genzoo list`'s business, not ours
+        warnings.simplefilter("ignore")
+        infos = {info.name: info for info in model_infos()}
+    if names.model in infos:
+        clashes.append(f"the model {names.model!r} is registered (from {infos[names.model].origin})")
+    else:
+        for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if point.name == names.model:
+                where = f" (from {point.dist.name})" if point.dist is not None else ""
+                clashes.append(f"a plugin named {names.model!r} is installed{where}")
+                break
+    return clashes
+
+
+def _importable(package: str) -> str | None:
+    """``" (from FOLDER)"`` when ``package`` can be imported (``""`` if from nowhere known),
+    ``None`` when it cannot."""
+    if package in sys.modules:
+        spec = getattr(sys.modules[package], "__spec__", None)
+    else:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+    locations = list(getattr(spec, "submodule_search_locations", None) or [])
+    where = locations[0] if locations else getattr(spec, "origin", None)
+    return f" (from {where})" if where else ""
+
+
+def _free_name(names: PluginNames) -> str | None:
+    """A name like ``names.model`` that clashes with nothing installed, to suggest."""
+    model = names.model
+    candidates = [] if model.startswith("my-") else [f"my-{model}"]
+    candidates += [f"{model}-{i}" for i in range(2, 10)]
+    for candidate in candidates:
+        if _NAME.fullmatch(candidate) and len(candidate) <= _MAX_NAME \
+                and not name_clashes(plugin_names(candidate)):
+            return candidate
+    return None
+
+
 def write_plugin(name: str, directory: Path, *, force: bool = False) -> Path:
     """Write a new plugin package for a model called ``name`` into ``directory``.
 
     Args:
         name: The model's name, e.g. ``my-model`` (see :func:`plugin_names`).
         directory: The package's root folder; created if missing.
-        force: Write into a folder that already has files (overwriting those of the same
-            names, leaving the others).
+        force: Write even if the name's package, distribution, model or plugin name is already
+            installed (see :func:`name_clashes`), and into a folder that already has files
+            (overwriting those of the same names, leaving the others).
 
     Returns:
         ``directory``.
 
     Raises:
-        ScaffoldError: the name is not usable, ``directory`` is a file, or it is a folder with
-            files in it and ``force`` is false.
+        ScaffoldError: the name is not usable, or (without ``force``) already taken by an
+            installed package, distribution, model or plugin; ``directory`` is a file, or it
+            is a folder with files in it and ``force`` is false.
     """
     names = plugin_names(name)
     directory = Path(directory)
+    if not force:
+        clashes = name_clashes(names)
+        if clashes:
+            free = _free_name(names)
+            instead = f"choose another name (e.g. {free})" if free else "choose another name"
+            raise ScaffoldError(
+                f"{name!r} would shadow what is installed: {'; '.join(clashes)}; {instead}, "
+                "or pass --force (force=True from Python) to write it anyway"
+            )
     if directory.exists() and not directory.is_dir():
         raise ScaffoldError(f"{directory} exists and is not a folder")
     if directory.is_dir() and any(directory.iterdir()) and not force:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import genzoo
 from genzoo.cli import main
-from genzoo.scaffold import ScaffoldError, plugin_names, write_plugin
+from genzoo.scaffold import ScaffoldError, name_clashes, plugin_names, write_plugin
 from tests.plugin_packages import install_plugin, pip_install_dir  # noqa: F401
 
 _SELECTION = ("GENZOO_PLUGINS", "GENZOO_BLOCK_PLUGINS")
@@ -140,10 +140,85 @@ def test_directory_defaults_to_the_distribution_name(tmp_path: Path,
     assert (tmp_path / "genzoo-my-model" / "genzoo_my_model" / "model.py").is_file()
 
 
-def test_a_name_already_installed_gets_a_warning(tmp_path: Path) -> None:
+def test_a_built_in_plugins_name_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    """``genzoo_vae`` is the built-in VAE's package: installing a second one would replace it."""
     result = CliRunner().invoke(main, ["new-plugin", "vae", str(tmp_path / "pkg")])
-    assert result.exit_code == 0
-    assert "already installed" in result.stderr
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert "\n" not in message and message.startswith("Error: 'vae' would shadow what is installed")
+    assert "the package genzoo_vae is already importable" in message
+    assert "the model 'vae' is registered (from genzoo " in message
+    assert "(e.g. my-vae)" in message and "--force" in message
+    assert not (tmp_path / "pkg").exists()
+    with pytest.raises(ScaffoldError, match="the package genzoo_vae is already importable"):
+        write_plugin("vae", tmp_path / "pkg")
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_force_writes_a_taken_name_and_says_what_it_shadows(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["new-plugin", "vae", str(tmp_path / "pkg"), "--force"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "pkg" / "genzoo_vae" / "model.py").is_file()
+    assert "created genzoo-vae" in result.stdout
+    assert result.stderr.startswith("warning: --force:") and "genzoo_vae" in result.stderr
+    assert write_plugin("vae", tmp_path / "py", force=True) == tmp_path / "py"
+
+
+def test_a_fresh_name_is_free_and_written_without_a_warning(tmp_path: Path) -> None:
+    assert name_clashes(plugin_names("zebra-model")) == []
+    result = CliRunner().invoke(main, ["new-plugin", "zebra-model", str(tmp_path / "pkg")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert (tmp_path / "pkg" / "genzoo_zebra_model" / "model.py").is_file()
+
+
+def test_a_model_another_plugin_registers_is_refused(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dcgan`` is a model of the gan plugin; no package or distribution has its name."""
+    for variable in _SELECTION:
+        monkeypatch.delenv(variable, raising=False)
+    genzoo.reload_plugins()
+    try:
+        assert name_clashes(plugin_names("dcgan")) == [
+            "the model 'dcgan' is registered (from genzoo " + genzoo.__version__ + ")"]
+        result = CliRunner().invoke(main, ["new-plugin", "dcgan", str(tmp_path / "pkg")])
+    finally:
+        monkeypatch.undo()
+        genzoo.reload_plugins()
+    assert result.exit_code == 2 and "the model 'dcgan' is registered" in result.stderr
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_a_name_taken_only_by_an_installed_distribution_is_refused(
+        tmp_path: Path, install_plugin: Callable) -> None:  # noqa: F811
+    """A distribution genzoo-lonely that has no package genzoo_lonely and registers no model."""
+    names = plugin_names("lonely")
+    assert name_clashes(names) == []
+    site = tmp_path / "site"
+    (site / "genzoo_lonely-1.0.dist-info").mkdir(parents=True)
+    (site / "genzoo_lonely-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: genzoo-lonely\nVersion: 1.0\n")
+    install_plugin.prepend_site(site)  # type: ignore[attr-defined]
+    assert name_clashes(names) == ["the distribution genzoo-lonely 1.0 is installed"]
+    result = CliRunner().invoke(main, ["new-plugin", "lonely", str(tmp_path / "pkg")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: 'lonely' would shadow what is installed: the distribution genzoo-lonely 1.0 is "
+        "installed; choose another name (e.g. my-lonely), or pass --force (force=True from "
+        "Python) to write it anyway")
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_a_name_taken_only_by_an_importable_package_is_refused(
+        tmp_path: Path, install_plugin: Callable) -> None:  # noqa: F811
+    site = tmp_path / "site"
+    (site / "genzoo_solo").mkdir(parents=True)
+    (site / "genzoo_solo" / "__init__.py").write_text("")
+    install_plugin.prepend_site(site)  # type: ignore[attr-defined]
+    assert name_clashes(plugin_names("solo")) == [
+        f"the package genzoo_solo is already importable (from {site / 'genzoo_solo'})"]
+    result = CliRunner().invoke(main, ["new-plugin", "solo", str(tmp_path / "pkg")])
+    assert result.exit_code == 2 and "the package genzoo_solo" in result.stderr
 
 
 def test_help_shows_examples() -> None:
