@@ -24,7 +24,7 @@ imported from another genzoo module is outside this promise and may change in an
 
 The names, each linked to its documentation where genzoo defines it:
 
-* declaring the plugin: :data:`~genzoo.hookimpl`, :data:`~genzoo.plugins.PLUGIN_API_VERSION`;
+* declaring the plugin: :data:`~genzoo.hookimpl`, :data:`~genzoo.plugin.PLUGIN_API_VERSION`;
 * the model and the protocols it satisfies: :class:`~genzoo.GenerativeModel`,
   :func:`~genzoo.model.eval_mode`, :class:`~genzoo.Generator`,
   :class:`~genzoo.IterativeGenerator`, :class:`~genzoo.Encoder`, :class:`~genzoo.Trainer`,
