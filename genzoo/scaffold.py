@@ -15,20 +15,25 @@ Example:
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import re
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GenzooError
+from .plugins import ENTRY_POINT_GROUP, PLUGIN_API_VERSION
 
-__all__ = ["ScaffoldError", "PluginNames", "plugin_names", "write_plugin"]
+__all__ = ["ScaffoldError", "PluginNames", "plugin_names", "name_clashes", "write_plugin"]
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 _MAX_NAME = 40
 
 
 class ScaffoldError(GenzooError, ValueError):
-    """The plugin name is not usable, or the target folder is in the way."""
+    """The plugin name is not usable or already taken, or the target folder is in the way."""
 
 
 @dataclass(frozen=True)
@@ -80,24 +85,105 @@ def plugin_names(name: str) -> PluginNames:
     )
 
 
+def name_clashes(names: PluginNames) -> list[str]:
+    """What is already installed under one of the names a new plugin would take.
+
+    A new package must not shadow an installed one: installing a second ``genzoo_vae`` would
+    replace the built-in VAE's package, and a second model or plugin named ``vae`` would make
+    genzoo refuse both (:class:`genzoo.DuplicateModelError`).
+
+    Args:
+        names: The names of the plugin to be written (from :func:`plugin_names`).
+
+    Returns:
+        One phrase per clash (``"the package genzoo_vae is already importable (from ...)"``),
+        checking the import package, the distribution, the registered models and the plugins'
+        entry-point names; empty when every name is free.
+    """
+    clashes = []
+    origin = _importable(names.package)
+    if origin is not None:
+        clashes.append(f"the package {names.package} is already importable{origin}")
+    try:
+        installed = importlib.metadata.distribution(names.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    else:
+        clashes.append(f"the distribution {names.distribution} {installed.version} is installed")
+    from .build import model_infos
+
+    with warnings.catch_warnings():  # a broken plugin is `genzoo list`'s business, not ours
+        warnings.simplefilter("ignore")
+        infos = {info.name: info for info in model_infos()}
+    if names.model in infos:
+        clashes.append(f"the model {names.model!r} is registered (from {infos[names.model].origin})")
+    else:
+        for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if point.name == names.model:
+                where = f" (from {point.dist.name})" if point.dist is not None else ""
+                clashes.append(f"a plugin named {names.model!r} is installed{where}")
+                break
+    return clashes
+
+
+def _importable(package: str) -> str | None:
+    """``" (from FOLDER)"`` when ``package`` can be imported (``""`` if from nowhere known),
+    ``None`` when it cannot."""
+    if package in sys.modules:
+        spec = getattr(sys.modules[package], "__spec__", None)
+    else:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+    locations = list(getattr(spec, "submodule_search_locations", None) or [])
+    where = locations[0] if locations else getattr(spec, "origin", None)
+    return f" (from {where})" if where else ""
+
+
+def _free_name(names: PluginNames) -> str | None:
+    """A name like ``names.model`` that clashes with nothing installed, to suggest."""
+    model = names.model
+    candidates = [] if model.startswith("my-") else [f"my-{model}"]
+    candidates += [f"{model}-{i}" for i in range(2, 10)]
+    for candidate in candidates:
+        if _NAME.fullmatch(candidate) and len(candidate) <= _MAX_NAME \
+                and not name_clashes(plugin_names(candidate)):
+            return candidate
+    return None
+
+
 def write_plugin(name: str, directory: Path, *, force: bool = False) -> Path:
     """Write a new plugin package for a model called ``name`` into ``directory``.
 
     Args:
         name: The model's name, e.g. ``my-model`` (see :func:`plugin_names`).
         directory: The package's root folder; created if missing.
-        force: Write into a folder that already has files (overwriting those of the same
-            names, leaving the others).
+        force: Write even if the name's package, distribution, model or plugin name is already
+            installed (see :func:`name_clashes`), and into a folder that already has files
+            (overwriting those of the same names, leaving the others).
 
     Returns:
         ``directory``.
 
     Raises:
-        ScaffoldError: the name is not usable, ``directory`` is a file, or it is a folder with
-            files in it and ``force`` is false.
+        ScaffoldError: the name is not usable, or (without ``force``) already taken by an
+            installed package, distribution, model or plugin; ``directory`` is a file, or it
+            is a folder with files in it and ``force`` is false.
     """
     names = plugin_names(name)
     directory = Path(directory)
+    if not force:
+        clashes = name_clashes(names)
+        if clashes:
+            free = _free_name(names)
+            instead = f"choose another name (e.g. {free})" if free else "choose another name"
+            raise ScaffoldError(
+                f"{name!r} would shadow what is installed: {'; '.join(clashes)}; {instead}, "
+                "or pass --force (force=True from Python) to write it anyway"
+            )
     if directory.exists() and not directory.is_dir():
         raise ScaffoldError(f"{directory} exists and is not a folder")
     if directory.is_dir() and any(directory.iterdir()) and not force:
@@ -113,12 +199,16 @@ def write_plugin(name: str, directory: Path, *, force: bool = False) -> Path:
 
 
 def _genzoo_requirement() -> str:
+    """This genzoo's release series: ``genzoo>=0.1,<0.2`` (before 1.0, a minor release may
+    change the plugin API), ``genzoo>=1.2,<2`` from 1.0 on; plain ``genzoo`` from a source tree."""
     from . import __version__
 
     match = re.match(r"(\d+)\.(\d+)", __version__)
     if match is None or __version__.startswith("0.0.0"):
         return "genzoo"
-    return f"genzoo>={match.group(1)}.{match.group(2)}"
+    major, minor = int(match.group(1)), int(match.group(2))
+    below = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f"genzoo>={major}.{minor},<{below}"
 
 
 def _render(template: str, names: PluginNames) -> str:
@@ -129,6 +219,7 @@ def _render(template: str, names: PluginNames) -> str:
         "class_name": names.class_name,
         "test_file": names.test_file,
         "genzoo_requirement": _genzoo_requirement(),
+        "plugin_api": str(PLUGIN_API_VERSION),
     }
     return re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
 
@@ -249,15 +340,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import genzoo
+from genzoo.plugin import hookimpl
 
 __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 
-#: The genzoo plugin API this package is written for.
-GENZOO_PLUGIN_API = 1
+#: The genzoo plugin API this package is written for (that of genzoo.plugin, the one genzoo
+#: module a plugin imports); a genzoo implementing another version reports the plugin as
+#: broken instead of loading it.
+GENZOO_PLUGIN_API = {{plugin_api}}
 
 
-@genzoo.hookimpl
+@hookimpl
 def genzoo_register_models(register: Any) -> None:
     register("{{model}}", "{{package}}.model:{{class_name}}",
              summary="Small MLP VAE (scaffolded by genzoo new-plugin)")
@@ -303,8 +396,9 @@ import torch
 from einops import rearrange
 from torch import nn
 
-import genzoo
-from genzoo.optim import adam
+# Everything a plugin takes from genzoo comes from genzoo.plugin, the API that
+# GENZOO_PLUGIN_API names; genzoo's other modules may change in any release.
+from genzoo.plugin import Batch, GenerativeModel, StepContext, adam
 
 from .losses import kl_divergence, reconstruction_loss
 
@@ -336,7 +430,7 @@ class {{class_name}}Config:
             raise ValueError("hidden_dim and latent_dim must be positive")
 
 
-class {{class_name}}(genzoo.GenerativeModel):
+class {{class_name}}(GenerativeModel):
     """A small MLP VAE: a :class:`genzoo.Generator` and a :class:`genzoo.Trainer`."""
 
     Config = {{class_name}}Config
@@ -369,7 +463,7 @@ class {{class_name}}(genzoo.GenerativeModel):
         """The optimizers by name; called after the model is on its training device."""
         return {"{{model}}": adam(self.parameters(), self.config.lr)}
 
-    def training_step(self, batch: genzoo.Batch, step: genzoo.StepContext) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
         """One step on ``batch.images`` (``N×C×H×W`` in ``[0, 1]``, on the device)."""
         x = rearrange(batch.images, "n c h w -> n (c h w)")
         mean, logvar = self.encoder(x).chunk(2, dim=1)

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import torch
 
+from ..density import bits_per_dim, dequantize
 from ..hookspecs import hookimpl
 from ..model import eval_mode
 from ..protocols import DensityModel
@@ -41,42 +42,10 @@ __all__ = ["DEQUANTIZATION", "LikelihoodScore", "LikelihoodEvery", "bits_per_dim
 #: How test images are made continuous, as the output and the JSON files say it.
 DEQUANTIZATION = "uniform dequantization of 8-bit pixels: x = (k + u) / 256, u ~ U[0, 1)"
 
-_LOG_256 = math.log(256.0)
-
 
 def has_likelihood(model: Any) -> bool:
     """Whether ``model`` can score images (is a :class:`~genzoo.DensityModel`)."""
     return isinstance(model, DensityModel)
-
-
-def dequantize(images: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Uniformly dequantize 8-bit images: pixel ``k`` becomes ``(k + u) / 256``, ``u ~ U[0, 1)``.
-
-    Args:
-        images: ``uint8`` images, or floats ``k / 255`` in ``[0, 1]`` (as genzoo's loaders and
-            the runner hand them to a training step; they are rounded back to ``k``).
-        generator: A CPU generator for the noise (repeatable without touching the global
-            random state); ``None`` draws from torch's global generator on the images' device.
-
-    Returns:
-        Float images in ``[0, 1)``, on the images' device.
-    """
-    levels = images.float() if images.dtype == torch.uint8 else (images.float() * 255).round_()
-    if generator is None:
-        noise = torch.rand_like(levels)
-    else:
-        noise = torch.rand(levels.shape, generator=generator).to(levels.device)
-    return (levels + noise) / 256
-
-
-def bits_per_dim(log_density: torch.Tensor, dims: int) -> torch.Tensor:
-    """Bits per dimension of dequantized 8-bit data from log-densities in nats on ``[0, 1]^D``.
-
-    Args:
-        log_density: ``log p(x)`` per image, of images ``x`` in ``[0, 1]^D``.
-        dims: ``D``, the number of pixel values per image (``C·H·W``).
-    """
-    return (-log_density / dims + _LOG_256) / math.log(2.0)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import genzoo
+from genzoo.plugin import hookimpl
 
 
-@genzoo.hookimpl
+@hookimpl
 def genzoo_register_models(register: Any) -> None:
     register("gan", "genzoo_gan.model:GAN",
              summary="MLP GAN (5-layer generator, 3-layer discriminator), non-saturating loss")

@@ -17,11 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from genzoo.latent import batch_labels, cycle_labels, one_hot
-from genzoo.model import GenerativeModel
-from genzoo.optim import adam
-from genzoo.protocols import Batch, StepContext
-from genzoo.runner.ema import ema_decay, lerp_towards
+from genzoo.plugin import (
+    Batch, GenerativeModel, StepContext, adam, batch_labels, cycle_labels, ema_decay,
+    lerp_towards, one_hot,
+)
 
 from .losses import LOSSES, d_loss_fn, g_loss_fn, gradient_penalty
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as with_spectral_norm
 
-from genzoo.shapes import conv_plan
+from genzoo.plugin import conv_plan
 
 from .adversarial import AdversarialModel, check_options
 

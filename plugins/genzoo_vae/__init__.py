@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import genzoo
+from genzoo.plugin import hookimpl
 
 
-@genzoo.hookimpl
+@hookimpl
 def genzoo_register_models(register: Any) -> None:
     register("vae", "genzoo_vae.model:VAE",
              summary="MLP VAE (784-400-20), Bernoulli likelihood, BCE + beta * KL")

@@ -14,8 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from genzoo.sampling import sampling_option
-from genzoo.shapes import conv_plan
+from genzoo.plugin import conv_plan, sampling_option
 
 from .model import VariationalAutoencoder, check_likelihood, check_num_classes
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from genzoo.protocols import Posterior
+from genzoo.plugin import Posterior
 
 __all__ = ["continuous_bernoulli_log_norm", "continuous_bernoulli_log_prob", "importance_weighted_bound"]
 

@@ -10,11 +10,10 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from genzoo.latent import batch_labels, cycle_labels, one_hot
-from genzoo.model import GenerativeModel, eval_mode
-from genzoo.optim import adam
-from genzoo.protocols import Batch, LogLikelihood, Posterior, StepContext
-from genzoo.sampling import sampling_option
+from genzoo.plugin import (
+    Batch, GenerativeModel, LogLikelihood, Posterior, StepContext, adam, batch_labels,
+    cycle_labels, dequantize, eval_mode, one_hot, sampling_option,
+)
 
 from .likelihood import continuous_bernoulli_log_norm, importance_weighted_bound
 from .losses import kl_divergence, reconstruction_loss
@@ -212,8 +211,6 @@ class VariationalAutoencoder(GenerativeModel):
         if self.config.likelihood == "continuous-bernoulli":
             # A density over continuous pixels is fitted to continuous pixels: on the 8-bit
             # values themselves it grows without bound at exactly 0 and 1.
-            from genzoo.metrics.likelihood import dequantize
-
             x = dequantize(x)
         labels = None
         if self.config.num_classes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import genzoo
+from genzoo.plugin import hookimpl
 
 __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 
@@ -23,7 +23,7 @@ __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 GENZOO_PLUGIN_API = 1
 
 
-@genzoo.hookimpl
+@hookimpl
 def genzoo_register_models(register: Any) -> None:
     register("ddpm", "genzoo_diffusion.model:Diffusion",
              summary="Denoising diffusion on a UNet (epsilon or v prediction), DDPM or DDIM sampling, guidance")

@@ -17,12 +17,11 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from genzoo.latent import batch_labels
-from genzoo.model import GenerativeModel, eval_mode
-from genzoo.nn import UNet, check_unet_options, class_labels, drop_labels, guided
-from genzoo.optim import adam
-from genzoo.protocols import Batch, StepContext
-from genzoo.sampling import generate_in_chunks, sampling_option, sampling_progress
+from genzoo.plugin import (
+    Batch, GenerativeModel, StepContext, UNet, adam, batch_labels, check_unet_options,
+    class_labels, drop_labels, eval_mode, generate_in_chunks, guided, sampling_option,
+    sampling_progress,
+)
 
 from .samplers import SAMPLERS, sampling_timesteps
 from .schedule import NoiseSchedule, Prediction

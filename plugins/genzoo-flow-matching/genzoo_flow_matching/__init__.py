@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import genzoo
+from genzoo.plugin import hookimpl
 
 __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 
@@ -17,7 +17,7 @@ __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 GENZOO_PLUGIN_API = 1
 
 
-@genzoo.hookimpl
+@hookimpl
 def genzoo_register_models(register: Any) -> None:
     register("flow-matching", "genzoo_flow_matching.model:FlowMatching",
              summary="Flow matching (rectified flow) on a UNet; Euler, midpoint or Heun in few steps")

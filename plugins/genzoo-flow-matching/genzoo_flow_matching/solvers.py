@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import torch
 
-from genzoo.sampling import sampling_progress
+from genzoo.plugin import sampling_progress
 
 __all__ = ["Solver", "Euler", "Midpoint", "Heun", "SOLVERS", "time_grid", "integrate"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import genzoo
+from genzoo.plugin import hookimpl
 
 __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 
@@ -18,7 +18,7 @@ __all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
 GENZOO_PLUGIN_API = 1
 
 
-@genzoo.hookimpl
+@hookimpl
 def genzoo_register_models(register: Any) -> None:
     """Register ``glow`` and ``realnvp``."""
     register("glow", "genzoo_flows.model:Glow",

@@ -26,11 +26,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from genzoo.metrics.likelihood import bits_per_dim, dequantize
-from genzoo.model import GenerativeModel, eval_mode
-from genzoo.optim import adam
-from genzoo.protocols import Batch, LogLikelihood, StepContext
-from genzoo.sampling import sampling_option
+from genzoo.plugin import (
+    Batch, GenerativeModel, LogLikelihood, StepContext, adam, bits_per_dim, dequantize, eval_mode,
+    sampling_option,
+)
 
 from .layers import FlowStep, squeeze, unsqueeze
 

@@ -1,0 +1,119 @@
+"""The public API for model plugins: the one module a plugin imports from genzoo.
+
+A model plugin (a distribution with a ``genzoo`` entry point, see :doc:`/guide/write-a-plugin`)
+takes everything it needs from genzoo here, and nothing from genzoo's other modules::
+
+    from genzoo.plugin import GenerativeModel, StepContext, Batch, adam, hookimpl
+
+    @hookimpl
+    def genzoo_register_models(register):
+        register("my-model", "my_plugin.model:MyModel", summary="What it is, in one line")
+
+Every name below is defined elsewhere in genzoo and re-exported here unchanged (the same
+object: ``genzoo.plugin.GenerativeModel is genzoo.GenerativeModel``), so a plugin written
+against this module works with code that uses the other import paths. genzoo's own shipped
+plugins import nothing else of genzoo, and a test holds them to it.
+
+**The plugin API version.** ``PLUGIN_API_VERSION`` (the number genzoo's plugin loader
+checks against a plugin module's ``GENZOO_PLUGIN_API`` attribute) covers exactly the names in
+``genzoo.plugin.__all__``, with their signatures and meaning, and the hooks of
+:mod:`genzoo.hookspecs`. Adding a name, or an optional keyword argument, is compatible and keeps
+the version; removing or renaming a name, or changing what one takes, returns or means, makes a
+new version, which the loader refuses to mix with plugins written for the old one. Anything
+imported from another genzoo module is outside this promise and may change in any release.
+
+The names, each linked to its documentation where genzoo defines it:
+
+* declaring the plugin: :data:`~genzoo.hookimpl`, :data:`~genzoo.plugin.PLUGIN_API_VERSION`;
+* the model and the protocols it satisfies: :class:`~genzoo.GenerativeModel`,
+  :func:`~genzoo.model.eval_mode`, :class:`~genzoo.Generator`,
+  :class:`~genzoo.IterativeGenerator`, :class:`~genzoo.Encoder`, :class:`~genzoo.Trainer`,
+  :class:`~genzoo.DensityModel`;
+* training: :class:`~genzoo.Batch`, :class:`~genzoo.StepContext`, :func:`~genzoo.optim.adam`,
+  :class:`~genzoo.OptimizerSpec`, :func:`~genzoo.runner.ema.ema_decay`,
+  :func:`~genzoo.runner.ema.lerp_towards`;
+* sampling: :func:`~genzoo.sampling.sampling_option`, :func:`~genzoo.sampling.sampling_progress`,
+  :func:`~genzoo.sampling.generate_in_chunks`;
+* class labels: :func:`~genzoo.latent.batch_labels`, :func:`~genzoo.latent.cycle_labels`,
+  :func:`~genzoo.latent.one_hot`;
+* shared networks: :class:`~genzoo.nn.UNet`, :func:`~genzoo.nn.check_unet_options`,
+  :func:`~genzoo.nn.class_labels`, :func:`~genzoo.nn.drop_labels`, :func:`~genzoo.nn.guided`,
+  :func:`~genzoo.shapes.conv_plan`;
+* encoders and likelihoods: :class:`~genzoo.Posterior`, :class:`~genzoo.LogLikelihood`,
+  :func:`~genzoo.metrics.likelihood.dequantize`, :func:`~genzoo.metrics.bits_per_dim`;
+* errors: :class:`~genzoo.GenzooError`, :class:`~genzoo.ConfigError`,
+  :class:`~genzoo.BatchError`.
+
+Importing this module loads what ``import genzoo`` loads plus the small modules above; not the
+data sets, metrics, reports or the command line.
+"""
+
+from __future__ import annotations
+
+from .density import bits_per_dim, dequantize
+from .errors import BatchError, ConfigError, GenzooError
+from .hookspecs import hookimpl
+from .latent import batch_labels, cycle_labels, one_hot
+from .model import GenerativeModel, eval_mode
+from .nn import UNet, check_unet_options, class_labels, drop_labels, guided
+from .optim import OptimizerSpec, adam
+from .plugins import PLUGIN_API_VERSION
+from .protocols import (
+    Batch,
+    DensityModel,
+    Encoder,
+    Generator,
+    IterativeGenerator,
+    LogLikelihood,
+    Posterior,
+    StepContext,
+    Trainer,
+)
+from .runner.ema import ema_decay, lerp_towards
+from .sampling import generate_in_chunks, sampling_option, sampling_progress
+from .shapes import conv_plan
+
+__all__ = [
+    # declaring the plugin
+    "hookimpl",
+    "PLUGIN_API_VERSION",
+    # the model and its protocols
+    "GenerativeModel",
+    "eval_mode",
+    "Generator",
+    "IterativeGenerator",
+    "Encoder",
+    "Trainer",
+    "DensityModel",
+    # training
+    "Batch",
+    "StepContext",
+    "adam",
+    "OptimizerSpec",
+    "ema_decay",
+    "lerp_towards",
+    # sampling
+    "sampling_option",
+    "sampling_progress",
+    "generate_in_chunks",
+    # class labels
+    "batch_labels",
+    "cycle_labels",
+    "one_hot",
+    # shared networks
+    "UNet",
+    "check_unet_options",
+    "class_labels",
+    "drop_labels",
+    "guided",
+    "conv_plan",
+    # encoders and likelihoods
+    "Posterior",
+    "LogLikelihood",
+    "dequantize",
+    "bits_per_dim",
+    # errors
+    "GenzooError",
+    "ConfigError",
+    "BatchError",
+]
