@@ -10,6 +10,11 @@ from typing import Any
 
 from genzoo.plugin import hookimpl
 
+__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
+
+#: The genzoo plugin API this package is written for (built-ins declare it like any plugin).
+GENZOO_PLUGIN_API = 1
+
 
 @hookimpl
 def genzoo_register_models(register: Any) -> None:
