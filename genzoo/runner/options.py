@@ -107,5 +107,8 @@ class RunOptions:
             raise ConfigError(f"ema must be a decay in [0, 1) (0 turns it off), got {self.ema}")
         if self.out is not None:
             self.out = str(self.out)
+            if not self.out.strip():  # Path("") is the current folder: an unset variable
+                raise ConfigError("out is empty (an unset shell variable?); name the run "
+                                  "folder, or leave out=None to write nothing")
         if self.resume is not None:
             self.resume = str(self.resume)
