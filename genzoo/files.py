@@ -141,7 +141,7 @@ class OutputKind:
     """A kind of file a command writes, and how to recognise one it wrote before.
 
     Attributes:
-        name: What it is, for messages (``"sample image"``).
+        name: What it is, for messages (``"a genzoo eval result"``).
         recognise: Whether an existing file is of this kind (and so may be replaced).
     """
 
@@ -150,11 +150,11 @@ class OutputKind:
 
 
 #: A grid or image of ``genzoo sample``.
-SAMPLE_IMAGE = OutputKind("image genzoo sample wrote", _is_sample_image)
+SAMPLE_IMAGE = OutputKind("an image genzoo sample wrote", _is_sample_image)
 #: The JSON result of ``genzoo eval``.
-EVAL_RESULT = OutputKind("genzoo eval result", _is_eval_result)
+EVAL_RESULT = OutputKind("a genzoo eval result", _is_eval_result)
 #: The HTML page of ``genzoo report``.
-REPORT_PAGE = OutputKind("genzoo report page", _is_report_page)
+REPORT_PAGE = OutputKind("a genzoo report page", _is_report_page)
 
 
 def output_path(value: str | os.PathLike[str], option: str) -> Path:
@@ -233,7 +233,7 @@ def check_output_file(path: str | os.PathLike[str], kind: OutputKind, *, force: 
     elif kind.recognise(real):
         return path
     else:
-        what = f"exists and is not a {kind.name}"
+        what = f"exists and is not {kind.name}"
     raise OutputExistsError(f"{option} {shown} {what}, and writing would replace it; name "
                             "another file, or pass --force to replace it")
 

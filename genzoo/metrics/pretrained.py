@@ -300,7 +300,7 @@ def _refusal(err: BaseException) -> str:
         lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
         detail = [line for line in lines if not line.startswith(("Please file", "Check the"))]
         return f"not a torch weights file, or damaged: {detail[0] if detail else 'unreadable'}"
-    return f"{type(err).__name__}: {_first_line(err)}"
+    return f"not a torch weights file, or damaged: {type(err).__name__}: {_first_line(err)}"
 
 
 def _first_line(err: BaseException) -> str:
