@@ -19,6 +19,8 @@ __all__ = [
     "DeviceError",
     "PrecisionError",
     "NonFiniteLossError",
+    "OutputExistsError",
+    "UnsafeFileError",
 ]
 
 
@@ -78,3 +80,13 @@ class NonFiniteLossError(GenzooError, FloatingPointError):
     def __init__(self, message: str, *, step: int, name: str, value: float) -> None:
         super().__init__(message)
         self.step, self.name, self.value = step, name, value
+
+
+class OutputExistsError(GenzooError):
+    """An output would replace a file that is not the command's own kind of output (a
+    checkpoint, a run's files, data), or would join a data set; ``--force`` replaces files."""
+
+
+class UnsafeFileError(GenzooError):
+    """A file genzoo was handed is not safe to read or to give a library: a link out of the
+    folder it belongs to, not a regular file, too large, or holding code rather than data."""

@@ -116,6 +116,11 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         raise_if_broken_plugin(err)
         raise
     world = World.from_env()
+    if spec.out is not None:  # not the data folder, nor another data set, nor '' (the cwd)
+        from .files import check_output_folder, output_path
+
+        check_output_folder(output_path(spec.out, "--out"), option="--out", data=spec.data,
+                            adds="the run's grids, checkpoints and logs")
     out = Path(spec.out) if spec.out else None
     # hold the run folder (lock, no silent replacing) before the data is loaded
     with RunFolder(out if world.is_main else None, resume=spec.resume):

@@ -32,10 +32,30 @@ def model_name(model: Any) -> str:
     return getattr(model, "registry_name", "") or type(model).__name__
 
 
+#: The exit status of a command whose output pipe closed early: a shell's status for a process
+#: that SIGPIPE ended (128 + 13), as Unix tools end.
+_SIGPIPE_STATUS = 141
+
+
+def _quiet_stdout() -> None:
+    """Point standard output (and error) at the null device, so that nothing is written to the
+    closed pipe again, not even Python's flush at exit."""
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+            continue
+    os.close(devnull)
+
+
 class _Group(click.Group):
     """Loads commands lazily, and turns genzoo's own errors and files that cannot be read or
     written (disk full, read-only) into a one-line message with exit status 2 instead of a
-    traceback; Ctrl-C exits with status 130."""
+    traceback; Ctrl-C exits with status 130; output into a pipe whose reader has gone (``genzoo
+    list | head -1``) stops quietly with status 141, as Unix tools do."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if self.get_command(ctx, name) is not None)
@@ -59,6 +79,9 @@ class _Group(click.Group):
         except GenzooError as err:
             click.echo(f"Error: {err}", err=True)
             ctx.exit(2)
+        except BrokenPipeError:  # the reader went away (genzoo list | head -1): stop quietly
+            _quiet_stdout()
+            ctx.exit(_SIGPIPE_STATUS)
         except OSError as err:  # a file that cannot be read or written: disk full, read-only...
             where = f"{err.filename}: " if err.filename else ""
             click.echo(f"Error: {where}{err.strerror or err}", err=True)

@@ -43,8 +43,10 @@ results' protocol cards differ (the results are not comparable).
               help="How many samples to draw and score.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="The sampling seed (the bootstrap's too): same seed, same numbers.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--json", "json_value", type=click.Path(dir_okay=False),
               help="Where to write the result as JSON.  [default: eval.json beside CHECKPOINT]")
+@click.option("--force", is_flag=True,
+              help="Replace the --json file even if it is not a result of genzoo eval.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
               help="Where named data sets live.  [default: $GENZOO_DATA, else ~/.cache/genzoo/data]")
 @click.option("--no-download", "download", is_flag=True, flag_value=False, default=True,
@@ -72,7 +74,7 @@ results' protocol cards differ (the results are not comparable).
               help="Samples of a stochastic likelihood bound (a VAE's importance-weighted bound; "
                    "1 is its ELBO). Exact likelihoods ignore it.")
 def evaluate(checkpoint: Path | None, data: str | None, features: str, count: int, seed: int,
-             json_path: Path | None, data_root: Path | None, download: bool, device: str,
+             json_value: str | None, force: bool, data_root: Path | None, download: bool, device: str,
              batch_size: int, sample_block: int, resamples: int, level: float,
              weights: Path | None, compare: tuple[Path, Path] | None,
              likelihood_samples: int) -> None:
@@ -94,8 +96,12 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     if checkpoint is None:
         raise click.UsageError("missing CHECKPOINT (or --compare A.json B.json)")
     from ..extras import require
+    from ..files import EVAL_RESULT, check_output_file, output_path
 
     require("torchmetrics", "eval", "genzoo eval")  # before anything is loaded or sampled
+    out = (output_path(json_value, "--json") if json_value is not None
+           else checkpoint.parent / "eval.json")
+    check_output_file(out, EVAL_RESULT, force=force, option="--json")  # before the long part
     from ..checkpoint import load
     from ..metrics import Bootstrap, feature_space, format_card, format_metrics
     from ..metrics import evaluate as evaluate_model
@@ -134,7 +140,7 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     record["bits_per_dim"] = _bits_per_dim(model, name, data, data_root, download, seed,
                                            batch_size, likelihood_samples)
     click.echo(format_card(metrics))
-    out = json_path if json_path is not None else checkpoint.parent / "eval.json"
+    check_output_file(out, EVAL_RESULT, force=force, option="--json")  # written meanwhile?
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     click.echo(f"wrote {out}")

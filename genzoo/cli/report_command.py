@@ -23,18 +23,27 @@ that 'genzoo eval' wrote beside their checkpoints (checkpoints/eval.json). Durin
 
 @click.command(epilog=_EPILOG)
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", "output_value", type=click.Path(dir_okay=False),
               help="The HTML file to write.  [default: RUN/report.html for one run, else "
                    "report.html in the runs' common folder]")
 @click.option("--title", help="The page's title.  [default: genzoo report: and the runs' names]")
-def report(runs: tuple[Path, ...], output: Path | None, title: str | None) -> None:
-    """Write an HTML report of the run folders RUNS: curves, grids, evaluations, settings."""
+@click.option("--force", is_flag=True,
+              help="Replace the output file even if it is not a page genzoo report wrote.")
+def report(runs: tuple[Path, ...], output_value: str | None, title: str | None,
+           force: bool) -> None:
+    """Write an HTML report of the run folders RUNS: curves, grids, evaluations, settings.
+
+    An existing output file is replaced only if genzoo report wrote it (or with --force).
+    """
     from ..extras import require
+    from ..files import REPORT_PAGE, check_output_file, output_path
     from ..report import write_report
 
     require("matplotlib", "report", "genzoo report")
+    output = output_path(output_value, "-o/--output") if output_value is not None else None
     if output is None:
         output = runs[0] / "report.html" if len(runs) == 1 else _common_folder(runs) / "report.html"
+    check_output_file(output, REPORT_PAGE, force=force)
     written = write_report(runs, output, title=title)
     click.echo(f"wrote {written}")
 

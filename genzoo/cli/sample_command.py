@@ -15,8 +15,11 @@ import click
                      "  genzoo sample runs/vae/checkpoints/last.pt --set temperature=0.7 --weights raw")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True, help="How many images.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("samples.png"),
+@click.option("-o", "--output", "output_value", type=click.Path(), default="samples.png",
               show_default=True, help="A .png/.jpg file for a grid, or a folder for one PNG per image.")
+@click.option("--force", is_flag=True,
+              help="Replace the output even if it is not an image genzoo sample wrote (a "
+                   "checkpoint, a run's file, a data image...), or write into a folder of images.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
 @click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
 @click.option("--nrow", type=click.IntRange(1), help="Images per grid row.  [default: square]")
@@ -31,22 +34,26 @@ import click
                    "training settings cannot change.")
 @click.option("--weights", type=click.Choice(["auto", "ema", "raw"]), default="auto", show_default=True,
               help="auto: the weight EMA when the run kept one, else the trained weights.")
-def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, nrow: int | None,
-           labels: tuple[int, ...], steps: int | None, settings: tuple[str, ...],
+def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: int, device: str,
+           nrow: int | None, labels: tuple[int, ...], steps: int | None, settings: tuple[str, ...],
            weights: str) -> None:
-    """Draw images from a trained CHECKPOINT into a grid or a folder of PNGs."""
+    """Draw images from a trained CHECKPOINT into a grid or a folder of PNGs.
+
+    An existing output is replaced only if genzoo sample wrote it (or with --force).
+    """
     import math
 
     import torch
-    from torchvision.utils import save_image
 
     from ..checkpoint import load
+    from ..files import SAMPLE_IMAGE, check_output_file, check_output_folder, output_path, write_sample_image
     from ..latent import class_count
     from ..protocols import IterativeGenerator
     from ..memory import check_sample_size
     from ..runner import resolve_device
     from . import model_name
 
+    output = output_path(output_value, "-o/--output")
     is_grid = output.suffix.lower() in (".png", ".jpg", ".jpeg")
     if not is_grid and output.suffix and not output.is_dir():
         raise click.BadParameter(f"{output.name}: write a grid as .png or .jpg, or name a folder "
@@ -54,6 +61,12 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     if not is_grid and output.exists() and not output.is_dir():
         raise click.BadParameter(f"{output} is a file; name a .png/.jpg grid or a folder",
                                  param_hint="-o/--output")
+    if is_grid:
+        check_output_file(output, SAMPLE_IMAGE, force=force)
+    else:
+        check_output_folder(output, option="-o/--output", force=force, adds="the samples")
+        for index in range(count):
+            check_output_file(output / f"sample_{index:05d}.png", SAMPLE_IMAGE, force=force)
     from ..training import raise_if_broken_plugin
 
     overrides = {}
@@ -93,10 +106,10 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     images = model.sample(count, seed=seed, **options).cpu()
     if is_grid:
         output.parent.mkdir(parents=True, exist_ok=True)
-        save_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))
+        write_sample_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))
         click.echo(f"wrote a grid of {count} samples to {output}")
     else:
         output.mkdir(parents=True, exist_ok=True)
         for index, image in enumerate(images):
-            save_image(image, output / f"sample_{index:05d}.png")
+            write_sample_image(image, output / f"sample_{index:05d}.png")
         click.echo(f"wrote {count} samples to {output}/")

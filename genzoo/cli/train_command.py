@@ -129,6 +129,10 @@ def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[
     if config_file is not None:
         values = _read_toml(config_file, "--config")
     values.update({k: v for k, v in options.items() if v is not None})
+    if isinstance(values.get("out"), str):  # '' would be the current folder (or runs/MODEL)
+        from ..files import output_path
+
+        output_path(values["out"], "--out")
     if model:
         values["model"] = model
     model_config = values.pop("config", None) or {}

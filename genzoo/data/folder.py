@@ -39,28 +39,37 @@ def _list_images(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def _read_error(path: Path, e: Exception) -> DataError:
+_MOVE_OUT = "delete or replace it, or move it out of the folder"
+
+
+def _read_error(path: Path, e: Exception, fix: str = _MOVE_OUT, what: str = "image") -> DataError:
     return DataError(
-        f"Could not read image {path} ({type(e).__name__}: {e}). The file is corrupt or "
-        f"not an image; delete or replace it, or move it out of the folder."
+        f"Could not read {what} {path} ({type(e).__name__}: {e}). The file is corrupt or "
+        f"not an image; {fix}."
     )
 
 
-def _bomb_error(path: Path, e: Exception) -> DataError:
+def _bomb_error(path: Path, e: Exception, fix: str = _MOVE_OUT, what: str = "image") -> DataError:
     from PIL import Image
 
     return DataError(
-        f"Image {path} is too large to decode safely ({e}); it may be a decompression bomb. "
-        f"Images over {Image.MAX_IMAGE_PIXELS:,} pixels are refused: shrink it, or move it out "
-        "of the folder."
+        f"{what[0].upper()}{what[1:]} {path} is too large to decode safely ({e}); it may be a "
+        f"decompression bomb. Images over {Image.MAX_IMAGE_PIXELS:,} pixels are refused: {fix}."
     )
 
 
 @contextlib.contextmanager
-def _hostile_file_guard(path: Path) -> Iterator[None]:
-    """Turn whatever a damaged or hostile file makes PIL raise into one :class:`DataError`:
-    decompression bombs (over ``PIL.Image.MAX_IMAGE_PIXELS``, also refused instead of PIL's
-    warning), headers whose sizes overflow, truncated or garbled data."""
+def hostile_file_guard(path: Path, fix: str = _MOVE_OUT, what: str = "image") -> Iterator[None]:
+    """Turn whatever a damaged or hostile image file makes PIL raise into one
+    :class:`DataError` naming ``path``: decompression bombs (over ``PIL.Image.MAX_IMAGE_PIXELS``,
+    also refused instead of PIL's warning), headers whose sizes overflow, truncated or garbled
+    data. Every loader that decodes image files uses it.
+
+    Args:
+        path: The file being decoded.
+        fix: What to do about it, for the message.
+        what: What the file is, for the message (``"CelebA image"``).
+    """
     from PIL import Image
 
     with warnings.catch_warnings():
@@ -68,28 +77,37 @@ def _hostile_file_guard(path: Path) -> Iterator[None]:
         try:
             yield
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise _bomb_error(path, e) from e
+            raise _bomb_error(path, e, fix, what) from e
         except (MemoryError, OverflowError) as e:
-            raise _bomb_error(path, e) from e
+            raise _bomb_error(path, e, fix, what) from e
+        except DataError:
+            raise
         except Exception as e:  # noqa: BLE001 - any decoder failure is this file's fault
-            raise _read_error(path, e) from e
+            raise _read_error(path, e, fix, what) from e
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Raise PIL's ``DecompressionBombError`` (which :func:`hostile_file_guard` reports) for a
+    header of no pixels or of more than ``PIL.Image.MAX_IMAGE_PIXELS``."""
+    from PIL import Image
+
+    if width < 1 or height < 1 or width * height > Image.MAX_IMAGE_PIXELS:
+        raise Image.DecompressionBombError(f"its header says {width}x{height} pixels")
 
 
 def _header(path: Path) -> tuple[str, tuple[int, int]]:
     """The mode and (width, height) of an image, read from its header only."""
     from PIL import Image
 
-    with _hostile_file_guard(path), Image.open(path) as img:
-        width, height = img.size
-        if width < 1 or height < 1 or width * height > Image.MAX_IMAGE_PIXELS:
-            raise Image.DecompressionBombError(f"its header says {width}x{height} pixels")
+    with hostile_file_guard(path), Image.open(path) as img:
+        check_pixels(*img.size)
         return img.mode, img.size
 
 
 def _decode(path: Path) -> Image.Image:
     from PIL import Image
 
-    with _hostile_file_guard(path), Image.open(path) as img:
+    with hostile_file_guard(path), Image.open(path) as img:
         img.load()
         return img
 
@@ -110,12 +128,9 @@ def _convert(img: Image.Image, channels: int) -> Image.Image:
 
 
 def _hw(size: int | tuple[int, int]) -> tuple[int, int]:
-    hw = (size, size) if isinstance(size, int) else tuple(size)
-    if len(hw) != 2 or not all(isinstance(v, int) and v >= 1 for v in hw):
-        raise DataError(
-            f"size must be a positive int or a (height, width) pair of positive ints, got {size!r}."
-        )
-    return hw  # type: ignore[return-value]
+    from genzoo.data.transforms import check_size
+
+    return check_size(size)  # type: ignore[return-value]
 
 
 def load_folder(

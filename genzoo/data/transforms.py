@@ -16,6 +16,7 @@ from genzoo.data.errors import DataError
 __all__ = ["check_size", "convert_channels", "resize_images"]
 
 _CHUNK = 1024  # images per interpolation call: bounds the float32 scratch memory
+_SCRATCH = 1 << 30  # ... and so does this many bytes of it
 
 # ITU-R 601-2 luma, as PIL's RGB -> L conversion.
 _LUMA = torch.tensor([299.0, 587.0, 114.0]) / 1000.0
@@ -34,7 +35,23 @@ def check_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
         raise DataError(
             f"size must be a positive int or a (height, width) pair of positive ints, got {size!r}."
         )
+    if hw[0] * hw[1] > MAX_PIXELS:  # what genzoo refuses to decode, it does not make either
+        raise DataError(
+            f"size {hw[0]}x{hw[1]} is {hw[0] * hw[1]:,} pixels an image, more than the "
+            f"{MAX_PIXELS:,} genzoo decodes or makes (PIL's decompression-bomb limit); pick a "
+            f"smaller size (--image-size), e.g. 64 or 256."
+        )
     return hw  # type: ignore[return-value]
+
+
+def _max_pixels() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 2**31)
+
+
+#: The most pixels one image may have after resizing: as many as genzoo decodes.
+MAX_PIXELS = _max_pixels()
 
 
 def convert_channels(images: torch.Tensor, channels: int | None) -> torch.Tensor:
@@ -67,9 +84,21 @@ def resize_images(images: torch.Tensor, size: tuple[int, int] | None) -> torch.T
     """
     if size is None or tuple(images.shape[-2:]) == tuple(size):
         return images
+    from genzoo.memory import format_bytes, physical_memory
+
+    needed, memory = images.shape[0] * images.shape[1] * size[0] * size[1], physical_memory()
+    if images.device.type == "cpu" and memory and needed > memory // 2:
+        raise DataError(
+            f"{images.shape[0]} images of {size[1]}x{size[0]}x{images.shape[1]} need "
+            f"{format_bytes(needed)} in memory, more than half this machine's "
+            f"{format_bytes(memory)}; pick a smaller size (--image-size)."
+        )
     out = torch.empty((images.shape[0], images.shape[1], *size), dtype=torch.uint8, device=images.device)
-    for start in range(0, images.shape[0], _CHUNK):
-        chunk = images[start : start + _CHUNK].float()
+    # images per interpolation call: at most _CHUNK, and float32 scratch of at most _SCRATCH bytes
+    per_image = 4 * images.shape[1] * max(size[0] * size[1], images.shape[2] * images.shape[3])
+    step = max(1, min(_CHUNK, _SCRATCH // per_image))
+    for start in range(0, images.shape[0], step):
+        chunk = images[start : start + step].float()
         resized = F.interpolate(chunk, size=size, mode="bicubic", antialias=True, align_corners=False)
-        out[start : start + _CHUNK] = resized.round_().clamp_(0, 255).to(torch.uint8)
+        out[start : start + step] = resized.round_().clamp_(0, 255).to(torch.uint8)
     return out

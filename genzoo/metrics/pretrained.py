@@ -8,6 +8,13 @@ al., 2023, recommend DINOv2). All run through torch-fidelity's own extractors, s
 once, which needs the internet; genzoo never downloads them itself, and without them the error
 says where to put them (:data:`PRETRAINED` lists the files).
 
+torch-fidelity unpickles a weights file with ``weights_only=False`` (and CLIP's is a TorchScript
+archive), which would run any code a crafted file holds. So genzoo checks every weights file
+before torch-fidelity sees it: a CLIP file must match its published SHA-256; any other must
+load with ``weights_only=True`` as a table of tensors. torch-fidelity then gets a private copy
+of the bytes genzoo checked (and hashed for the card), never the file a user named, which could
+change in between. A file that fails says so in one line.
+
 Images are resized to the network's input size with genzoo's one filter (so the network's own
 resize does nothing), grey images are repeated to three channels, and the features torch-fidelity
 uses for FID are compared. ImageNet networks fit 28×28 digits poorly and are slow on a CPU: prefer
@@ -16,7 +23,14 @@ the default feature networks, and quote these for comparison with papers.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import pickle
+import re
+import stat
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +62,8 @@ class Pretrained:
             keeps them, in ``<torch hub dir>/checkpoints``.
         hub_repo: For networks loaded through ``torch.hub`` (DINOv2): the repository whose code
             must be in the hub cache too.
+        sha256: The weights file's published SHA-256, where one is published in full (CLIP's
+            TorchScript archives, which cannot be loaded with ``weights_only=True``).
     """
 
     name: str
@@ -57,6 +73,7 @@ class Pretrained:
     url: str | None
     file: str
     hub_repo: str | None = None
+    sha256: str | None = None
 
     @property
     def fidelity_name(self) -> str:
@@ -75,7 +92,7 @@ class Pretrained:
 
 def _clip(name: str, file: str, digest: str, dim: int, size: int = 224) -> Pretrained:
     return Pretrained(name, "clip", dim, size, _CLIP_URL.format(hash=digest, file=file),
-                      f"{name}-{digest}.pt")
+                      f"{name}-{digest}.pt", sha256=digest)
 
 
 def _dinov2(size: str, dim: int) -> Pretrained:
@@ -200,14 +217,96 @@ def pretrained_network(name: str, channels: int, weights: str | os.PathLike[str]
     Raises:
         MetricsError: see :func:`require_pretrained`.
     """
-    from .space import weights_sha256
-
     spec = _spec(name)
     path = require_pretrained(name, weights)
-    options = {} if spec.hub_repo is not None else {"feature_extractor_weights_path": str(path)}
-    extractor = _registry()[spec.fidelity_name](spec.fidelity_name, [spec.feature], **options)
+    with tempfile.TemporaryDirectory(prefix="genzoo-weights-") as private:
+        copy, digest = _checked_copy(spec, path, Path(private))
+        options = {} if spec.hub_repo is not None else {"feature_extractor_weights_path": str(copy)}
+        try:
+            extractor = _registry()[spec.fidelity_name](spec.fidelity_name, [spec.feature], **options)
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+                pickle.UnpicklingError) as err:  # a table of tensors, but not this network's
+            raise MetricsError(f"{path} does not hold the {name} weights torch-fidelity expects "
+                               f"({type(err).__name__}: {_first_line(err)}). "
+                               f"{spec.download_hint(path)}") from err
     extractor.requires_grad_(False)
-    return PretrainedNet(extractor, channels, spec).to(device).eval(), weights_sha256(path)
+    return PretrainedNet(extractor, channels, spec).to(device).eval(), digest
+
+
+#: The largest weights file genzoo copies and checks (DINOv2's largest is about 4.5 GB).
+WEIGHTS_LIMIT = 8 << 30
+
+
+def _checked_copy(spec: Pretrained, path: Path, private: Path) -> tuple[Path, str]:
+    """Copy the weights file ``path`` into the private folder ``private``, hashing it on the
+    way, and check the copy: against the published SHA-256 where there is one, else by loading
+    it with ``weights_only=True`` (it must be a table of tensors).
+
+    Returns:
+        The checked copy and the SHA-256 of its bytes. A network loaded through ``torch.hub``
+        reads the file in the hub's cache itself: that file is checked where it is (and
+        returned), without a copy.
+
+    Raises:
+        MetricsError: the file is not a regular file, too large, does not match its published
+            SHA-256, or holds anything but tensors; the message names it and what to do.
+    """
+    copy = private / path.name if spec.hub_repo is None else path
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as source:
+            info = os.fstat(source.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > WEIGHTS_LIMIT:
+                what = "is not a regular file" if not stat.S_ISREG(info.st_mode) else \
+                    f"holds {info.st_size:,} bytes, more than any {spec.name} weights file"
+                raise MetricsError(f"{path} {what}, so it was not read as {spec.name} weights; "
+                                   "name the weights file itself")
+            with open(copy, "xb") if copy != path else contextlib.nullcontext() as target:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    digest.update(block)
+                    if target is not None:
+                        target.write(block)
+    except OSError as err:
+        raise MetricsError(f"cannot read the {spec.name} weights {path} or copy them to check "
+                           f"them ({err.strerror or err})") from err
+    sha256 = digest.hexdigest()
+    if spec.sha256 is not None:
+        if sha256 != spec.sha256:
+            raise MetricsError(f"{path} is not the published {spec.name} weights file: its SHA-256 "
+                               f"is {sha256[:16]}..., the published one {spec.sha256[:16]}...; "
+                               f"it was not loaded. {spec.download_hint(path)}")
+        return copy, sha256
+    try:
+        state = torch.load(copy, map_location="cpu", weights_only=True,
+                           mmap=zipfile.is_zipfile(copy))  # older files cannot be mapped
+    except Exception as err:  # noqa: BLE001 - pickled code, damage, not a torch file at all
+        raise MetricsError(
+            f"{path} is not a plain {spec.name} weights file: torch.load with weights_only=True "
+            f"refused it ({_refusal(err)}), so it was not handed to torch-fidelity, which would "
+            f"run any code in it. {spec.download_hint(path)}") from err
+    tensors = state.values() if isinstance(state, dict) else ()
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in tensors):
+        raise MetricsError(f"{path} is not a {spec.name} weights file: it holds a "
+                           f"{type(state).__name__}, not a table of tensors. "
+                           f"{spec.download_hint(path)}")
+    return copy, sha256
+
+
+def _refusal(err: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, short: the global it names."""
+    found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(err))
+    if found:
+        return f"it names {found.group(1)}, which is code, not data"
+    if str(err).startswith("Weights only load failed"):  # torch's detail sits further down
+        lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        detail = [line for line in lines if not line.startswith(("Please file", "Check the"))]
+        return f"not a torch weights file, or damaged: {detail[0] if detail else 'unreadable'}"
+    return f"not a torch weights file, or damaged: {type(err).__name__}: {_first_line(err)}"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:300] if text else type(err).__name__
 
 
 def _hub_code(spec: Pretrained) -> Path | None:

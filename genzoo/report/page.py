@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .collect import EVAL_METRICS, Grid, RunRecord, finite_number
+from .collect import EVAL_METRICS, Grid, RunRecord, finite_number, grid_image
 from .plots import COLORS, Plot
 
 __all__ = ["render"]
@@ -86,6 +86,7 @@ def render(runs: Sequence[RunRecord], plots: Sequence[Plot], title: str | None =
                              for i, run in enumerate(runs))
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"generator\" content=\"genzoo report\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         "<link rel=\"icon\" href=\"data:,\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body><main>"
@@ -225,7 +226,12 @@ def _versions(runs: Sequence[RunRecord]) -> str:
 # -- pieces -----------------------------------------------------------------------------------
 
 def _figure(grid: Grid, caption: str) -> str:
-    return (f'<figure><img class=grid src="{_uri(grid.path.read_bytes())}" '
+    png = grid_image(grid)
+    if png is None:  # not a PNG image genzoo can embed safely: say so instead
+        return (f"<figure><figcaption>{caption} <span class=notes>({_e(grid.path.name)} is not "
+                "an intact PNG image of a reasonable size, so it is not shown)</span></figcaption>"
+                "</figure>")
+    return (f'<figure><img class=grid src="{_uri(png)}" '
             f'alt="{_e(grid.kind)}, {_e(grid.label)}"><figcaption>{caption}</figcaption></figure>')
 
 

@@ -112,5 +112,8 @@ class RunOptions:
             require("matplotlib", "report", "report=True (--report)")
         if self.out is not None:
             self.out = str(self.out)
+            if not self.out.strip():  # Path("") is the current folder: an unset variable
+                raise ConfigError("out is empty (an unset shell variable?); name the run "
+                                  "folder, or leave out=None to write nothing")
         if self.resume is not None:
             self.resume = str(self.resume)

@@ -148,7 +148,7 @@ def test_disk_full_while_sampling_is_one_line(tiny_root: Path, monkeypatch) -> N
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "samples.png")
 
-    monkeypatch.setattr("torchvision.utils.save_image", full)
+    monkeypatch.setattr("PIL.Image.Image.save", full)
     user_error(invoke("sample", "run/checkpoints/last.pt", "-n", "4", "-o", "samples.png"),
                "samples.png", "No space left on device")
 

@@ -32,10 +32,13 @@ class _StubExtractor(torch.nn.Module):
 
     built: list[tuple[str, list[str], dict]] = []
     sizes: set[tuple[int, ...]] = set()
+    read: list[bytes] = []  # the weights file it was handed, as torch-fidelity would read it
 
     def __init__(self, name, features_list, **options):
         super().__init__()
         _StubExtractor.built.append((name, features_list, options))
+        if "feature_extractor_weights_path" in options:
+            _StubExtractor.read.append(open(options["feature_extractor_weights_path"], "rb").read())
         self.scale = torch.nn.Parameter(torch.ones(()))
 
     def forward(self, x):
@@ -59,6 +62,14 @@ def stub_fidelity(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     _StubExtractor.built.clear()
     _StubExtractor.sizes.clear()
+    _StubExtractor.read.clear()
+
+
+def _weights(path, seed=0):
+    """A plain weights file (a table of tensors) at ``path``; its bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"scale": torch.full((3,), float(seed))}, path)
+    return path.read_bytes()
 
 
 def test_without_the_weights_the_message_says_where_to_get_them(stub_fidelity, tmp_path, monkeypatch,
@@ -83,23 +94,25 @@ def test_without_the_weights_the_message_says_where_to_get_them(stub_fidelity, t
 
 def test_with_weights_a_folder_is_scored_in_its_features(stub_fidelity, tmp_path, colour_folder):
     weights = tmp_path / "inception.pth"
-    weights.write_bytes(b"stub")
+    stub = _weights(weights)
     kwargs = {"data": colour_folder, "features": "inception", "weights": weights, "cache_dir": tmp_path,
               "bootstrap": Bootstrap(resamples=10)}
     noise = evaluate(torch.rand(60, 3, 16, 16, generator=torch.Generator().manual_seed(0)), **kwargs)
     assert noise.card.features["kind"] == "inception" and noise.card.features["input_shape"] == [3, 299, 299]
-    assert noise.card.features["weights_sha256"] == hashlib.sha256(b"stub").hexdigest()
+    assert noise.card.features["weights_sha256"] == hashlib.sha256(stub).hexdigest()
     assert noise.fid > noise.floor.fid and noise.classifier_score is None
-    assert _StubExtractor.built == [("inception-v3-compat", ["2048"],
-                                     {"feature_extractor_weights_path": str(weights)})]
+    # torch-fidelity gets a private copy of the bytes genzoo checked, not the file named
+    [(name, layers, options)] = _StubExtractor.built
+    assert (name, layers) == ("inception-v3-compat", ["2048"])
+    assert options["feature_extractor_weights_path"] != str(weights)
+    assert _StubExtractor.read == [stub]
     assert _StubExtractor.sizes == {(3, 299, 299)}  # resized by genzoo, so torch-fidelity's resize does nothing
     assert list(tmp_path.glob("shapes-*-inception-v2-*.pt"))  # the reference features, cached
 
 
 def test_dinov2_comes_from_the_hub_cache_and_grey_images_become_rgb(stub_fidelity, tmp_path, mnist_root):
     checkpoint = tmp_path / "hub" / "checkpoints" / "dinov2_vits14_pretrain.pth"
-    checkpoint.parent.mkdir(parents=True)
-    checkpoint.write_bytes(b"dino")
+    dino = _weights(checkpoint)
     with pytest.raises(MetricsError, match=r"facebookresearch_dinov2_main does not exist"):
         feature_space("mnist", "dinov2-vit-s-14", root=mnist_root)  # the weights without the code
     (tmp_path / "hub" / "facebookresearch_dinov2_main").mkdir()
@@ -108,7 +121,7 @@ def test_dinov2_comes_from_the_hub_cache_and_grey_images_become_rgb(stub_fidelit
                       bootstrap=Bootstrap(resamples=10))
     assert result.card.features["kind"] == "dinov2-vit-s-14"
     assert result.card.features["input_shape"] == [1, 224, 224]
-    assert result.card.features["weights_sha256"] == hashlib.sha256(b"dino").hexdigest()
+    assert result.card.features["weights_sha256"] == hashlib.sha256(dino).hexdigest()
     assert _StubExtractor.built == [("dinov2-vit-s-14", ["dinov2"], {})]  # torch-fidelity takes no file for it
     assert _StubExtractor.sizes == {(3, 224, 224)}
 

@@ -59,18 +59,21 @@ def _decode(path: Path, size: tuple[int, int]) -> np.ndarray:
     """One image, cut to its central square and resized: ``H×W×3`` ``uint8``."""
     from PIL import Image
 
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-            side = min(w, h)
-            left, top = (w - side) // 2, (h - side) // 2
-            rgb = img if img.mode == "RGB" else img.convert("RGB")
-            out = rgb.resize((size[1], size[0]), Image.Resampling.BICUBIC,
-                             box=(left, top, left + side, top + side))
-            return np.asarray(out)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"Could not read CelebA image {path} ({type(e).__name__}: {e}); replace it "
-                        f"with the original from img_align_celeba.zip.") from e
+    from genzoo.data.folder import check_pixels, hostile_file_guard
+
+    # a bomb (a header of 20000x20000 pixels), a truncated or garbled file: one DataError
+    with hostile_file_guard(path, _REPLACE, "CelebA image"), Image.open(path) as img:
+        w, h = img.size
+        check_pixels(w, h)
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        rgb = img if img.mode == "RGB" else img.convert("RGB")
+        out = rgb.resize((size[1], size[0]), Image.Resampling.BICUBIC,
+                         box=(left, top, left + side, top + side))
+        return np.asarray(out)
+
+
+_REPLACE = "replace it with the original from img_align_celeba.zip"
 
 
 def image_reader(image_dir: Path, names: list[str],
