@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 import genzoo
 from genzoo.data import write_idx
@@ -132,3 +135,68 @@ def _only_builtin_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     if any(info.distribution in SEPARATE_PLUGIN_DISTRIBUTIONS for info in genzoo.model_infos()):
         genzoo.reload_plugins()  # discovered before, without the filter
     yield
+
+
+# --- Parallel workers (pytest-xdist) -----------------------------------------------------------
+
+#: Modules whose tests share an expensive module or session fixture (a docs build, trained
+#: example runs, the installed environments): each runs whole on one worker, so the fixture is
+#: built once. The value is the xdist group.
+_ONE_WORKER = {
+    "tests/test_docs.py": "docs",
+    "tests/test_examples.py": "examples",
+    "tests/install/test_install.py": "install",
+}
+#: The longest-running modules (about a minute or more each, see ``pytest --durations``): they
+#: start first, so that the short tests fill the workers' time beside them instead of after.
+_LONG_FIRST = (
+    "tests/test_benchmarks.py",
+    "tests/install/test_install.py",
+    "tests/runner/test_distributed.py",
+    "tests/test_docs.py",
+    "plugins/genzoo-flows/tests/test_flow_model.py",
+    "tests/test_examples.py",
+    "tests/test_fault_injection.py",
+)
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the modules of :data:`_ONE_WORKER` on one worker each, and start the long-running
+    modules of :data:`_LONG_FIRST` first (each module's tests stay together and in order)."""
+    for item in items:
+        group = _ONE_WORKER.get(_module(item))
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    rank = {module: i for i, module in enumerate(_LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every worker of this test run shares (the run's own temporary folder without
+    workers)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(shared: Path, name: str, build: Callable[[Path], object]) -> Path:
+    """``shared/name``, filled by ``build(folder)`` by the first worker that asks (the others wait
+    for it, then reuse what it built).
+
+    Args:
+        shared: The :func:`shared_dir` of the run.
+        name: The folder's name.
+        build: Fills the (empty) folder; deterministic, so that any worker builds the same.
+    """
+    folder = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / ".built").touch()
+    return folder

@@ -3,8 +3,8 @@
 ``features="inception"`` is the Inception-v3 papers report FID in (the network torchmetrics' FID
 uses too); ``"vgg16"``, ``"clip-vit-b-32"`` (and the other CLIP models) and ``"dinov2-vit-s-14"``
 (and the other DINOv2 sizes) are the newer feature spaces recent papers add beside it (Stein et
-al., 2023, recommend DINOv2). All run through torch-fidelity's own extractors, so install
-``torch-fidelity`` (``pip install 'torchmetrics[image]'`` brings it). Their weights are downloaded
+al., 2023, recommend DINOv2). All run through torch-fidelity's own extractors, which genzoo's
+``pretrained`` extra installs (``pip install "genzoo[pretrained]"``). Their weights are downloaded
 once, which needs the internet; genzoo never downloads them itself, and without them the error
 says where to put them (:data:`PRETRAINED` lists the files).
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 from genzoo.data import load_images
 from genzoo.metrics import FeatureSpace, domain_classifier
 from genzoo.metrics.classifier_training import one_cpu_thread
+from tests.conftest import built_once
 
 #: Quick training for tests (users get the full training set and 2 epochs).
 TRAIN_IMAGES = 10000
@@ -26,9 +28,11 @@ def _one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def metrics_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The feature network cache of the session, never ``~/.cache``."""
-    return tmp_path_factory.mktemp("classifiers")
+def metrics_cache(shared_dir: Path) -> Path:
+    """The feature network cache of the test run (shared by its workers), never ``~/.cache``."""
+    folder = shared_dir / "classifiers"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +51,11 @@ def quick_settings(real_mnist: bool) -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def classifier(mnist_root: Path, metrics_cache: Path, quick_settings: dict[str, int]) -> FeatureSpace:
-    """The session's MNIST classifier (trained once, cached in ``metrics_cache``)."""
-    return domain_classifier("mnist", root=mnist_root, cache_dir=metrics_cache, download=False,
-                             **quick_settings)
+    """The session's MNIST classifier (trained once by the first worker that needs it, cached in
+    ``metrics_cache``, loaded from there by the others)."""
+    with FileLock(str(metrics_cache / "mnist-classifier.lock")):
+        return domain_classifier("mnist", root=mnist_root, cache_dir=metrics_cache, download=False,
+                                 **quick_settings)
 
 
 @pytest.fixture(scope="session")
@@ -59,19 +65,22 @@ def mnist_test(mnist_root: Path) -> torch.Tensor:
 
 
 @pytest.fixture(scope="session")
-def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A flat folder of 240 colour 16×16 shape images (no labels)."""
+def colour_folder(shared_dir: Path) -> Path:
+    """A flat folder of 240 colour 16×16 shape images (no labels), shared by the workers (its
+    path keys the feature network trained on it)."""
     from .folders import write_shape_folder
 
-    return write_shape_folder(tmp_path_factory.mktemp("data") / "shapes", 240, 16, seed=1)
+    return built_once(shared_dir, "shape-data", lambda folder: write_shape_folder(
+        folder / "shapes", 240, 16, seed=1)) / "shapes"
 
 
 @pytest.fixture(scope="session")
-def class_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def class_folder(shared_dir: Path) -> Path:
     """240 colour 16×16 shape images, one sub-folder per shape (four classes)."""
     from .folders import write_shape_folder
 
-    return write_shape_folder(tmp_path_factory.mktemp("data") / "labelled", 240, 16, seed=2, classes=True)
+    return built_once(shared_dir, "labelled-data", lambda folder: write_shape_folder(
+        folder / "labelled", 240, 16, seed=2, classes=True)) / "labelled"
 
 
 #: Quick training of the contrastive network for tests (users get 600 steps).
@@ -83,4 +92,5 @@ def colour_space(colour_folder: Path, metrics_cache: Path) -> FeatureSpace:
     """The colour folder's contrastive feature space, quickly trained, in the session cache."""
     from genzoo.metrics import feature_space
 
-    return feature_space(colour_folder, cache_dir=metrics_cache, steps=CONTRASTIVE_STEPS)
+    with FileLock(str(metrics_cache / "colour-space.lock")):
+        return feature_space(colour_folder, cache_dir=metrics_cache, steps=CONTRASTIVE_STEPS)

@@ -175,7 +175,7 @@ def test_eval_with_inception_but_without_torch_fidelity_says_what_to_install(use
     checkpoint = tmp_path / "vae.pt"
     genzoo.build("vae", hidden_dim=32).save(checkpoint)
     result = CliRunner().invoke(main, ["eval", str(checkpoint), "--features", "inception"])
-    assert result.exit_code == 2 and "pip install 'torchmetrics[image]'" in result.output
+    assert result.exit_code == 2 and 'pip install "genzoo[pretrained]"' in result.output
     assert not (tmp_path / "eval.json").exists()
 
 
