@@ -88,15 +88,16 @@ def plugin_names(name: str) -> PluginNames:
 def name_clashes(names: PluginNames) -> list[str]:
     """What is already installed under one of the names a new plugin would take.
 
-    A new package must not shadow an installed one: installing a second ``genzoo_vae`` would
-    replace the built-in VAE's package, and a second model or plugin named ``vae`` would make
-    genzoo refuse both (:class:`genzoo.DuplicateModelError`).
+    A new package must not shadow an installed one: a second ``genzoo_NAME`` package would
+    replace the installed plugin's package of that name (the built-in VAE's, for ``vae``), and
+    a second model or plugin named ``NAME`` would make genzoo refuse both
+    (:class:`genzoo.DuplicateModelError`).
 
     Args:
         names: The names of the plugin to be written (from :func:`plugin_names`).
 
     Returns:
-        One phrase per clash (``"the package genzoo_vae is already importable (from ...)"``),
+        One phrase per clash (``"the package genzoo_NAME is already importable (from ...)"``),
         checking the import package, the distribution, the registered models and the plugins'
         entry-point names; empty when every name is free.
     """

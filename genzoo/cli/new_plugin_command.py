@@ -31,7 +31,7 @@ def new_plugin(name: str, directory: Path | None, force: bool) -> None:
 
     NAME is lowercase letters and digits in words joined by '-' or '_' (my-model); it becomes
     the model's name, the distribution genzoo-NAME and the package genzoo_NAME, none of which
-    may be installed already (vae is refused: genzoo_vae is the built-in VAE's package).
+    may be installed already (vae is refused: its package is the built-in VAE's).
     DIRECTORY defaults to ./genzoo-NAME. The package has the entry point, a small working
     model, its losses and a test that builds, fits, samples, saves and loads it.
     """

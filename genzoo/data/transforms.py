@@ -35,23 +35,22 @@ def check_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
         raise DataError(
             f"size must be a positive int or a (height, width) pair of positive ints, got {size!r}."
         )
-    if hw[0] * hw[1] > MAX_PIXELS:  # what genzoo refuses to decode, it does not make either
+    limit = _max_pixels()
+    if hw[0] * hw[1] > limit:  # what genzoo refuses to decode, it does not make either
         raise DataError(
             f"size {hw[0]}x{hw[1]} is {hw[0] * hw[1]:,} pixels an image, more than the "
-            f"{MAX_PIXELS:,} genzoo decodes or makes (PIL's decompression-bomb limit); pick a "
+            f"{limit:,} genzoo decodes or makes (PIL's decompression-bomb limit); pick a "
             f"smaller size (--image-size), e.g. 64 or 256."
         )
     return hw  # type: ignore[return-value]
 
 
 def _max_pixels() -> int:
+    """The most pixels one image may have after resizing: as many as genzoo decodes (PIL's
+    decompression-bomb limit, read when asked so that importing genzoo.data imports no PIL)."""
     from PIL import Image
 
     return int(Image.MAX_IMAGE_PIXELS or 2**31)
-
-
-#: The most pixels one image may have after resizing: as many as genzoo decodes.
-MAX_PIXELS = _max_pixels()
 
 
 def convert_channels(images: torch.Tensor, channels: int | None) -> torch.Tensor:
