@@ -16,7 +16,8 @@ from .runner import FitResult, World, resolve_device
 from .runner.runfolder import RunFolder
 
 __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NOT_RECORDED",
-           "run_settings", "settings_conflicts", "run_data", "may_change_on_resume", "check_labels"]
+           "run_settings", "settings_conflicts", "run_data", "may_change_on_resume", "check_labels",
+           "portable_data"]
 
 #: The options a resumed run may change: they leave the model and the data order alone (so do
 #: the intervals of logs, grids and checkpoints, every option named ``*_every*``).
@@ -155,8 +156,20 @@ class _RunSettingsFile:
         # --set values arrive as strings; write them back parsed to the model's field types
         config = getattr(model, "config", None)
         typed = {k: getattr(config, k, v) for k, v in self.spec.config.items()}
-        text = spec_to_toml(replace(self.spec, config=typed))
+        text = spec_to_toml(replace(self.spec, config=typed, data=portable_data(self.spec.data),
+                                    data_root=_absolute(self.spec.data_root)))
         (self.out / "train.toml").write_text(text, encoding="utf-8")
+
+
+def portable_data(data: str) -> str:
+    """``data`` as ``train.toml`` records it: a folder of images as its absolute path (so that
+    ``--resume`` and ``genzoo eval`` find it from any directory), a data set name as it is."""
+    path = Path(data).expanduser()
+    return str(path.resolve()) if path.is_dir() else data
+
+
+def _absolute(folder: str | None) -> str | None:
+    return None if folder is None else str(Path(folder).expanduser().resolve())
 
 
 def check_labels(images: Any, model: Any, name: str) -> None:
