@@ -13,6 +13,7 @@ from .errors import ConfigError, GenzooError, PluginError
 from .memory import format_bytes, physical_memory
 from .plugins import registry
 from .registry import BrokenPlugin, ModelInfo
+from .sampling import check_sampling_options
 
 __all__ = ["build", "list_models", "model_infos", "broken_plugins", "registry_name_of"]
 
@@ -58,6 +59,7 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
     if model is None:
         raise PluginError(f"the factory of model {name!r} from {info.origin} returned None")
     _refuse_non_finite(name, model)
+    check_sampling_options(getattr(model, "config", None), f"cannot build {name!r}")
     _check_optimizers(name, model)
     try:
         model.registry_name = name

@@ -44,6 +44,7 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
     from ..latent import class_count
     from ..protocols import IterativeGenerator
     from ..memory import check_sample_size
+    from ..sampling import check_sampling_steps, finite_images
     from ..runner import resolve_device
     from . import model_name
 
@@ -87,10 +88,11 @@ def sample(checkpoint: Path, count: int, output: Path, seed: int, device: str, n
             raise click.BadParameter(f"{model_name(model)} samples in one step; --steps is for "
                                      "models that sample in steps (diffusion, flow matching)",
                                      param_hint="--steps")
-        options["steps"] = steps
+        options["steps"] = check_sampling_steps(model, steps, option="--steps")
     if labels:
         options["labels"] = torch.tensor(labels)[torch.arange(count) % len(labels)]
-    images = model.sample(count, seed=seed, **options).cpu()
+    images = finite_images(model.sample(count, seed=seed, **options).cpu(),
+                           f"samples of {model_name(model)}")
     if is_grid:
         output.parent.mkdir(parents=True, exist_ok=True)
         save_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))

@@ -22,7 +22,8 @@ from genzoo.model import GenerativeModel, eval_mode
 from genzoo.nn import UNet, check_unet_options, class_labels, drop_labels, guided
 from genzoo.optim import adam
 from genzoo.protocols import Batch, StepContext
-from genzoo.sampling import generate_in_chunks, sampling_option, sampling_progress
+from genzoo.sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, generate_in_chunks,
+                             sampling_option, sampling_progress)
 
 from .samplers import SAMPLERS, sampling_timesteps
 from .schedule import NoiseSchedule, Prediction
@@ -74,8 +75,8 @@ class DiffusionConfig:
     schedule: Literal["cosine", "linear"] = "cosine"
     prediction: Prediction = "v"
     sampler: SamplerName = sampling_option("ddim")
-    sample_steps: int = sampling_option(20)
-    guidance: float = sampling_option(1.0)
+    sample_steps: int = sampling_option(20, minimum=1, maximum=MAX_SAMPLING_STEPS)
+    guidance: float = sampling_option(1.0, minimum=0.0, maximum=100.0)
     clip_denoised: bool = sampling_option(True)
     lr: float = 1e-3
 
@@ -241,9 +242,13 @@ class Diffusion(GenerativeModel):
 
         Raises:
             ValueError: ``n`` or ``chunk`` is not positive, or see :meth:`generate`.
+            ConfigError: ``steps`` is not a step count the model can take
+                (:func:`genzoo.sampling.check_sampling_steps`).
         """
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
+        if steps is not None:
+            check_sampling_steps(self, steps)
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
         with eval_mode(self):
