@@ -35,11 +35,14 @@ def working_directory(folder: Path) -> Iterator[None]:
 def run_case(case: Case, tmp_path: Path, fixtures: dict[str, Any],
              monkeypatch: pytest.MonkeyPatch) -> None:
     """Set ``case`` up in ``tmp_path`` (also the working directory), run its command and check
-    what must happen: a one-line user error with the words it must say, or success."""
+    what must happen: a one-line user error with the words it must say, or success.
+
+    ``case.setup`` gets ``tmp_path`` and ``fixtures`` with ``monkeypatch`` added.
+    """
     monkeypatch.chdir(tmp_path)
     values: dict[str, Any] = {"tmp": tmp_path}
     if case.setup is not None:
-        values.update(case.setup(tmp_path, fixtures) or {})
+        values.update(case.setup(tmp_path, {**fixtures, "monkeypatch": monkeypatch}) or {})
     for name, value in case.env.items():
         monkeypatch.setenv(name, fill((value,), values)[0])
     result = invoke(*fill(case.argv, values))
