@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .errors import ConfigError, GenzooError, PluginError
-from .memory import format_bytes, physical_memory
+from .memory import format_bytes, memory_limit, training_memory
 from .plugins import registry
 from .registry import BrokenPlugin, ModelInfo
 from .sampling import check_sampling_options
@@ -101,7 +101,9 @@ def _check_optimizers(name: str, model: Any) -> None:
 
 
 def check_model_size(name: str, factory: Callable[..., Any], config: dict[str, Any]) -> None:
-    """Refuse settings whose weights alone would not fit in this machine's memory.
+    """Refuse settings whose weights alone would not fit in the memory this process may use
+    (:func:`genzoo.memory.memory_limit`: physical memory, cgroup and ``ulimit -v`` limits).
+    Training needs several times more; the runner checks that before the first step.
 
     When a setting is a large number (over 2048), the model is first built on PyTorch's
     ``meta`` device, which allocates nothing, to count its parameters. A factory that cannot
@@ -122,14 +124,14 @@ def check_model_size(name: str, factory: Callable[..., Any], config: dict[str, A
     except Exception:
         return  # the real build reports whatever is wrong
     weights = sum(t.numel() * t.element_size() for t in tensors)
-    memory = physical_memory()
-    if memory and weights > memory:
+    limit = memory_limit()
+    if limit is not None and weights > limit.available:
         params = sum(t.numel() for t in tensors)
         raise ConfigError(
             f"cannot build {name!r} with these settings ({_settings(config)}): it would have "
             f"{params:,} parameters, {format_bytes(weights)} of weights alone (about "
-            f"{format_bytes(4 * weights)} to train), more than this machine's "
-            f"{format_bytes(memory)} of memory; use smaller sizes"
+            f"{format_bytes(training_memory(weights))} to train), more than the "
+            f"{limit.describe()}; use smaller sizes"
         )
 
 

@@ -159,9 +159,11 @@ def finite_images(images: torch.Tensor, what: str = "samples") -> torch.Tensor:
     Raises:
         NonFiniteSamplesError: how many images have NaN or infinite pixels; nothing is saved.
     """
-    if images.is_floating_point():
-        bad = ~torch.isfinite(images.detach()).flatten(1).all(1)
-        count = int(bad.sum())
+    if images.is_floating_point() and images.numel():
+        rows = images.detach().flatten(1)
+        per_block = max(1, (1 << 20) // max(1, rows.shape[1]))  # about a million pixels a time
+        count = sum(int((~torch.isfinite(rows[i:i + per_block]).all(1)).sum())
+                    for i in range(0, rows.shape[0], per_block))
         if count:
             raise NonFiniteSamplesError(
                 f"{count} of {images.shape[0]} {what} have NaN or infinite pixels, so no image "

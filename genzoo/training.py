@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+import warnings
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +126,13 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         config = {"image_shape": images.image_shape, **spec.config}
         model = build(spec.model, seed=spec.seed, **config)
         check_labels(images, model, spec.model)
+        if spec.batch_size > len(images):
+            # a warning, not a refusal: the run is sound (each epoch is one step on every
+            # image), and a small folder with the default --batch-size 64 is common
+            warnings.warn(f"--batch-size {spec.batch_size} is larger than the {len(images):,} "
+                          f"images of {images.name}: every step trains on all of them, one step "
+                          f"an epoch; pass --batch-size {len(images)} or less to choose the "
+                          "steps", stacklevel=2)
         device = resolve_device(spec.device, world.local_rank if world.size > 1 else None)
         # a set held in memory moves to the device once if it fits there; a streamed one sends
         # each batch as it is decoded
