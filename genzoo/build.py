@@ -10,9 +10,10 @@ from typing import Any
 import torch
 
 from .errors import ConfigError, GenzooError, PluginError
-from .memory import format_bytes, physical_memory
+from .memory import format_bytes, memory_limit, training_memory
 from .plugins import registry
 from .registry import BrokenPlugin, ModelInfo
+from .sampling import check_sampling_options
 
 __all__ = ["build", "list_models", "model_infos", "broken_plugins", "registry_name_of"]
 
@@ -58,6 +59,7 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
     if model is None:
         raise PluginError(f"the factory of model {name!r} from {info.origin} returned None")
     _refuse_non_finite(name, model)
+    check_sampling_options(getattr(model, "config", None), f"cannot build {name!r}")
     _check_optimizers(name, model)
     try:
         model.registry_name = name
@@ -99,7 +101,9 @@ def _check_optimizers(name: str, model: Any) -> None:
 
 
 def check_model_size(name: str, factory: Callable[..., Any], config: dict[str, Any]) -> None:
-    """Refuse settings whose weights alone would not fit in this machine's memory.
+    """Refuse settings whose weights alone would not fit in the memory this process may use
+    (:func:`genzoo.memory.memory_limit`: physical memory, cgroup and ``ulimit -v`` limits).
+    Training needs several times more; the runner checks that before the first step.
 
     When a setting is a large number (over 2048), the model is first built on PyTorch's
     ``meta`` device, which allocates nothing, to count its parameters. A factory that cannot
@@ -120,14 +124,14 @@ def check_model_size(name: str, factory: Callable[..., Any], config: dict[str, A
     except Exception:
         return  # the real build reports whatever is wrong
     weights = sum(t.numel() * t.element_size() for t in tensors)
-    memory = physical_memory()
-    if memory and weights > memory:
+    limit = memory_limit()
+    if limit is not None and weights > limit.available:
         params = sum(t.numel() for t in tensors)
         raise ConfigError(
             f"cannot build {name!r} with these settings ({_settings(config)}): it would have "
             f"{params:,} parameters, {format_bytes(weights)} of weights alone (about "
-            f"{format_bytes(4 * weights)} to train), more than this machine's "
-            f"{format_bytes(memory)} of memory; use smaller sizes"
+            f"{format_bytes(training_memory(weights))} to train), more than the "
+            f"{limit.describe()}; use smaller sizes"
         )
 
 

@@ -81,12 +81,13 @@ class GenerativeModel(nn.Module):
 
         Raises:
             ConfigError: a field is not a sampling option (it would change what the trained
-                weights mean), or a value does not fit it.
+                weights mean), or a value does not fit it: the wrong type, not a finite number,
+                or outside the option's bounds (see :func:`genzoo.sampling.check_sampling_options`).
         """
         if not values:
             return
         from .errors import ConfigError
-        from .sampling import sampling_fields
+        from .sampling import check_sampling_options, sampling_fields
 
         allowed = sampling_fields(self.config)
         owner = f"model {self.registry_name or type(self).__name__!r}"
@@ -98,8 +99,9 @@ class GenerativeModel(nn.Module):
                     f"{owner}: {key!r} is {kind}, which a trained model cannot change; only "
                     f"sampling options can (this model's: {choices})"
                 )
-        self.config = resolve_config(self.Config, {**config_to_dict(self.config), **values},
-                                     owner=owner)
+        config = resolve_config(self.Config, {**config_to_dict(self.config), **values}, owner=owner)
+        check_sampling_options(config, owner)
+        self.config = config
 
     # -- sampling -----------------------------------------------------------------------------
     #
@@ -136,8 +138,10 @@ class GenerativeModel(nn.Module):
                     "generate, or override sample")
         extra: dict[str, Any] = {}
         if isinstance(self, IterativeGenerator):
-            if steps is not None and (isinstance(steps, bool) or steps < 1):
-                raise ValueError(f"steps must be a positive number of sampling steps, got {steps}")
+            if steps is not None:
+                from .sampling import check_sampling_steps
+
+                check_sampling_steps(self, steps)
             extra["steps"] = steps or self.sampling_steps
         elif steps is not None:
             raise ValueError(f"{type(self).__name__} samples in one step; steps= is for models "

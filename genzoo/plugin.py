@@ -33,7 +33,8 @@ The names, each linked to its documentation where genzoo defines it:
   :class:`~genzoo.OptimizerSpec`, :func:`~genzoo.runner.ema.ema_decay`,
   :func:`~genzoo.runner.ema.lerp_towards`;
 * sampling: :func:`~genzoo.sampling.sampling_option`, :func:`~genzoo.sampling.sampling_progress`,
-  :func:`~genzoo.sampling.generate_in_chunks`;
+  :func:`~genzoo.sampling.generate_in_chunks`, :func:`~genzoo.sampling.check_sampling_steps`,
+  :data:`~genzoo.sampling.MAX_SAMPLING_STEPS`;
 * class labels: :func:`~genzoo.latent.batch_labels`, :func:`~genzoo.latent.cycle_labels`,
   :func:`~genzoo.latent.one_hot`;
 * shared networks: :class:`~genzoo.nn.UNet`, :func:`~genzoo.nn.check_unet_options`,
@@ -70,7 +71,8 @@ from .protocols import (
     Trainer,
 )
 from .runner.ema import ema_decay, lerp_towards
-from .sampling import generate_in_chunks, sampling_option, sampling_progress
+from .sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, generate_in_chunks, sampling_option,
+                       sampling_progress)
 from .shapes import conv_plan
 
 __all__ = [
@@ -96,6 +98,8 @@ __all__ = [
     "sampling_option",
     "sampling_progress",
     "generate_in_chunks",
+    "check_sampling_steps",
+    "MAX_SAMPLING_STEPS",
     # class labels
     "batch_labels",
     "cycle_labels",

@@ -6,26 +6,47 @@ trains (a temperature, a number of steps, a sampler, a guidance scale). Such fie
 changed when a trained model is loaded (``genzoo.load(path, temperature=0.7)``,
 ``genzoo sample CKPT --set temperature=0.7``) and do not stop a run from resuming; every other
 field is fixed by training.
+
+Sampling options are checked like training settings: a number must be finite and inside the
+bounds its :func:`sampling_option` gives (:func:`check_sampling_options`), and a step count
+asked for at sampling time is checked as the model's ``sample_steps`` would be
+(:func:`check_sampling_steps`). Images with NaN or infinite pixels are never turned into image
+files (:func:`finite_images`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import torch
 
+from .errors import ConfigError, GenzooError
+
 __all__ = ["sampling_option", "sampling_fields", "sampling_progress", "generate_in_chunks",
-           "CPU_SAMPLE_CHUNK"]
+           "CPU_SAMPLE_CHUNK", "MAX_SAMPLING_STEPS", "check_sampling_options",
+           "check_sampling_steps", "finite_images", "NonFiniteSamplesError"]
 
 T = TypeVar("T")
 
 _METADATA_KEY = "genzoo.sampling"
+_BOUNDS_KEY = "genzoo.sampling.bounds"
+
+#: The most steps a model that samples in steps may be asked for when its ``sample_steps``
+#: option gives no bound of its own: far beyond any useful count (a few hundred at most), and
+#: a bound, so that a typo's extra zeros are an error rather than hours of sampling.
+MAX_SAMPLING_STEPS = 10_000
 
 
-def sampling_option(default: Any, **field_options: Any) -> Any:
+class NonFiniteSamplesError(GenzooError, FloatingPointError):
+    """A model's samples have NaN or infinite pixels (nothing is saved from them)."""
+
+
+def sampling_option(default: Any, *, minimum: float | None = None, maximum: float | None = None,
+                    **field_options: Any) -> Any:
     """A dataclass field for a model config that affects only sampling.
 
     Use it in a config dataclass in place of a plain default::
@@ -33,14 +54,123 @@ def sampling_option(default: Any, **field_options: Any) -> Any:
         @dataclass(frozen=True)
         class MyConfig:
             image_shape: tuple[int, int, int] = (1, 28, 28)
-            temperature: float = genzoo.sampling.sampling_option(1.0)
+            temperature: float = genzoo.sampling.sampling_option(1.0, minimum=0.0, maximum=100.0)
+
+    A number in such a field must be finite, and within ``[minimum, maximum]`` where these are
+    given; :func:`check_sampling_options` enforces it when the model is built and whenever a
+    sampling option changes (``genzoo.load(path, **overrides)``, ``genzoo sample --set``).
 
     Args:
         default: The field's default value.
+        minimum: The smallest value allowed (``None``: no lower bound).
+        maximum: The largest value allowed (``None``: no upper bound).
         **field_options: Further arguments of :func:`dataclasses.field`.
     """
-    metadata = {**field_options.pop("metadata", {}), _METADATA_KEY: True}
+    metadata = {**field_options.pop("metadata", {}), _METADATA_KEY: True,
+                _BOUNDS_KEY: (minimum, maximum)}
     return dataclasses.field(default=default, metadata=metadata, **field_options)
+
+
+def check_sampling_options(config: Any, owner: str = "model") -> None:
+    """Refuse sampling options that are not finite numbers or lie outside their bounds.
+
+    Args:
+        config: A model config dataclass.
+        owner: Who the config belongs to, for the message (``"model 'vae'"``).
+
+    Raises:
+        ConfigError: naming the option, its value and what it must be.
+    """
+    if not dataclasses.is_dataclass(config):
+        return
+    for f in dataclasses.fields(config):
+        if not f.metadata.get(_METADATA_KEY):
+            continue
+        value = getattr(config, f.name)
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        for item in values:
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                continue
+            if not math.isfinite(item):
+                raise ConfigError(f"{owner}: the sampling option {f.name} must be a finite "
+                                  f"number, got {value!r}")
+            low, high = f.metadata.get(_BOUNDS_KEY, (None, None))
+            if (low is not None and item < low) or (high is not None and item > high):
+                raise ConfigError(f"{owner}: the sampling option {f.name} must be "
+                                  f"{_bounds(low, high)}, got {value!r}")
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def check_sampling_steps(model: Any, steps: Any, *, option: str = "steps") -> int:
+    """Check a step count asked for at sampling time as the model's own would be.
+
+    For a model whose config has the sampling option ``sample_steps``, ``steps`` is checked
+    exactly as ``sample_steps=steps`` would be (its bounds and the config's own checks: a
+    diffusion model cannot take more steps than it was trained with); otherwise it must be
+    between 1 and :data:`MAX_SAMPLING_STEPS`.
+
+    Args:
+        model: The model to sample.
+        steps: The step count asked for.
+        option: How the caller names it, for the message (``"--steps"``).
+
+    Returns:
+        ``steps``.
+
+    Raises:
+        ConfigError: ``steps`` is not a whole number the model can take, and why.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"{option} must be a positive number of sampling steps (a whole number), "
+                          f"got {steps!r}")
+    config = getattr(model, "config", None)
+    if "sample_steps" in sampling_fields(config):
+        from .config import config_to_dict, resolve_config
+
+        try:
+            changed = resolve_config(type(config), {**config_to_dict(config), "sample_steps": steps})
+            check_sampling_options(changed)
+        except ConfigError as err:
+            reason = str(err).split(": ", 1)[-1]
+            raise ConfigError(f"{option} {steps} is more than this model can take ({reason}); "
+                              f"take fewer steps") from None
+    elif steps > MAX_SAMPLING_STEPS:
+        raise ConfigError(f"{option} {steps} is more than the {MAX_SAMPLING_STEPS:,} sampling steps "
+                          "genzoo allows; take fewer steps")
+    return steps
+
+
+def finite_images(images: torch.Tensor, what: str = "samples") -> torch.Tensor:
+    """``images`` if every pixel is a finite number; the one place samples are checked before
+    they become image files (a NaN pixel would be saved as black without a word).
+
+    Args:
+        images: ``N×C×H×W`` images.
+        what: What they are, for the message (``"samples of vae"``).
+
+    Returns:
+        ``images``, unchanged.
+
+    Raises:
+        NonFiniteSamplesError: how many images have NaN or infinite pixels; nothing is saved.
+    """
+    if images.is_floating_point() and images.numel():
+        rows = images.detach().flatten(1)
+        per_block = max(1, (1 << 20) // max(1, rows.shape[1]))  # about a million pixels a time
+        count = sum(int((~torch.isfinite(rows[i:i + per_block]).all(1)).sum())
+                    for i in range(0, rows.shape[0], per_block))
+        if count:
+            raise NonFiniteSamplesError(
+                f"{count} of {images.shape[0]} {what} have NaN or infinite pixels, so no image "
+                "was saved; check the sampling options (--set, steps, guidance, temperature) or "
+                "the checkpoint"
+            )
+    return images
 
 
 def sampling_fields(config: Any) -> frozenset[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+import warnings
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +17,8 @@ from .runner import FitResult, World, resolve_device
 from .runner.runfolder import RunFolder
 
 __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NOT_RECORDED",
-           "run_settings", "settings_conflicts", "run_data", "may_change_on_resume", "check_labels"]
+           "run_settings", "settings_conflicts", "run_data", "may_change_on_resume", "check_labels",
+           "portable_data"]
 
 #: The options a resumed run may change: they leave the model and the data order alone (so do
 #: the intervals of logs, grids and checkpoints, every option named ``*_every*``).
@@ -129,6 +131,13 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         config = {"image_shape": images.image_shape, **spec.config}
         model = build(spec.model, seed=spec.seed, **config)
         check_labels(images, model, spec.model)
+        if spec.batch_size > len(images):
+            # a warning, not a refusal: the run is sound (each epoch is one step on every
+            # image), and a small folder with the default --batch-size 64 is common
+            warnings.warn(f"--batch-size {spec.batch_size} is larger than the {len(images):,} "
+                          f"images of {images.name}: every step trains on all of them, one step "
+                          f"an epoch; pass --batch-size {len(images)} or less to choose the "
+                          "steps", stacklevel=2)
         device = resolve_device(spec.device, world.local_rank if world.size > 1 else None)
         # a set held in memory moves to the device once if it fits there; a streamed one sends
         # each batch as it is decoded
@@ -160,8 +169,20 @@ class _RunSettingsFile:
         # --set values arrive as strings; write them back parsed to the model's field types
         config = getattr(model, "config", None)
         typed = {k: getattr(config, k, v) for k, v in self.spec.config.items()}
-        text = spec_to_toml(replace(self.spec, config=typed))
+        text = spec_to_toml(replace(self.spec, config=typed, data=portable_data(self.spec.data),
+                                    data_root=_absolute(self.spec.data_root)))
         (self.out / "train.toml").write_text(text, encoding="utf-8")
+
+
+def portable_data(data: str) -> str:
+    """``data`` as ``train.toml`` records it: a folder of images as its absolute path (so that
+    ``--resume`` and ``genzoo eval`` find it from any directory), a data set name as it is."""
+    path = Path(data).expanduser()
+    return str(path.resolve()) if path.is_dir() else data
+
+
+def _absolute(folder: str | None) -> str | None:
+    return None if folder is None else str(Path(folder).expanduser().resolve())
 
 
 def check_labels(images: Any, model: Any, name: str) -> None:

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
+
+from ..errors import GenzooError
 
 _EPILOG = """\b
 Examples:
@@ -72,7 +75,8 @@ results' protocol cards differ (the results are not comparable).
                    "equal, else the settings that differ (exit status 1).")
 @click.option("--likelihood-samples", type=click.IntRange(1), default=1, show_default=True,
               help="Samples of a stochastic likelihood bound (a VAE's importance-weighted bound; "
-                   "1 is its ELBO). Exact likelihoods ignore it.")
+                   "1 is its ELBO; at most 10,000: each costs a decoder pass per image). Exact "
+                   "likelihoods ignore it.")
 def evaluate(checkpoint: Path | None, data: str | None, features: str, count: int, seed: int,
              json_value: str | None, force: bool, data_root: Path | None, download: bool, device: str,
              batch_size: int, sample_block: int, resamples: int, level: float,
@@ -110,6 +114,13 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
 
     from ..training import run_data
 
+    from ..metrics.likelihood import MAX_LIKELIHOOD_SAMPLES
+
+    if likelihood_samples > MAX_LIKELIHOOD_SAMPLES:  # refused before the long part
+        raise click.BadParameter(
+            f"{likelihood_samples:,} samples per image would take a decoder pass each; use at "
+            f"most {MAX_LIKELIHOOD_SAMPLES:,} (100 is the usual choice)",
+            param_hint="--likelihood-samples")
     data, data_root = run_data(checkpoint, data, data_root)
     target = resolve_device(device)
     from ..metrics import FEATURE_KINDS, PRETRAINED, require_pretrained
@@ -121,11 +132,14 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
         require_pretrained(features, weights)  # fail before the long part
     model = load(checkpoint, device=target)
     name = model_name(model)
-    space = feature_space(data, features, root=data_root, download=download, device=target,
-                          weights=weights, log=lambda line: click.echo(line, err=True))
-    metrics = evaluate_model(model, data=data, n=count, root=data_root, seed=seed,
-                             batch_size=batch_size, sample_block=sample_block, space=space,
-                             download=download, bootstrap=Bootstrap(resamples, level, seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _show_warning  # one "Warning: ..." line each
+        space = feature_space(data, features, root=data_root, download=download, device=target,
+                              weights=weights, log=lambda line: click.echo(line, err=True))
+        metrics = evaluate_model(model, data=data, n=count, root=data_root, seed=seed,
+                                 batch_size=batch_size, sample_block=sample_block, space=space,
+                                 download=download, bootstrap=Bootstrap(resamples, level, seed))
     record: dict[str, Any] = {"checkpoint": str(checkpoint), "model": name, **metrics.as_dict(),
                               "environment": _environment(target)}
     if space.test_accuracy is not None:
@@ -137,13 +151,28 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
                 if space.test_accuracy is not None else "")
     click.echo(f"(real-data floor: {metrics.card.floor_n} real images of the "
                f"{metrics.card.data['floor_split']} scored the same way{accuracy})")
-    record["bits_per_dim"] = _bits_per_dim(model, name, data, data_root, download, seed,
-                                           batch_size, likelihood_samples)
-    click.echo(format_card(metrics))
     check_output_file(out, EVAL_RESULT, force=force, option="--json")  # written meanwhile?
+    _write(out, record)  # what is computed is kept, whatever happens to bits/dim
+    try:
+        record["bits_per_dim"] = _bits_per_dim(model, name, data, data_root, download, seed,
+                                               batch_size, likelihood_samples)
+    except GenzooError as err:  # the other metrics stand; say which one failed and why
+        click.echo(f"{'bits/dim ↓':<18}  {'failed':>10}  (see the warning)")
+        click.echo(f"Warning: bits/dim was not computed: {err}", err=True)
+        record["bits_per_dim"] = {"error": str(err)}
+    click.echo(format_card(metrics))
+    _write(out, record)
+    click.echo(f"wrote {out}")
+
+
+def _write(out: Path, record: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    click.echo(f"wrote {out}")
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    click.echo(f"Warning: {message}", err=True)
 
 
 def _bits_per_dim(model: object, name: str, data: str, root: Path | None, download: bool,

@@ -49,7 +49,8 @@ def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: i
     from ..files import SAMPLE_IMAGE, check_output_file, check_output_folder, output_path, write_sample_image
     from ..latent import class_count
     from ..protocols import IterativeGenerator
-    from ..memory import check_sample_size
+    from ..memory import OutOfMemoryError, check_sample_size, is_out_of_memory
+    from ..sampling import check_sampling_steps, finite_images
     from ..runner import resolve_device
     from . import model_name
 
@@ -81,7 +82,7 @@ def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: i
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
-    check_sample_size(model, count)
+    check_sample_size(model, count, grid=is_grid)
     classes = class_count(model)
     if labels and not classes:
         raise click.BadParameter(f"{checkpoint} holds a {model_name(model)} that is not "
@@ -100,10 +101,17 @@ def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: i
             raise click.BadParameter(f"{model_name(model)} samples in one step; --steps is for "
                                      "models that sample in steps (diffusion, flow matching)",
                                      param_hint="--steps")
-        options["steps"] = steps
+        options["steps"] = check_sampling_steps(model, steps, option="--steps")
     if labels:
         options["labels"] = torch.tensor(labels)[torch.arange(count) % len(labels)]
-    images = model.sample(count, seed=seed, **options).cpu()
+    try:
+        images = finite_images(model.sample(count, seed=seed, **options).cpu(),
+                               f"samples of {model_name(model)}")
+    except (MemoryError, RuntimeError) as err:
+        if not is_out_of_memory(err):
+            raise
+        raise OutOfMemoryError(f"sampling {count} images ran out of memory; nothing was written; "
+                               "draw fewer at a time (-n) and run again") from err
     if is_grid:
         output.parent.mkdir(parents=True, exist_ok=True)
         write_sample_image(images, output, nrow=nrow or max(1, round(math.sqrt(count))))

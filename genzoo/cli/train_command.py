@@ -172,21 +172,29 @@ def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict
         The run options and the model config to resume with (``resume`` set to the checkpoint,
         or to ``"auto"`` for a run folder without one under ``--resume auto``).
     """
+    from ..runner import LAST_CHECKPOINT
     from ..training import RESUMABLE_OPTIONS, may_change_on_resume, run_settings, settings_conflicts
 
     resume = str(given["resume"])
     folder, checkpoint = _resume_target(resume, given)
-    recorded = run_settings(folder) if folder is not None else None
     if not checkpoint.is_file():
         if resume != "auto":
             raise click.UsageError(
                 f"{folder} has no checkpoint to resume ({checkpoint} does not exist); drop "
                 "--resume to start a new run there, or pass --resume auto to resume only "
                 "when a checkpoint exists")
+        # a folder without a checkpoint holds no run yet: its train.toml (if any) is what a
+        # run that failed before its first checkpoint left, not settings to replay
         click.echo(f"No checkpoint in {folder} yet: starting a new run there.", err=True)
-        checkpoint = None  # type: ignore[assignment]
+        return {**given, "resume": "auto"}, config
+    out = given.get("out")
+    if out and checkpoint.resolve() != (Path(out) / LAST_CHECKPOINT).resolve():
+        from ..runner.runfolder import refuse_existing_run
+
+        refuse_existing_run(Path(out), foreign=resume)  # before anything else is asked for
+    recorded = run_settings(folder) if folder is not None else None
     if recorded is None:  # a checkpoint without a run folder: the options as given
-        return {**given, "resume": str(checkpoint) if checkpoint else "auto"}, config
+        return {**given, "resume": str(checkpoint)}, config
     base, base_config = recorded
     conflicts = settings_conflicts(base, base_config, given, config)
     if conflicts:
@@ -196,7 +204,7 @@ def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict
             f"keeps its model, data and seed (from {folder / 'train.toml'}); only {safe} may "
             "change. Start a new run with another --out to change the others")
     values = {**base, **{k: v for k, v in given.items() if may_change_on_resume(k)}}
-    values["resume"] = str(checkpoint) if checkpoint else "auto"
+    values["resume"] = str(checkpoint)
     values["out"] = given.get("out") or str(folder)
     return values, {**base_config, **config}
 

@@ -38,7 +38,7 @@ from .bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval
 from .cache import feature_cache_dir, feature_cache_path
 from .callback import EvaluateEvery
 from .card import ProtocolCard, card_differences
-from .errors import FeatureCacheWarning, MetricsError
+from .errors import FeatureCacheWarning, MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data
 from .evaluate import DEFAULT_N, evaluate, real_data_floor
 from .fid import fid_from_features
@@ -99,4 +99,5 @@ __all__ = [
     "markdown_table",
     "MetricsError",
     "FeatureCacheWarning",
+    "SampleCountWarning",
 ]

@@ -21,7 +21,7 @@ from ..checkpoint import write_checkpoint
 from .errors import FeatureCacheWarning
 
 __all__ = ["CACHE_FORMAT", "CACHE_VERSION", "feature_cache_dir", "feature_cache_path", "read_cache",
-           "write_cache", "warn_unusable"]
+           "write_cache", "warn_unusable", "cache_write_problem", "keep_or_warn", "warn_unwritable"]
 
 CACHE_FORMAT = "genzoo-feature-space"
 #: Bumped when the networks, their training or the cached contents change; part of the file name.
@@ -74,6 +74,42 @@ def read_cache(path: Path) -> dict[str, Any] | None:
 def write_cache(path: Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically (a crash leaves the previous file intact)."""
     return write_checkpoint(payload, path)
+
+
+def cache_write_problem(folder: Path) -> str | None:
+    """Why feature networks cannot be cached in ``folder`` (created if needed), or ``None``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".genzoo-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        return f"{err.filename or folder}: {err.strerror or err}"
+    return None
+
+
+def keep_or_warn(path: Path, payload: dict[str, Any]) -> bool:
+    """Write a cache file; when it cannot be written, warn (naming the setting that moves the
+    cache) and go on: what was computed is used all the same, just not kept.
+
+    Returns:
+        Whether the file was written.
+    """
+    try:
+        write_cache(path, payload)
+    except OSError as err:
+        warn_unwritable(path.parent, f"{err.filename or path}: {err.strerror or err}")
+        return False
+    return True
+
+
+def warn_unwritable(folder: Path, reason: str) -> None:
+    """Warn that feature networks cannot be cached in ``folder`` for ``reason``."""
+    warnings.warn(
+        f"cannot write the feature network cache {folder} ({reason}): what is computed now is "
+        "used for this evaluation but not kept, so the next one trains it again; set "
+        "XDG_CACHE_HOME to a writable folder (feature networks go to "
+        "$XDG_CACHE_HOME/genzoo/features; cache_dir= in Python)", FeatureCacheWarning, stacklevel=3)
 
 
 def warn_unusable(path: Path, reason: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import GenzooError
 
-__all__ = ["MetricsError", "FeatureCacheWarning"]
+__all__ = ["MetricsError", "FeatureCacheWarning", "SampleCountWarning"]
 
 
 class MetricsError(GenzooError, ValueError):
@@ -16,3 +16,9 @@ class MetricsError(GenzooError, ValueError):
 class FeatureCacheWarning(UserWarning):
     """A cached feature network could not be used (corrupted, or from another genzoo) and is
     being trained again."""
+
+
+class SampleCountWarning(UserWarning):
+    """More samples were asked for than the data has real images for the floor (or the
+    reference): the floor is computed on fewer images than the samples, so the two are not
+    scored at the same ``n``."""

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from ..data import ImageSet, StreamedImageSet, dataset_info, is_dataset_name, load_images, load_source
+from ..data import (DataError, ImageSet, StreamedImageSet, dataset_info, is_dataset_name, load_images,
+                    load_source)
 from .errors import MetricsError
 
 __all__ = ["EvalData", "load_eval_data", "named_data", "fingerprint", "MAX_HALF_IMAGES"]
@@ -109,7 +110,10 @@ def load_eval_data(source: str | os.PathLike[str], *, root: str | os.PathLike[st
                         reference_split=f"{name} test split{test_words}",
                         floor_split=f"{name} {split} split{train_words}, a fixed random subset (seed 0)",
                         fingerprint=fingerprint(train, test), key=named_key(named))
-    images = load_source(text, root=root)
+    try:
+        images = load_source(text, root=root)
+    except DataError as err:
+        raise _in_eval_words(err) from None
     if not isinstance(images, ImageSet):
         images = images.load()
     if len(images) < 16:
@@ -126,6 +130,18 @@ def load_eval_data(source: str | os.PathLike[str], *, root: str | os.PathLike[st
                     reference_split=f"folder {images.name}: a fixed random half (seed 0)",
                     floor_split=f"folder {images.name}: the other half, a fixed random subset (seed 0)",
                     fingerprint=digest, key=f"{safe}-{digest[:12]}")
+
+
+def _in_eval_words(err: DataError) -> DataError:
+    """``err`` with advice that fits ``genzoo eval``, which takes the data as it is: it has no
+    option to resize a folder whose images differ in size (training's ``--image-size``)."""
+    text = str(err)
+    cut = text.find(" Pass size=N")
+    if cut < 0 or "differ in size" not in text:
+        return err
+    return DataError(f"{text[:cut]} An evaluation compares the samples with the images as they "
+                     "are, so they must all have one size: resize the files to one size (the "
+                     "one the model was trained at, say), or evaluate against another folder.")
 
 
 def named_data(source: str | os.PathLike[str]) -> tuple[str, str, bool] | None:

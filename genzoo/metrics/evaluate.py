@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..extras import require
 from ..latent import class_count
 from .bootstrap import Bootstrap
 from .card import ProtocolCard
-from .errors import MetricsError
+from .errors import MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data, named_data
 from .space import FeatureSpace
 from .results import Metrics, Scores
@@ -86,6 +87,10 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
     Returns:
         The scores and the real-data floor, each with intervals, and the protocol card.
 
+    Warns:
+        SampleCountWarning: ``n`` is larger than the data's floor half or its reference: the
+            floor is then scored on fewer real images than the samples.
+
     Raises:
         MetricsError: the images' channels do not match the data's, their values are out of
             range, ``n`` is too small, the input is neither a model nor a tensor, or the
@@ -128,6 +133,14 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
     scores = score_features(sample_features, probs, space, k=k, bootstrap=bootstrap)
     floor, floor_n = real_data_floor(space, count, real_data, batch_size=batch_size, k=k,
                                      bootstrap=bootstrap)
+    references = int(space.reference.shape[0])
+    if floor_n < count or references < count:
+        warnings.warn(
+            f"n={count} samples, but {space.data['name']} has only {floor_n} real images for the "
+            f"floor and {references} reference images: the floor is scored on {floor_n} images, "
+            f"not {count}, so the model and the floor are not measured at the same n; use "
+            f"n={min(floor_n, references)} (-n {min(floor_n, references)}) or more data",
+            SampleCountWarning, stacklevel=2)
     card = ProtocolCard(n=count, floor_n=floor_n, data=space.data, samples=samples,
                         features=space.card(), metrics=_metric_settings(k), bootstrap=bootstrap.card(),
                         software=_software())

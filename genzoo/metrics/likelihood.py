@@ -33,11 +33,17 @@ from ..density import bits_per_dim, dequantize
 from ..hookspecs import hookimpl
 from ..model import eval_mode
 from ..protocols import DensityModel
+from ..sampling import sampling_progress
 from .errors import MetricsError
 from .sampling import check_model_shape, device_of, fixed_subset
 
 __all__ = ["DEQUANTIZATION", "LikelihoodScore", "LikelihoodEvery", "bits_per_dim", "dequantize",
-           "evaluate_likelihood", "has_likelihood", "test_images"]
+           "evaluate_likelihood", "has_likelihood", "test_images", "MAX_LIKELIHOOD_SAMPLES"]
+
+#: The most samples per image a stochastic likelihood bound may take: each is a decoder pass
+#: per image (a VAE's importance-weighted bound), and 100 already gives the bound to three
+#: decimals; a bound, so that a typo's extra zeros are an error rather than days of scoring.
+MAX_LIKELIHOOD_SAMPLES = 10_000
 
 #: How test images are made continuous, as the output and the JSON files say it.
 DEQUANTIZATION = "uniform dequantization of 8-bit pixels: x = (k + u) / 256, u ~ U[0, 1)"
@@ -103,7 +109,8 @@ def evaluate_likelihood(model: Any, images: torch.Tensor | None = None, *, datas
         dataset: The named data set whose test split is scored (when ``images`` is ``None``).
         n: Score a fixed random subset of this many images (default: all).
         samples: Passed to the model's ``log_likelihood`` (a VAE's importance samples ``K``:
-            1 is the ELBO).
+            1 is the ELBO), at most :data:`MAX_LIKELIHOOD_SAMPLES`. A progress bar shows on a
+            terminal when scoring takes more than a second.
         seed: Seeds the dequantization noise and the model's sampling.
         batch_size: Images per batch.
         root: The data folder (see :func:`genzoo.data.data_root`).
@@ -114,11 +121,15 @@ def evaluate_likelihood(model: Any, images: torch.Tensor | None = None, *, datas
 
     Raises:
         MetricsError: the model has no ``log_likelihood``, makes images of another shape,
-            or ``n``, ``samples`` or ``batch_size`` is not a positive integer.
+            or ``n``, ``samples`` or ``batch_size`` is not a positive integer, or ``samples``
+            is above :data:`MAX_LIKELIHOOD_SAMPLES`.
     """
     for name, value in (("samples", samples), ("batch_size", batch_size), ("n", n)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise MetricsError(f"{name} must be a positive integer, got {value!r}")
+    if samples > MAX_LIKELIHOOD_SAMPLES:
+        raise MetricsError(f"samples={samples:,} would take a decoder pass per image each; use at "
+                           f"most {MAX_LIKELIHOOD_SAMPLES:,} (100 is the usual choice)")
     if not has_likelihood(model):
         raise MetricsError(
             f"{type(model).__name__} has no log_likelihood (it is not a genzoo.DensityModel), so "
@@ -136,7 +147,8 @@ def evaluate_likelihood(model: Any, images: torch.Tensor | None = None, *, datas
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
             eval_mode(model), torch.no_grad():
         torch.manual_seed(seed)
-        for start in range(0, len(images), batch_size):
+        starts = range(0, len(images), batch_size)
+        for start in sampling_progress(starts, desc="bits/dim", total=len(starts)):
             x = dequantize(images[start:start + batch_size], generator=generator).to(device)
             result = model.log_likelihood(x, samples=samples, generator=generator)
             bits.append(bits_per_dim(result.values.double().cpu(), x[0].numel()))

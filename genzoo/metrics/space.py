@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .cache import CACHE_FORMAT, CACHE_VERSION, write_cache
+from .cache import CACHE_FORMAT, CACHE_VERSION, keep_or_warn
 from .errors import MetricsError
 from .fid import FrechetReference
 from .images import RESIZE_FILTER, blockwise, check_images, prepare_images
@@ -158,8 +158,8 @@ class FeatureSpace:
     def remember_floor(self, key: str, record: Mapping[str, Any]) -> None:
         """Keep a real-data floor, in memory and in the cache file."""
         self.floors[key] = dict(record)
-        if self.path is not None:
-            write_cache(self.path, self.payload())
+        if self.path is not None and not keep_or_warn(self.path, self.payload()):
+            self.path = None  # warned once; the floors stay in memory
 
     def payload(self) -> dict[str, Any]:
         """The cache file's contents: tensors and plain values only (no weights for a pretrained

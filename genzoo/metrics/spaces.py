@@ -29,7 +29,8 @@ from typing import Any
 
 import torch
 
-from .cache import feature_cache_path, read_cache, warn_unusable, write_cache
+from .cache import (cache_write_problem, feature_cache_path, keep_or_warn, read_cache, warn_unusable,
+                    warn_unwritable)
 from .classifier_training import TrainingSettings, one_cpu_thread, train_classifier_net
 from .contrastive import ContrastiveSettings, train_contrastive_net
 from .errors import MetricsError
@@ -101,6 +102,9 @@ def feature_space(data: str | os.PathLike[str] | EvalData = "mnist", features: s
         cached = _load_cached(path, net if kind in PRETRAINED else None)
         if cached is not None:
             return cached.to(device)
+    problem = cache_write_problem(path.parent)
+    if problem is not None:  # say so before the training, which is not lost: used, not kept
+        warn_unwritable(path.parent, problem)
     if loaded is None:
         loaded = load_eval_data(data, root=root, download=download)  # type: ignore[arg-type]
     if kind in PRETRAINED:
@@ -108,8 +112,9 @@ def feature_space(data: str | os.PathLike[str] | EvalData = "mnist", features: s
                                  weights_sha256=digest)
     else:
         space = _train(kind, loaded, settings, device=device, log=log)
+    if problem is not None or not keep_or_warn(path, space.payload()):
+        return space  # no path: its floors are not written to a cache file either
     space.path = path
-    write_cache(path, space.payload())
     if log is not None:
         accuracy = f" (test accuracy {space.test_accuracy:.2%})" if space.test_accuracy is not None else ""
         log(f"cached the {loaded.name} {kind} feature network at {path}{accuracy}")

@@ -16,8 +16,10 @@ def save_sample_grid(model: Any, path: Path, n: int, seed: int) -> Path:
     """Save ``n`` samples drawn with ``seed`` (the same latents every call) as a square grid."""
     from torchvision.utils import save_image
 
-    images = model.sample(n, seed=seed)
-    save_image(images.float().cpu(), path, nrow=max(1, round(math.sqrt(n))), padding=2)
+    from ..sampling import finite_images
+
+    images = finite_images(model.sample(n, seed=seed).float().cpu(), "grid samples")
+    save_image(images, path, nrow=max(1, round(math.sqrt(n))), padding=2)
     return path
 
 
@@ -32,6 +34,9 @@ def save_reconstruction_grid(model: Any, images: torch.Tensor, path: Path) -> Pa
             recon = model.reconstruct(images).float()
     finally:
         model.train(was_training)
+    from ..sampling import finite_images
+
+    finite_images(recon, "reconstructions")
     grid = make_grid(reconstruction_rows(images.float(), recon).cpu(),
                      nrow=reconstruction_row_length(images.shape[0]), padding=2)
     save_image(grid, path)

@@ -27,6 +27,7 @@ from ..config import resolve_config
 from .._words import model_label, plural
 from ..latent import class_count
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
+from ..memory import OutOfMemoryError, check_training_memory, is_out_of_memory
 from . import dataorder
 from .device import resolve_device
 from .distributed import World
@@ -155,6 +156,10 @@ class _Run:
             self.outputs.log_stop("non-finite loss", step=err.step, loss=err.name,
                                   value=str(err.value))
             raise
+        except (MemoryError, RuntimeError) as err:
+            if not is_out_of_memory(err):
+                raise
+            self._out_of_memory(err)
         finally:
             self.progress.close()
             self.outputs.close()
@@ -168,11 +173,25 @@ class _Run:
             raise SystemExit(128 + stopped)
         return self.result
 
+    def _out_of_memory(self, err: BaseException) -> None:
+        """Stop with one line: where memory ran out, and that the last checkpoint is intact."""
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
+        self.outputs.log_stop("out of memory", error=reason)
+        last = self.result.checkpoint
+        kept = (f"the last good checkpoint {last} is intact; resume from it with smaller "
+                "settings that keep the model" if last else "no checkpoint was written yet")
+        raise OutOfMemoryError(
+            f"training ran out of memory ({reason}); {kept}; "
+            "train with a smaller --batch-size (batch_size) or smaller model sizes"
+        ) from err
+
     def _train(self) -> None:
         model, opts = self.model, self.opts
         found = find_resume(model, opts)
         if opts.seed is not None and found is None:
             seed_everything(opts.seed)
+        if self.device.type == "cpu":  # before the first step, not as a crash in the middle
+            check_training_memory(model, ema=bool(opts.ema), what=model_label(model))
         model.to(self.device)
         model.train()
         self.parallel.prepare_model(model)

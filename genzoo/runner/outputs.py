@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 from ..checkpoint import model_payload, versions, write_checkpoint
 from ..model import eval_mode
 from ..protocols import Encoder
+from ..sampling import NonFiniteSamplesError
 from .grids import save_reconstruction_grid, save_sample_grid
 from .logs import MetricsLog, TensorBoardLog
 from .options import RunOptions
@@ -108,10 +110,17 @@ class RunOutputs:
             return []
         folder = self.out / "grids"
         folder.mkdir(parents=True, exist_ok=True)
-        written = [save_sample_grid(model, folder / f"samples_{tag}.png", self.opts.grid_size,
-                                    self.opts.grid_seed)]
+        saves = [(folder / f"samples_{tag}.png",
+                  lambda path: save_sample_grid(model, path, self.opts.grid_size, self.opts.grid_seed))]
         if isinstance(model, Encoder) and real is not None:
-            written.append(save_reconstruction_grid(model, real, folder / f"reconstructions_{tag}.png"))
+            saves.append((folder / f"reconstructions_{tag}.png",
+                          lambda path: save_reconstruction_grid(model, real, path)))
+        written = []
+        for path, save in saves:
+            try:
+                written.append(save(path))
+            except NonFiniteSamplesError as err:  # the run goes on; a black grid would hide it
+                warnings.warn(f"{path.name} was not written: {err}", RuntimeWarning, stacklevel=2)
         return written
 
     def checkpoint(self, model: Any, state: dict[str, Any],

@@ -5,8 +5,10 @@ A run holds its folder for as long as it trains:
 * a **lock** (``.genzoo/lock``, an OS-level :mod:`filelock` lock the kernel drops when the
   process dies, so a killed run never leaves a stale lock behind) keeps a second run out; the
   owner's pid, host and start time sit beside it in ``.genzoo/owner.json`` for the error;
-* a folder that already **holds a run** (a checkpoint, ``train.toml``, ``run.json`` or
-  ``metrics.jsonl``) is refused unless the run resumes;
+* a folder that already **holds a run** (a checkpoint: ``checkpoints/last.pt``) is refused
+  unless the run resumes; the ``train.toml``, ``run.json`` and ``metrics.jsonl`` that a run
+  which failed before its first checkpoint left behind hold nothing to resume, and a new run
+  (or ``--resume auto``) simply starts there;
 * **temporary checkpoint files** a killed process left behind are removed: only genzoo's own
   (``.NAME.PID@HOST.*.tmp``), only of this host, and only when that process is gone;
 * a file that cannot be written (disk full, read-only, no permission) ends the run with one
@@ -32,7 +34,7 @@ from ..errors import RunFolderError
 __all__ = ["RUN_FILES", "RunFolder", "holds_run", "temp_checkpoint_prefix", "clean_stale_temps",
            "check_writable"]
 
-#: Files whose presence means a folder already holds a run.
+#: The files of a run; the first, its checkpoint, is what makes a folder hold one.
 RUN_FILES = ("checkpoints/last.pt", "train.toml", "run.json", "metrics.jsonl")
 
 _LOCK = Path(".genzoo") / "lock"
@@ -56,8 +58,15 @@ def temp_checkpoint_prefix(name: str) -> str:
 
 
 def holds_run(folder: str | os.PathLike[str]) -> list[str]:
-    """The run files (:data:`RUN_FILES`) present in ``folder``; empty when it holds no run."""
+    """The run files (:data:`RUN_FILES`) present in ``folder``; empty when it holds no run.
+
+    A folder holds a run once it has a checkpoint: without one there is nothing to resume (a
+    run that failed at its first step leaves only its settings and logs), so a corrected
+    command may start a new run there.
+    """
     folder = Path(folder)
+    if not (folder / RUN_FILES[0]).exists():
+        return []
     return [name for name in RUN_FILES if (folder / name).exists()]
 
 
@@ -125,6 +134,7 @@ class RunFolder:
         self.resume = resume is not None
         self.foreign = (resume is not None and str(resume) != "auto" and self.out is not None
                         and Path(resume).resolve() != (self.out / RUN_FILES[0]).resolve())
+        self.resume_from = None if resume is None or str(resume) == "auto" else str(resume)
         self.removed: list[Path] = []
         self._created: list[Path] = []
 
@@ -132,13 +142,13 @@ class RunFolder:
         if self.out is None:
             return self
         if not self.resume or self.foreign:
-            refuse_existing_run(self.out)
+            refuse_existing_run(self.out, self.resume_from if self.foreign else None)
         self._created = [p for p in (self.out, *self.out.parents) if not p.exists()]
         check_writable(self.out)
         acquire(self.out)
         try:
             if not self.resume or self.foreign:  # a run started in the folder meanwhile
-                refuse_existing_run(self.out)
+                refuse_existing_run(self.out, self.resume_from if self.foreign else None)
             self.removed = clean_stale_temps(self.out)
         except BaseException:
             release(self.out)
@@ -172,9 +182,22 @@ class RunFolder:
                 return
 
 
-def refuse_existing_run(out: Path) -> None:
-    """Raise :class:`RunFolderError` if ``out`` already holds a run."""
+def refuse_existing_run(out: Path, foreign: str | None = None) -> None:
+    """Raise :class:`RunFolderError` if ``out`` already holds a run.
+
+    Args:
+        out: The run folder.
+        foreign: The checkpoint of another folder a resume asked to continue into ``out``;
+            the message then says that this, not a missing ``--resume``, is what is wrong.
+    """
     present = holds_run(out)
+    if present and foreign is not None:
+        raise RunFolderError(
+            f"{out} already holds a run ({', '.join(present)}) and {foreign} is not its "
+            f"checkpoint: continuing {foreign} there would replace that run. Continue {out}'s "
+            f"own run with --resume {out} (resume='auto'), or continue {foreign} into a new "
+            "--out (out=)"
+        )
     if present:
         raise RunFolderError(
             f"{out} already holds a run ({', '.join(present)}); continue it with --resume "

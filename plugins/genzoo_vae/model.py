@@ -49,7 +49,7 @@ class VAEConfig:
     beta: float = 1.0
     lr: float = 1e-3
     num_classes: int = 0
-    temperature: float = sampling_option(1.0)
+    temperature: float = sampling_option(1.0, maximum=100.0)
     likelihood: Literal["bernoulli", "continuous-bernoulli"] = "bernoulli"
 
     def __post_init__(self) -> None:

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.plugin import (
-    Batch, GenerativeModel, StepContext, UNet, adam, batch_labels, check_unet_options,
-    class_labels, drop_labels, eval_mode, generate_in_chunks, guided, sampling_option,
-    sampling_progress,
+    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNet, adam, batch_labels,
+    check_sampling_steps, check_unet_options, class_labels, drop_labels, eval_mode,
+    generate_in_chunks, guided, sampling_option, sampling_progress,
 )
 
 from .samplers import SAMPLERS, sampling_timesteps
@@ -73,8 +73,8 @@ class DiffusionConfig:
     schedule: Literal["cosine", "linear"] = "cosine"
     prediction: Prediction = "v"
     sampler: SamplerName = sampling_option("ddim")
-    sample_steps: int = sampling_option(20)
-    guidance: float = sampling_option(1.0)
+    sample_steps: int = sampling_option(20, minimum=1, maximum=MAX_SAMPLING_STEPS)
+    guidance: float = sampling_option(1.0, minimum=0.0, maximum=100.0)
     clip_denoised: bool = sampling_option(True)
     lr: float = 1e-3
 
@@ -240,9 +240,13 @@ class Diffusion(GenerativeModel):
 
         Raises:
             ValueError: ``n`` or ``chunk`` is not positive, or see :meth:`generate`.
+            ConfigError: ``steps`` is not a step count the model can take
+                (:func:`genzoo.sampling.check_sampling_steps`).
         """
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
+        if steps is not None:
+            check_sampling_steps(self, steps)
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
         with eval_mode(self):

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.plugin import (
-    Batch, GenerativeModel, StepContext, UNet, adam, batch_labels, check_unet_options,
-    class_labels, drop_labels, eval_mode, generate_in_chunks, guided, sampling_option,
+    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNet, adam, batch_labels,
+    check_sampling_steps, check_unet_options, class_labels, drop_labels, eval_mode,
+    generate_in_chunks, guided, sampling_option,
 )
 
 from .path import interpolate, sample_times, target_velocity
@@ -67,9 +68,9 @@ class FlowMatchingConfig:
     label_dropout: float = 0.1
     time_sampling: Literal["uniform", "logit-normal"] = "logit-normal"
     sampler: Sampler = sampling_option("heun")
-    sample_steps: int = sampling_option(10)
-    time_shift: float = sampling_option(1.0)
-    guidance: float = sampling_option(1.0)
+    sample_steps: int = sampling_option(10, minimum=1, maximum=MAX_SAMPLING_STEPS)
+    time_shift: float = sampling_option(1.0, maximum=100.0)
+    guidance: float = sampling_option(1.0, minimum=0.0, maximum=100.0)
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
@@ -202,12 +203,14 @@ class FlowMatching(GenerativeModel):
                 is fastest, all at once elsewhere.
 
         Raises:
-            ValueError: ``n``, ``steps`` or ``chunk`` is not positive, or see :meth:`generate`.
+            ValueError: ``n`` or ``chunk`` is not positive, or see :meth:`generate`.
+            ConfigError: ``steps`` is not a step count the model can take
+                (:func:`genzoo.sampling.check_sampling_steps`).
         """
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
-        if steps is not None and steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
+        if steps is not None:
+            check_sampling_steps(self, steps)
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
         with eval_mode(self):

@@ -69,7 +69,7 @@ class FlowConfig:
     mixing: Literal["invconv", "reverse"] = "invconv"
     alpha: float = 1e-6
     lr: float = 1e-3
-    temperature: float = sampling_option(1.0)
+    temperature: float = sampling_option(1.0, maximum=100.0)
 
     def __post_init__(self) -> None:
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
