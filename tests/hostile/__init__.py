@@ -12,10 +12,15 @@ number of collected tests.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from tests.cli import invoke, ok, user_error
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,10 @@ class Case:
             ``"ok"`` (exit status 0, no traceback).
         says: Fragments the error message (or, for ``"ok"``, the output) must contain.
         setup: Builds what the case needs under a temporary folder; returns named paths and
-            values to fill into ``argv`` (it receives the folder and the session's fixtures).
-        after: Checks that run after the command: nothing replaced, nothing run, ...
+            values to fill into ``argv`` and ``says`` (it receives the folder and the table's
+            fixtures, ``monkeypatch`` among them).
+        after: Checks that run after the command, ``after(tmp, values, result)``: nothing
+            replaced, nothing run, ...
         env: Environment variables for the call.
     """
 
@@ -48,3 +55,38 @@ def fill(argv: tuple[str, ...], values: dict[str, Any]) -> list[str]:
     """``argv`` with every ``{name}`` replaced by ``values[name]`` (paths as strings)."""
     return [arg.format(**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()})
             for arg in argv]
+
+
+def run_case(case: Case, tmp: Path, fixtures: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+             ) -> None:
+    """Set ``case`` up in ``tmp`` (also the working folder), run its command in this process and
+    check what must happen: a one-line user error with the words it must say, or success."""
+    monkeypatch.chdir(tmp)
+    values: dict[str, Any] = {"tmp": tmp, **fixtures}
+    if case.setup is not None:
+        values.update(case.setup(tmp, {**fixtures, "monkeypatch": monkeypatch}) or {})
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, fill((value,), values)[0])
+    result = invoke(*fill(case.argv, values))
+    says = fill(case.says, values)
+    if case.expect == "error":
+        user_error(result, *says)
+    else:
+        ok(result)
+        for fragment in says:
+            assert fragment in result.output, f"{fragment!r} not in {result.output!r}"
+    if case.after is not None:
+        case.after(tmp, values, result)
+
+
+def copy_run(run: Path, to: Path) -> Path:
+    """A copy of the run folder ``run`` at ``to`` (without its lock folder), for a case that
+    changes or damages it."""
+    shutil.copytree(run, to, ignore=shutil.ignore_patterns(".genzoo"))
+    return to
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path → bytes), to check that nothing changed."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".genzoo" not in p.parts}

@@ -1,7 +1,6 @@
-"""Running :class:`~tests.hostile.Case` rows, and the small trained runs the rows share.
-
-The runs, tests, sampling, evaluation and memory tables import :func:`run_case` and the
-session fixtures here (``from tests.hostile.casework import hostile_base, run_case``). The
+"""The small trained runs the hostile tables share (``from tests.hostile.casework import
+hostile_base``): ``hostile_run``, a tiny VAE trained on MNIST-style files, and ``hostile_base``,
+one trained on a colour folder by a relative path. The
 trained runs are made once per session, tiny (a few steps on a handful of images), and each
 case that changes a run works on its own copy (:func:`copy_run`).
 """
@@ -9,7 +8,6 @@ case that changes a run works on its own copy (:func:`copy_run`).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,9 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli import FAST, TINY_VAE, invoke, ok, user_error, write_pngs
-
-from . import Case, fill
+from tests.cli import FAST, TINY_VAE, invoke, ok, tiny_root, write_pngs  # noqa: F401 (a fixture)
 
 @contextmanager
 def working_directory(folder: Path) -> Iterator[None]:
@@ -30,42 +26,6 @@ def working_directory(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(before)
-
-
-def run_case(case: Case, tmp_path: Path, fixtures: dict[str, Any],
-             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Set ``case`` up in ``tmp_path`` (also the working directory), run its command and check
-    what must happen: a one-line user error with the words it must say, or success.
-
-    ``case.setup`` gets ``tmp_path`` and ``fixtures`` with ``monkeypatch`` added.
-    """
-    monkeypatch.chdir(tmp_path)
-    values: dict[str, Any] = {"tmp": tmp_path}
-    if case.setup is not None:
-        values.update(case.setup(tmp_path, {**fixtures, "monkeypatch": monkeypatch}) or {})
-    for name, value in case.env.items():
-        monkeypatch.setenv(name, fill((value,), values)[0])
-    result = invoke(*fill(case.argv, values))
-    if case.expect == "error":
-        user_error(result, *case.says)
-    else:
-        ok(result)
-        for fragment in case.says:
-            assert fragment in result.output, f"{fragment!r} not in {result.output!r}"
-    if case.after is not None:
-        case.after(tmp_path, values, result)
-
-
-def copy_run(run: Path, to: Path) -> Path:
-    """A copy of the run folder ``run`` at ``to`` (without its lock folder)."""
-    shutil.copytree(run, to, ignore=shutil.ignore_patterns(".genzoo"))
-    return to
-
-
-def files_of(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative path → bytes), to check that nothing changed."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".genzoo" not in p.parts}
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +42,13 @@ def hostile_base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ok(invoke("train", "vae", "--data", "data/color40", "--epochs", "1", "--out", "vae_run",
                   "--grid-every", "0", *FAST, *TINY_VAE))
     return {"base": base, "color40": base / "data" / "color40", "vae_run": base / "vae_run"}
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> dict[str, Any]:
+    """A tiny VAE trained for one epoch (4 steps) on ``tiny_root``: ``{"run", "data_root"}``."""
+    out = tmp_path_factory.mktemp("hostile") / "run"
+    ok(invoke("train", "vae", "--data-root", tiny_root, "--epochs", "1", "--out", out,
+              *TINY_VAE, *FAST))
+    return {"run": out, "data_root": tiny_root}
+

@@ -21,8 +21,8 @@ import torch
 from tests.cli import FAST, TINY_VAE, tiny_root  # noqa: F401 - a fixture
 from tests.data.writers import write_celeba
 
-from . import Case
-from .runner import copy_run, hostile_run, run_case  # noqa: F401 - a fixture
+from . import Case, copy_run, run_case
+from .casework import hostile_run  # noqa: F401 - a fixture
 
 
 def _celeba_bomb(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def _celeba_bomb(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
 
 def _run_with(name: str, text: str, append: bool = False):
     def setup(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
-        run = copy_run(fixtures, tmp / "run")
+        run = copy_run(fixtures["run"], tmp / "run")
         with open(run / name, "a" if append else "w", encoding="utf-8") as file:
             file.write(text + "\n")
         return {"run": run}
@@ -50,12 +50,12 @@ def _weights(content: Any):
             (tmp / "weights.pth").write_bytes(content)
         else:
             torch.save(content, tmp / "weights.pth")
-        return {"checkpoint": copy_run(fixtures, tmp / "run") / "checkpoints" / "last.pt"}
+        return {"checkpoint": copy_run(fixtures["run"], tmp / "run") / "checkpoints" / "last.pt"}
     return setup
 
 
 def _noted(note: str):
-    def after(tmp: Path, values: dict[str, Any]) -> None:
+    def after(tmp: Path, values: dict[str, Any], result: Any) -> None:
         assert note in (values["run"] / "report.html").read_text(encoding="utf-8")
     return after
 

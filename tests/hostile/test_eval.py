@@ -21,8 +21,7 @@ from genzoo.metrics import feature_cache_path, feature_space
 from genzoo.metrics.cache import write_cache
 from tests.metrics.folders import write_shape_folder
 
-from . import Case
-from .casework import run_case
+from . import Case, run_case
 
 QUICK = ("--bootstrap", "10")
 

@@ -18,8 +18,8 @@ import genzoo
 import genzoo.memory as memory
 from tests.cli import FAST, TINY_VAE
 
-from . import Case
-from .casework import copy_run, files_of, hostile_base, run_case  # noqa: F401 (a fixture)
+from . import Case, copy_run, files_of, run_case
+from .casework import hostile_base  # noqa: F401 (a fixture)
 
 GB = 10**9
 

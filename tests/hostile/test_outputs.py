@@ -17,8 +17,8 @@ import pytest
 
 from tests.cli import TINY_VAE, FAST, invoke, ok, tiny_root, write_pngs  # noqa: F401 - a fixture
 
-from . import Case
-from .runner import copy_run, hostile_run, run_case  # noqa: F401 - a fixture
+from . import Case, copy_run, run_case
+from .casework import hostile_run  # noqa: F401 - a fixture
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -30,7 +30,7 @@ def _with_run(extra: Any = None):
     """Setup: a copy of the tiny run (and ``extra(tmp, run)``'s values); remembers every file."""
 
     def setup(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
-        run = copy_run(fixtures, tmp / "run")
+        run = copy_run(fixtures["run"], tmp / "run")
         values = {"run": run, "checkpoint": run / "checkpoints" / "last.pt"}
         if extra is not None:
             values.update(extra(tmp, run) or {})
@@ -40,7 +40,7 @@ def _with_run(extra: Any = None):
     return setup
 
 
-def _unchanged(tmp: Path, values: dict[str, Any]) -> None:
+def _unchanged(tmp: Path, values: dict[str, Any], result: Any) -> None:
     assert _digests(tmp) == values["before"], "a file was replaced or added"
 
 
@@ -74,17 +74,17 @@ def _own_report(tmp: Path, run: Path) -> dict[str, Any]:
 
 
 def _replaced(check):
-    def after(tmp: Path, values: dict[str, Any]) -> None:
+    def after(tmp: Path, values: dict[str, Any], result: Any) -> None:
         assert check(values["file"].read_bytes()), "the output was not written"
     return after
 
 
 def _no_run_in(folder: str):
-    def after(tmp: Path, values: dict[str, Any]) -> None:
+    def after(tmp: Path, values: dict[str, Any], result: Any) -> None:
         where = tmp / folder
         assert not (where / "checkpoints").exists() and not (where / "grids").exists()
         assert not (where / "run.json").exists() and not (where / "metrics.jsonl").exists()
-        _unchanged(tmp, values)
+        _unchanged(tmp, values, result)
     return after
 
 

@@ -19,8 +19,8 @@ import pytest
 
 from tests.cli import FAST, TINY_VAE, invoke, user_error
 
-from . import Case
-from .casework import copy_run, files_of, hostile_base, run_case  # noqa: F401 (a fixture)
+from . import Case, copy_run, files_of, run_case
+from .casework import hostile_base  # noqa: F401 (a fixture)
 
 _TRAIN = ("train", "vae", "--data", "{color40}", "--epochs", "1", "--out", "run",
           "--grid-every", "0", *FAST, *TINY_VAE)

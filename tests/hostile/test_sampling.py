@@ -17,8 +17,8 @@ import torch
 import genzoo
 from genzoo.errors import ConfigError
 
-from . import Case
-from .casework import hostile_base, run_case  # noqa: F401 (a fixture)
+from . import Case, run_case
+from .casework import hostile_base  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,8 @@ import torch
 
 from tests.cli import tiny_root  # noqa: F401 - a fixture
 
-from . import Case
-from .runner import copy_run, hostile_run, run_case  # noqa: F401 - a fixture
+from . import Case, copy_run, run_case
+from .casework import hostile_run  # noqa: F401 - a fixture
 
 SECRET = b"genzoo-secret: this file is outside the run folder\n"
 
@@ -37,17 +37,17 @@ class _RunsCode:
 
 def _evil_weights(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
     torch.save({"conv.weight": _RunsCode(tmp / "PWNED")}, tmp / "weights.pth")
-    return {"checkpoint": copy_run(fixtures, tmp / "run") / "checkpoints" / "last.pt",
+    return {"checkpoint": copy_run(fixtures["run"], tmp / "run") / "checkpoints" / "last.pt",
             "weights": tmp / "weights.pth"}
 
 
-def _nothing_ran(tmp: Path, values: dict[str, Any]) -> None:
+def _nothing_ran(tmp: Path, values: dict[str, Any], result: Any) -> None:
     assert not (tmp / "PWNED").exists(), "the weights file ran code"
 
 
 def _junk_clip(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
     (tmp / "clip.pt").write_bytes(b"PK\x03\x04 not OpenAI's TorchScript archive")
-    return {"checkpoint": copy_run(fixtures, tmp / "run") / "checkpoints" / "last.pt",
+    return {"checkpoint": copy_run(fixtures["run"], tmp / "run") / "checkpoints" / "last.pt",
             "weights": tmp / "clip.pt"}
 
 
@@ -55,7 +55,7 @@ def _grid_link(target: str):
     """A run whose grids/samples_epoch_0001.png links to ``target`` (``{tmp}`` filled)."""
 
     def setup(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
-        run = copy_run(fixtures, tmp / "run")
+        run = copy_run(fixtures["run"], tmp / "run")
         (tmp / "secret.txt").write_bytes(SECRET)
         (run / "grids" / "samples_epoch_0001.png").symlink_to(target.format(tmp=tmp))
         return {"run": run}
@@ -64,26 +64,26 @@ def _grid_link(target: str):
 
 
 def _grid_fifo(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
-    run = copy_run(fixtures, tmp / "run")
+    run = copy_run(fixtures["run"], tmp / "run")
     os.mkfifo(run / "grids" / "samples_epoch_0001.png")  # reading it would wait for ever
     return {"run": run}
 
 
 def _grid_not_png(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
-    run = copy_run(fixtures, tmp / "run")
+    run = copy_run(fixtures["run"], tmp / "run")
     (run / "grids" / "samples_epoch_0001.png").write_bytes(SECRET)  # a copied file, not a PNG
     return {"run": run}
 
 
 def _metrics_link(tmp: Path, fixtures: dict[str, Any]) -> dict[str, Any]:
-    run = copy_run(fixtures, tmp / "run")
+    run = copy_run(fixtures["run"], tmp / "run")
     (tmp / "elsewhere.jsonl").write_text('{"epoch": 1, "step": 4, "secret_loss": 123.5}\n')
     (run / "metrics.jsonl").unlink()
     (run / "metrics.jsonl").symlink_to(tmp / "elsewhere.jsonl")
     return {"run": run}
 
 
-def _secret_not_embedded(tmp: Path, values: dict[str, Any]) -> None:
+def _secret_not_embedded(tmp: Path, values: dict[str, Any], result: Any) -> None:
     page = (values["run"] / "report.html").read_text(encoding="utf-8")
     assert base64.b64encode(SECRET).decode()[:40] not in page, "another file was embedded"
     assert "secret_loss" not in page, "a log outside the run folder was read"
@@ -91,8 +91,8 @@ def _secret_not_embedded(tmp: Path, values: dict[str, Any]) -> None:
 
 
 def _skipped(note: str):
-    def after(tmp: Path, values: dict[str, Any]) -> None:
-        _secret_not_embedded(tmp, values)
+    def after(tmp: Path, values: dict[str, Any], result: Any) -> None:
+        _secret_not_embedded(tmp, values, result)
         assert note in (values["run"] / "report.html").read_text(encoding="utf-8")
     return after
 
