@@ -24,16 +24,16 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import OutputExistsError, UnsafeFileError
 
 __all__ = ["OutputKind", "SAMPLE_IMAGE", "EVAL_RESULT", "REPORT_PAGE", "SAMPLE_MARK",
            "output_path", "check_output_file", "check_output_folder", "read_regular_file",
-           "write_sample_image", "IMAGE_SUFFIXES"]
+           "write_sample_image", "atomic_output", "IMAGE_SUFFIXES"]
 
 #: What genzoo sample writes into every image (a PNG text chunk, a JPEG comment): it tells a
 #: file genzoo may replace from one a person put there.
@@ -316,16 +316,25 @@ def write_sample_image(images: Any, path: str | os.PathLike[str], *, nrow: int =
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", SAMPLE_MARK)
         options = {"format": "PNG", "pnginfo": info}
+    with atomic_output(path) as file:
+        picture.save(file, **options)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file beside it, renamed over
+    ``path`` only once the block ends without an error (else removed), so that a reader or a
+    crash never sees half a file. It gets the permissions a new file would (not ``0600``)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            picture.save(file, **options)
+            yield file
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
 
 
 def _umask() -> int:

@@ -16,11 +16,11 @@ report=True)`` (``genzoo train --report``) keeps ``out/report.html`` up to date 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import GenzooError
+from ..files import atomic_output
 from .collect import Evaluation, Grid, RunRecord, read_evaluation, read_run
 from .page import render
 from .plots import Plot, curves
@@ -59,19 +59,7 @@ def write_report(runs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[
     if out.is_dir():
         raise GenzooError(f"{out} is a folder; give the report's file name, e.g. {out / 'report.html'}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from others
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as file:
+        file.write(page.encode("utf-8"))
     return out
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
