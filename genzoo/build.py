@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from .config import check_seed
 from .errors import ConfigError, GenzooError, PluginError
 from .memory import format_bytes, memory_limit, training_memory
 from .plugins import registry
@@ -36,6 +37,7 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
         PluginError: the plugin's factory cannot be imported, raises, or returns nothing; the
             message names the plugin.
     """
+    seed = check_seed(seed)
     info = registry().get(name)
     factory = info.load_factory()
     check_model_size(name, factory, config)

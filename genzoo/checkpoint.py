@@ -24,7 +24,8 @@ import torch
 
 from .errors import CheckpointError, ConfigError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "model_payload",
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "checkpoint_path",
+           "model_payload",
            "load"]
 
 FORMAT = "genzoo-checkpoint"
@@ -63,6 +64,22 @@ def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> P
     return path
 
 
+def checkpoint_path(path: Any, caller: str = "load()") -> Path:
+    """``path`` as a :class:`~pathlib.Path`, refusing what cannot name a checkpoint file.
+
+    Raises:
+        CheckpointError: ``path`` is not a string or path (``None``, a number), or is empty (as
+            an unset shell variable gives; ``Path("")`` would be the current folder).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise CheckpointError(f"{caller} takes the path of a checkpoint file, got "
+                              f"{type(path).__name__}")
+    if not os.fspath(path).strip():
+        raise CheckpointError(f"{caller}: the checkpoint path is empty (an unset shell "
+                              "variable?); name the checkpoint file")
+    return Path(path)
+
+
 def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read and check a checkpoint written by genzoo.
@@ -77,7 +94,7 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
             of another model, or written by a newer genzoo in a format this one cannot read.
             The message names the file.
     """
-    path = Path(path)
+    path = checkpoint_path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     try:
@@ -194,12 +211,16 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
             ``weights="ema"`` for a checkpoint without an EMA.
         ConfigError: an override is not a sampling option of the model.
         UnknownModelError: no installed plugin provides the checkpoint's model.
+        DeviceError: ``device`` is unknown or not on this machine.
     """
     from .build import build
     from .errors import ConfigError
 
     if weights not in ("auto", "ema", "raw"):
         raise ConfigError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
+    from .runner.device import resolve_device
+
+    device = resolve_device(device)  # an unknown or absent device: one DeviceError, not torch's
     payload = read_checkpoint(path)
     try:
         model = build(payload["model"], **payload["config"])

@@ -13,7 +13,10 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["resolve_config", "config_to_dict", "coerce"]
+__all__ = ["resolve_config", "config_to_dict", "coerce", "check_seed", "check_count"]
+
+#: The seeds torch's generators take (``torch.manual_seed``): any 64-bit number.
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 
 C = TypeVar("C")
 
@@ -52,6 +55,31 @@ def resolve_config(cls: type[C], overrides: Mapping[str, Any], *, owner: str = "
         return cls(**values)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{owner}: {err}") from None
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``seed`` as an int when torch's generators can take it (``None`` stays ``None``).
+
+    Raises:
+        ConfigError: ``seed`` is not a whole number (a float, a string, a bool) or does not fit
+            in 64 bits, which torch cannot seed from.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
+        raise ConfigError(f"{name} must be a whole number, got {seed!r}")
+    seed = int(seed)
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise ConfigError(f"{name} {seed} does not fit in 64 bits, which torch seeds from; "
+                          f"use a number from {SEED_MIN} to {SEED_MAX}")
+    return seed
+
+
+def check_count(n: Any, name: str = "n", what: str = "images") -> int:
+    """``n`` as a positive int, or a :class:`ConfigError` naming ``name`` and what it got."""
+    if isinstance(n, bool) or not hasattr(type(n), "__index__") or int(n) < 1:
+        raise ConfigError(f"{name} must be a positive whole number of {what}, got {n!r}")
+    return int(n)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from torch import nn
 
 from ._words import model_label
 from .config import config_to_dict, resolve_config
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .runner.result import FitResult
@@ -124,13 +125,15 @@ class GenerativeModel(nn.Module):
                 many (default: ``sampling_steps``).
 
         Raises:
-            ValueError: ``n`` or ``steps`` is not positive, ``labels`` is given to a model
+            ConfigError: (a ValueError) ``n`` or ``steps`` is not a positive whole number,
+                ``seed`` not a 64-bit whole number, ``labels`` is given to a model
                 without classes, or ``steps`` to a model that samples in one step.
         """
         from .protocols import IterativeGenerator
 
-        if n < 1:
-            raise ValueError(f"n must be a positive number of images, got {n}")
+        from .sampling import sample_generator
+
+        generator = sample_generator(n, seed, generator)
         for method in ("sample_latent", "generate"):
             if not callable(getattr(self, method, None)):
                 raise NotImplementedError(
@@ -144,10 +147,8 @@ class GenerativeModel(nn.Module):
                 check_sampling_steps(self, steps)
             extra["steps"] = steps or self.sampling_steps
         elif steps is not None:
-            raise ValueError(f"{type(self).__name__} samples in one step; steps= is for models "
-                             "that sample in steps (genzoo.IterativeGenerator)")
-        if seed is not None:
-            generator = torch.Generator().manual_seed(seed)
+            raise ConfigError(f"{type(self).__name__} samples in one step; steps= is for models "
+                              "that sample in steps (genzoo.IterativeGenerator)")
         with eval_mode(self):
             z = self.sample_latent(n, generator=generator).to(self.device)  # type: ignore[attr-defined]
             if labels is not None:
@@ -157,11 +158,11 @@ class GenerativeModel(nn.Module):
     def _labels(self, labels: torch.Tensor | int, n: int) -> torch.Tensor:
         classes = getattr(self.config, "num_classes", 0)
         if not classes:
-            raise ValueError(f"{model_label(self)} is not class-conditional; sample without labels")
+            raise ConfigError(f"{model_label(self)} is not class-conditional; sample without labels")
         labels = torch.as_tensor(labels, dtype=torch.long)
         labels = labels.expand(n) if labels.dim() == 0 else labels
         if labels.shape != (n,) or labels.min() < 0 or labels.max() >= classes:
-            raise ValueError(f"labels must be one class or {n} classes in [0, {classes})")
+            raise ConfigError(f"labels must be one class or {n} classes in [0, {classes})")
         return labels.to(self.device)
 
     # -- training -----------------------------------------------------------------------------
@@ -190,10 +191,22 @@ class GenerativeModel(nn.Module):
         """Write the model's weights and config to ``path`` atomically.
 
         :func:`genzoo.load` rebuilds the model from it, through the plugin that made it.
-        """
-        from .checkpoint import model_payload, write_checkpoint
 
-        write_checkpoint(model_payload(self), path)
+        Raises:
+            CheckpointError: ``path`` is not a file path (empty, a folder, not a string) or
+                cannot be written (the reason from the system: no permission, disk full, ...).
+        """
+        from .checkpoint import checkpoint_path, model_payload, write_checkpoint
+        from .errors import CheckpointError
+
+        target = checkpoint_path(path, "save()")
+        if target.is_dir():
+            raise CheckpointError(f"cannot save to {target}: it is a folder; name a file in it, "
+                                  f"such as {target / 'model.pt'}")
+        try:
+            write_checkpoint(model_payload(self), target)
+        except OSError as err:
+            raise CheckpointError(f"cannot save to {target}: {err.strerror or err}") from err
 
     def extra_repr(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self.config, f.name)!r}"

@@ -34,6 +34,7 @@ The names, each linked to its documentation where genzoo defines it:
   :func:`~genzoo.runner.ema.lerp_towards`;
 * sampling: :func:`~genzoo.sampling.sampling_option`, :func:`~genzoo.sampling.sampling_progress`,
   :func:`~genzoo.sampling.generate_in_chunks`, :func:`~genzoo.sampling.check_sampling_steps`,
+  :func:`~genzoo.sampling.sample_generator`,
   :data:`~genzoo.sampling.MAX_SAMPLING_STEPS`;
 * class labels: :func:`~genzoo.latent.batch_labels`, :func:`~genzoo.latent.cycle_labels`,
   :func:`~genzoo.latent.one_hot`;
@@ -71,8 +72,8 @@ from .protocols import (
     Trainer,
 )
 from .runner.ema import ema_decay, lerp_towards
-from .sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, generate_in_chunks, sampling_option,
-                       sampling_progress)
+from .sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, generate_in_chunks, sample_generator,
+                       sampling_option, sampling_progress)
 from .shapes import conv_plan
 
 __all__ = [
@@ -99,6 +100,7 @@ __all__ = [
     "sampling_progress",
     "generate_in_chunks",
     "check_sampling_steps",
+    "sample_generator",
     "MAX_SAMPLING_STEPS",
     # class labels
     "batch_labels",

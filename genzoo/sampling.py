@@ -28,7 +28,7 @@ from .errors import ConfigError, GenzooError
 
 __all__ = ["sampling_option", "sampling_fields", "sampling_progress", "generate_in_chunks",
            "CPU_SAMPLE_CHUNK", "MAX_SAMPLING_STEPS", "check_sampling_options",
-           "check_sampling_steps", "finite_images", "NonFiniteSamplesError"]
+           "check_sampling_steps", "sample_generator", "finite_images", "NonFiniteSamplesError"]
 
 T = TypeVar("T")
 
@@ -104,6 +104,26 @@ def _bounds(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f"between {low:g} and {high:g}"
     return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def sample_generator(n: Any, seed: Any = None,
+                     generator: torch.Generator | None = None) -> torch.Generator | None:
+    """Check the arguments every ``sample(n, seed=..., generator=...)`` takes; return the
+    generator to draw from (a new one seeded from ``seed`` when given, else ``generator``).
+
+    Raises:
+        ConfigError: ``n`` is not a positive whole number, ``seed`` not a 64-bit whole number,
+            or ``generator`` not a :class:`torch.Generator`.
+    """
+    from .config import check_count, check_seed
+
+    check_count(n)
+    seed = check_seed(seed)
+    if seed is not None:
+        return torch.Generator().manual_seed(seed)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ConfigError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return generator
 
 
 def check_sampling_steps(model: Any, steps: Any, *, option: str = "steps") -> int:

@@ -111,12 +111,14 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     """
     from .build import build
     from .data import ImageSet, load_source, make_loader
+    from .data.sources import check_source
 
     try:
         build(spec.model, **spec.config)  # fail on a bad name or setting before loading any data
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
+    check_source(spec.data, "--data")  # '' would be the current folder
     world = World.from_env()
     if spec.out is not None:  # not the data folder, nor another data set, nor '' (the cwd)
         from .files import check_output_folder, output_path
@@ -239,6 +241,10 @@ def run_data(checkpoint: str | Path, data: str | None, root: str | Path | None
     """The data set (and its root) to evaluate ``checkpoint`` against: ``data`` when given,
     else the one its run trained on (from the run folder's ``train.toml``), else ``"mnist"``.
     """
+    if data is not None:  # '' (an unset variable) is no request for the default
+        from .data.sources import check_source
+
+        check_source(data, "--data")
     run = Path(checkpoint).parent.parent
     recorded = run_settings(run) if (run / "train.toml").is_file() else None
     if data is not None or recorded is None:

@@ -11,7 +11,21 @@ from genzoo.data.image_set import ImageSet
 from genzoo.data.named_sets import dataset_names, is_dataset_name, load_images
 from genzoo.data.streamed import StreamedImageSet
 
-__all__ = ["load_source"]
+__all__ = ["load_source", "check_source"]
+
+
+def check_source(source: str | os.PathLike[str], option: str = "data") -> str:
+    """``source`` as text, refusing an empty one (an unset shell variable: ``Path("")`` would
+    be the current folder, and a default data set would be a silent substitute).
+
+    Raises:
+        DataError: ``source`` is empty or only spaces.
+    """
+    text = os.fspath(source)
+    if not text.strip():
+        raise DataError(f"{option} is empty (an unset shell variable?); name a data set "
+                        "(mnist, cifar10, ...) or a folder of images")
+    return text
 
 
 def load_source(source: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
@@ -32,9 +46,10 @@ def load_source(source: str | os.PathLike[str], *, root: str | os.PathLike[str] 
         size: Resize images to ``size`` (an int, or height and width).
 
     Raises:
-        DataError: ``source`` is neither a known name nor an existing folder, or loading failed.
+        DataError: ``source`` is empty, neither a known name nor an existing folder, or loading
+            failed.
     """
-    text = os.fspath(source)
+    text = check_source(source)
     if is_dataset_name(text) and not Path(text).is_dir():
         return load_images(text, root=root, train=train, download=download, channels=channels, size=size)
     path = Path(text).expanduser()

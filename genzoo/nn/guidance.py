@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from ..errors import ConfigError
+
 __all__ = ["class_labels", "drop_labels", "guided"]
 
 
@@ -31,17 +33,18 @@ def class_labels(labels: torch.Tensor | int | None, n: int, num_classes: int,
         conditional model and ``None`` for an unconditional one.
 
     Raises:
-        ValueError: labels for an unconditional model, or labels of the wrong shape or range.
+        ConfigError: (a ValueError) labels for an unconditional model, or labels of the wrong
+            shape or range.
     """
     if labels is None:
         return torch.arange(n, device=device) % num_classes if num_classes else None
     if not num_classes:
-        raise ValueError("the model is not class-conditional; sample without labels "
-                         "(or train one with num_classes=N)")
+        raise ConfigError("the model is not class-conditional; sample without labels "
+                          "(or train one with num_classes=N)")
     labels = torch.as_tensor(labels, dtype=torch.long)
     labels = labels.expand(n) if labels.dim() == 0 else labels
     if labels.shape != (n,) or labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"labels must be one class or {n} classes in [0, {num_classes})")
+        raise ConfigError(f"labels must be one class or {n} classes in [0, {num_classes})")
     return labels.to(device)
 
 

@@ -107,6 +107,11 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
                 f"{model_label(model)} cannot be fitted: it has no {method}() method "
                 "(see the Trainer and Generator protocols)"
             )
+    if not (hasattr(data, "__iter__") or hasattr(data, "__getitem__")):
+        raise BatchError(
+            f"data must be an iterable of batches (a DataLoader, a list of image tensors or "
+            f"genzoo.data.InMemoryLoader), got {type(data).__name__}"
+        )
     if isinstance(data, Iterator):
         raise ConfigError(
             "data is a one-shot iterator; pass something iterable once per epoch, such as a "

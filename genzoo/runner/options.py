@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..config import check_seed
 from ..errors import ConfigError
 from ..extras import require
 
@@ -98,6 +99,8 @@ class RunOptions:
         for name in ("grid_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        self.seed = check_seed(self.seed)
+        self.grid_seed = check_seed(self.grid_seed, "grid_seed")  # type: ignore[assignment]
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.warmup_steps < 0:

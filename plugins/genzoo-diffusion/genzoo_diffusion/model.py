@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from genzoo.plugin import (
     MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNet, adam, batch_labels,
     check_sampling_steps, check_unet_options, class_labels, drop_labels, eval_mode,
-    generate_in_chunks, guided, sampling_option, sampling_progress,
+    generate_in_chunks, guided, sample_generator, sampling_option, sampling_progress,
 )
 
 from .samplers import SAMPLERS, sampling_timesteps
@@ -239,16 +239,15 @@ class Diffusion(GenerativeModel):
                 do not.
 
         Raises:
-            ValueError: ``n`` or ``chunk`` is not positive, or see :meth:`generate`.
+            ConfigError: ``n`` is not a positive whole number or ``seed`` not a 64-bit one
+                (:func:`genzoo.plugin.sample_generator`); ValueError: ``chunk`` is not
+                positive, or see :meth:`generate`.
             ConfigError: ``steps`` is not a step count the model can take
                 (:func:`genzoo.sampling.check_sampling_steps`).
         """
-        if n < 1:
-            raise ValueError(f"n must be a positive number of images, got {n}")
+        generator = sample_generator(n, seed, generator)
         if steps is not None:
             check_sampling_steps(self, steps)
-        if seed is not None:
-            generator = torch.Generator().manual_seed(seed)
         with eval_mode(self):
             z = self.sample_latent(n, generator=generator).to(self.device)
             if generator is None:
