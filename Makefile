@@ -30,9 +30,11 @@ PLUGIN_DISTRIBUTIONS := plugins/genzoo-diffusion plugins/genzoo-flow-matching pl
 
 GAN_EPOCHS ?= 20
 VAE_EPOCHS ?= 20
-# The suite runs in one worker per core (pytest-xdist), each on one torch thread; tests that
-# must share a worker carry an xdist_group mark. PYTEST_WORKERS=0 runs it in this process.
-PYTEST_WORKERS ?= auto
+# The suite runs in parallel workers (pytest-xdist), each on one torch thread: one more than
+# the cores, since many tests wait on subprocesses, the package index or each other (3 workers
+# on 2 cores finished sooner than 2). Tests that must share a worker carry an xdist_group mark.
+# PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST_ARGS ?=
 
 .PHONY: venv browser demo test docs bench clean

@@ -49,6 +49,9 @@ def _place(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
+    except FileExistsError:
+        if not os.path.samefile(source, target):
+            raise
     except OSError:
         shutil.copy2(source, target)
 

@@ -19,8 +19,12 @@ few minutes, on one worker (``xdist_group``), beside the rest of the suite.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +116,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _installed(dists: Path, data: Path, name: str, genzoo: str, tmp: Path) -> Installed:
-    bin_dir = fresh_environment(ENVIRONMENTS / name)
+    ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
+    for old in ENVIRONMENTS.glob(f"{name}-*"):  # left by a run that was killed
+        if time.time() - old.stat().st_mtime > 3600:
+            shutil.rmtree(old, ignore_errors=True)
+    bin_dir = fresh_environment(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=ENVIRONMENTS)))
     wheels = {w.name.split("-")[0]: w for w in dists.glob("*.whl")}
     plugins = [str(w) for n, w in sorted(wheels.items()) if n != "genzoo"]
     _pip(bin_dir, "--find-links", str(dists), genzoo, *plugins)
@@ -122,15 +130,19 @@ def _installed(dists: Path, data: Path, name: str, genzoo: str, tmp: Path) -> In
 
 
 @pytest.fixture(scope="module")
-def core(dists: Path, data: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def core(dists: Path, data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     """genzoo and the plugin distributions with their declared dependencies, no extras."""
-    return _installed(dists, data, "core", "genzoo", tmp_path_factory.mktemp("core-work"))
+    env = _installed(dists, data, "core", "genzoo", tmp_path_factory.mktemp("core-work"))
+    yield env
+    shutil.rmtree(env.bin.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def full(dists: Path, data: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def full(dists: Path, data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     """The same with every extra: ``genzoo[all]``."""
-    return _installed(dists, data, "full", "genzoo[all]", tmp_path_factory.mktemp("full-work"))
+    env = _installed(dists, data, "full", "genzoo[all]", tmp_path_factory.mktemp("full-work"))
+    yield env
+    shutil.rmtree(env.bin.parent, ignore_errors=True)
 
 
 def test_sdists_and_wheels_build_and_pass_twine_check(dists):
