@@ -31,8 +31,9 @@ PLUGIN_DISTRIBUTIONS := plugins/genzoo-diffusion plugins/genzoo-flow-matching pl
 GAN_EPOCHS ?= 20
 VAE_EPOCHS ?= 20
 # The suite runs in parallel workers (pytest-xdist), each on one torch thread: one more than
-# the cores, since many tests wait on subprocesses, the package index or each other (3 workers
-# on 2 cores finished sooner than 2). Tests that must share a worker carry an xdist_group mark.
+# the cores, since many tests wait on subprocesses, the package index or each other (on 2 cores
+# about as fast as 2 workers: 678 s against 689 s, in runs not quite alike). Tests that must
+# share a worker carry an xdist_group mark.
 # PYTEST_WORKERS=0 runs it in this process.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST_ARGS ?=
