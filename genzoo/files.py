@@ -33,7 +33,7 @@ from .errors import OutputExistsError, UnsafeFileError
 
 __all__ = ["OutputKind", "SAMPLE_IMAGE", "EVAL_RESULT", "REPORT_PAGE", "SAMPLE_MARK",
            "output_path", "check_output_file", "check_output_folder", "read_regular_file",
-           "write_sample_image", "atomic_output", "IMAGE_SUFFIXES"]
+           "write_sample_image", "atomic_output", "probe_writable", "IMAGE_SUFFIXES"]
 
 #: What genzoo sample writes into every image (a PNG text chunk, a JPEG comment): it tells a
 #: file genzoo may replace from one a person put there.
@@ -319,6 +319,18 @@ def write_sample_image(images: Any, path: str | os.PathLike[str], *, nrow: int =
     with atomic_output(path) as file:
         picture.save(file, **options)
     return path
+
+
+def probe_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write (then remove) an empty file in it.
+
+    Raises:
+        OSError: the folder cannot be created or written (read-only, no permission, full).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".genzoo-write-test.{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..checkpoint import write_checkpoint
+from ..files import probe_writable
 from .errors import FeatureCacheWarning
 
 __all__ = ["CACHE_FORMAT", "CACHE_VERSION", "feature_cache_dir", "feature_cache_path", "read_cache",
@@ -79,10 +80,7 @@ def write_cache(path: Path, payload: dict[str, Any]) -> Path:
 def cache_write_problem(folder: Path) -> str | None:
     """Why feature networks cannot be cached in ``folder`` (created if needed), or ``None``."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".genzoo-write-test.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_writable(folder)
     except OSError as err:
         return f"{err.filename or folder}: {err.strerror or err}"
     return None

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import RunFolderError
+from ..files import probe_writable
 
 __all__ = ["RUN_FILES", "RunFolder", "holds_run", "temp_checkpoint_prefix", "clean_stale_temps",
            "check_writable"]
@@ -81,10 +82,7 @@ def check_writable(folder: str | os.PathLike[str], what: str = "run folder") -> 
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"the {what} {folder} is a file, not a folder; {hint}")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".genzoo-write-test.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_writable(folder)
     except OSError as err:
         raise RunFolderError(f"cannot write the {what} {folder}: {_reason(err)}; {hint}") from err
     return folder

@@ -7,26 +7,13 @@ case that changes a run works on its own copy (:func:`copy_run`).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cli import FAST, TINY_VAE, invoke, ok, tiny_root, write_pngs  # noqa: F401 (a fixture)
-
-@contextmanager
-def working_directory(folder: Path) -> Iterator[None]:
-    """Run the block in ``folder``."""
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
 
 @pytest.fixture(scope="session")
 def hostile_base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -38,7 +25,7 @@ def hostile_base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """
     base = tmp_path_factory.mktemp("hostile")
     write_pngs(base / "data" / "color40", 24, size=40, seed=3)
-    with working_directory(base):
+    with contextlib.chdir(base):
         ok(invoke("train", "vae", "--data", "data/color40", "--epochs", "1", "--out", "vae_run",
                   "--grid-every", "0", *FAST, *TINY_VAE))
     return {"base": base, "color40": base / "data" / "color40", "vae_run": base / "vae_run"}
