@@ -385,7 +385,7 @@ def main() -> None:
         for config in trained:
             figure = args.figures / f"{config.folder(args.zoo).name}.png"
             if config.sampling:  # the run's own grids were drawn with its training-time options
-                from genzoo.runner.grids import save_sample_grid
+                from genzoo.runner.outputs import save_sample_grid
 
                 model = genzoo.load(checkpoint_of(config.folder(args.zoo)), **config.sampling_overrides())
                 save_sample_grid(model, figure, 64, seed=0)

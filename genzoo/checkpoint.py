@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
+import socket
 import tempfile
 import zipfile
 from pathlib import Path
@@ -25,13 +27,14 @@ import torch
 from .errors import CheckpointError, ConfigError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "checkpoint_path",
-           "model_payload",
-           "load"]
+           "model_payload", "temp_checkpoint_prefix", "temp_checkpoint_writer", "load"]
 
 FORMAT = "genzoo-checkpoint"
 _DOS_DIRECTORY = 0x10  # the folder bit of a zip record's external attributes
 #: Bumped when a change makes older genzoo unable to read new files.
 FORMAT_VERSION = 1
+#: A temporary checkpoint file: ``.NAME.PID@HOST.RANDOM.tmp``.
+_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[^.]+)\..*\.tmp$")
 
 
 def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -41,8 +44,6 @@ def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> P
     run folder's next run can tell a dead writer's leftovers from a live one's), is flushed to
     disk, and then renamed over ``path`` in one step.
     """
-    from .runner.runfolder import temp_checkpoint_prefix
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=temp_checkpoint_prefix(path.name), suffix=".tmp",
@@ -62,6 +63,22 @@ def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> P
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def temp_checkpoint_prefix(name: str) -> str:
+    """The prefix of a temporary file for checkpoint ``name``: it names this process and host."""
+    return f".{name}.{os.getpid()}@{_host()}."
+
+
+def temp_checkpoint_writer(filename: str) -> int | None:
+    """The process id that writes the temporary checkpoint file ``filename`` on this host;
+    ``None`` for any other file (not one of genzoo's, or written on another host)."""
+    match = _TEMP.match(filename)
+    return int(match["pid"]) if match is not None and match["host"] == _host() else None
+
+
+def _host() -> str:
+    return socket.gethostname().split(".")[0] or "localhost"
 
 
 def checkpoint_path(path: Any, caller: str = "load()") -> Path:
@@ -218,7 +235,7 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
 
     if weights not in ("auto", "ema", "raw"):
         raise ConfigError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
-    from .runner.device import resolve_device
+    from .devices import resolve_device
 
     device = resolve_device(device)  # an unknown or absent device: one DeviceError, not torch's
     payload = read_checkpoint(path)
@@ -266,13 +283,6 @@ def _damaged_record(path: Path) -> str | None:
             return archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         return f"<archive: {_first_line(err)}>"
-
-
-def _unpickler_reason(err: BaseException) -> str:
-    for line in str(err).splitlines():
-        if "Unsupported global" in line or "Unsupported operand" in line:
-            return line.strip().split(" Please use")[0]
-    return _first_line(err)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -16,7 +16,7 @@ from .config import config_to_dict, resolve_config
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .runner.result import FitResult
+    from .runner.loop import FitResult
 
 __all__ = ["GenerativeModel", "eval_mode"]
 

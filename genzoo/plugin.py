@@ -30,8 +30,8 @@ The names, each linked to its documentation where genzoo defines it:
   :class:`~genzoo.IterativeGenerator`, :class:`~genzoo.Encoder`, :class:`~genzoo.Trainer`,
   :class:`~genzoo.DensityModel`;
 * training: :class:`~genzoo.Batch`, :class:`~genzoo.StepContext`, :func:`~genzoo.optim.adam`,
-  :class:`~genzoo.OptimizerSpec`, :func:`~genzoo.runner.ema.ema_decay`,
-  :func:`~genzoo.runner.ema.lerp_towards`;
+  :class:`~genzoo.OptimizerSpec`, :func:`~genzoo.runner.optimization.ema_decay`,
+  :func:`~genzoo.runner.optimization.lerp_towards`;
 * sampling: :func:`~genzoo.sampling.sampling_option`, :func:`~genzoo.sampling.sampling_progress`,
   :func:`~genzoo.sampling.generate_in_chunks`, :func:`~genzoo.sampling.check_sampling_steps`,
   :func:`~genzoo.sampling.sample_generator`,
@@ -71,7 +71,7 @@ from .protocols import (
     StepContext,
     Trainer,
 )
-from .runner.ema import ema_decay, lerp_towards
+from .runner.optimization import ema_decay, lerp_towards
 from .sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, generate_in_chunks, sample_generator,
                        sampling_option, sampling_progress)
 from .shapes import conv_plan

@@ -25,7 +25,7 @@ _REFERENCE = re.compile(r":(?:class|func|data|exc|meth):`~?([\w.]+)`")
 
 
 def resolve(target: str) -> object:
-    """The object a dotted name (``genzoo.runner.ema.ema_decay``) names."""
+    """The object a dotted name (``genzoo.runner.optimization.ema_decay``) names."""
     parts = target.split(".")
     for split in range(len(parts), 0, -1):
         try:
@@ -49,7 +49,7 @@ def test_every_name_is_importable_and_the_object_genzoo_defines() -> None:
     assert genzoo.plugin.GenerativeModel is genzoo.GenerativeModel
     assert genzoo.plugin.hookimpl is genzoo.hookimpl
     assert genzoo.plugin.PLUGIN_API_VERSION == genzoo.plugins.PLUGIN_API_VERSION
-    assert genzoo.plugin.ema_decay is resolve("genzoo.runner.ema.ema_decay")
+    assert genzoo.plugin.ema_decay is resolve("genzoo.runner.optimization.ema_decay")
     assert genzoo.plugin.dequantize is resolve("genzoo.metrics.likelihood.dequantize")
     assert genzoo.plugin.bits_per_dim is resolve("genzoo.metrics.bits_per_dim")
 

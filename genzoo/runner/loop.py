@@ -1,56 +1,60 @@
-"""The shared training loop behind every model's ``fit``.
+"""The shared training loop behind every model's ``fit``, and the step it lends the model.
 
-The model owns its step (its optimizers and losses); the runner owns everything around it. This
-module is the loop itself; each other job has its own module: backward and optimizer steps
-(:mod:`.step`), the run folder's files (:mod:`.outputs`), resumption (:mod:`.resume`), signals
-(:mod:`.signals`), random streams across processes (:mod:`.streams`), several processes
-(:mod:`.distributed`, :mod:`.parallel`), the run's hooks (:mod:`.hooks`). Data flows one way:
-loader → batch checks → the model's step → the runner's bookkeeping → files.
+The model owns its step (its optimizers and losses); the runner owns everything around it.
+One training step reads top to bottom here: the loader's batch is checked and moved to the
+device (:func:`genzoo.batches.to_batch`), the model's ``training_step`` calls
+:meth:`Step.optimize` once per optimizer (backward, gradient averaging across processes,
+clipping, the optimizer step), then the runner's bookkeeping runs (finite-loss watch, schedules,
+weight EMA), and at intervals the losses are logged and grids and checkpoints written.
+
+Each other job has its module, named by the data it owns: the run options
+(:mod:`.options`), the run state that checkpoints hold and resumption (:mod:`.state`), what the
+run writes and shows (:mod:`.outputs`), claiming the run folder (:mod:`.runfolder`), optimizers,
+schedules and the weight EMA (:mod:`.optimization`), several processes (:mod:`.processes`).
+This module also holds the run's hooks (its callbacks, then the installed plugins), the
+SIGINT/SIGTERM handling that turns a signal into "checkpoint, then stop", and the watch that
+stops a run at its first non-finite loss.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import pluggy
 import torch
 
+from .. import hookspecs
+from .._words import model_label, plural
 from ..batches import LabelWatch, RangeWatch, check_labels, to_batch
 from ..config import resolve_config
-from .._words import model_label, plural
-from ..latent import class_count
+from ..devices import Precision, resolve_device
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
+from ..latent import class_count
 from ..memory import OutOfMemoryError, check_training_memory, is_out_of_memory
-from . import dataorder
-from .device import resolve_device
-from .distributed import World
-from .ema import WeightEMA
-from .finite import FiniteWatch, check_finite_weights
-from .hooks import RunHooks
-from .logs import LossMeans, Progress
-from .optimizers import Optimization, resolve_optimizers
+from ..plugins import plugin_manager
+from .optimization import Optimization, WeightEMA, learning_rates, resolve_optimizers
 from .options import RunOptions
-from .outputs import RunOutputs
-from .parallel import Parallel, resolve_strategy
-from .precision import Precision
-from .result import FitResult
-from .resume import LAST_CHECKPOINT, find_resume, restore
-from .rng import capture_rng, restore_rng, seed_everything
+from .outputs import LossMeans, Progress, RunOutputs
+from .processes import Parallel, World, remove_older, resolve_strategy, save_sharded
 from .runfolder import RunFolder
-from .schedules import learning_rates
-from .sharded import remove_older, save_sharded
-from .signals import StopSignals
-from .step import Step
-from .streams import RandomStreams, skip_batches
+from .state import (LAST_CHECKPOINT, RandomStreams, RunState, capture_rng, check_data_order,
+                    describe_data_order, find_resume, restore, restore_rng, save_checkpoint,
+                    seed_everything, skip_batches)
 
-__all__ = ["fit", "RunInfo", "LAST_CHECKPOINT"]
+__all__ = ["fit", "RunInfo", "FitResult", "Step", "RunHooks", "StopSignals", "FiniteWatch",
+           "check_finite_weights", "LAST_CHECKPOINT"]
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -123,6 +127,14 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
 
 
 class _Run:
+    """One call to :func:`fit`.
+
+    ``self.state`` is where the run stands: its epoch, its position in that epoch and the
+    epoch's starting random states are kept current as batches go by; the other fields of the
+    :class:`~genzoo.runner.state.RunState` (optimizer states, random states now, ...) are
+    filled in when a checkpoint is written.
+    """
+
     def __init__(self, model: Any, data: Iterable[Any], epochs: int, opts: RunOptions,
                  callbacks: Iterable[object]) -> None:
         self.model, self.data, self.epochs, self.opts = model, data, epochs, opts
@@ -145,8 +157,11 @@ class _Run:
         self.finite = FiniteWatch()
         self.ema: WeightEMA | None = None
         self.optimization: Optimization | None = None
-        self.data_order = dataorder.describe(data, self.world.size)
-        self._pending: tuple[int, dict[str, Any] | None] = (0, None)
+        self.step: Step | None = None
+        self.streams: RandomStreams | None = None
+        self.state = RunState(world_size=self.world.size, strategy=self.parallel.strategy,
+                              data_order=describe_data_order(data, self.world.size),
+                              run=dataclasses.asdict(opts))
         self._checkpoint_due = False  # a step checkpoint fell on an epoch's last batch
         self._interval = (0.0, 0)  # when the logging interval started, images since
 
@@ -203,53 +218,54 @@ class _Run:
         batches = self.world.shard(self.data)
         self.optimization = resolve_optimizers(model, opts, self._total_steps(batches))
         self.parallel.prepare_optimizers(self.optimization.optimizers)
-        step = Step(self.optimization.optimizers, self.precision.make_scaler(), self.device,
-                    self.parallel, max_norms=self.optimization.max_norms)
+        step = self.step = Step(self.optimization.optimizers, self.precision.make_scaler(),
+                                self.device, self.parallel, max_norms=self.optimization.max_norms)
         if opts.ema and self.parallel.sharded:  # FSDP gathers from its own storage: no swap
             raise ConfigError("ema= is not supported with strategy='fsdp' yet; use "
                               "strategy='ddp' (or train without ema)")
-        epoch, skip, epoch_rng, noise = 0, 0, None, None
-        payload = None
+        saved: RunState | None = None
+        noise = None  # every rank's noise stream, from a checkpoint of as many processes
         if found is not None:
-            payload, path = found
-            dataorder.check(payload.get("data_order"), self.data_order, path)
-            point = restore(model, payload, path, step)
-            self.optimization.schedules.load_state_dict(payload.get("schedules"))
-            epoch, skip, epoch_rng, noise = point.epoch, point.batch, point.epoch_rng, point.noise
-            self.result.epochs, self.result.steps, self.result.checkpoint = epoch, step.index, path
-            if epoch >= self.epochs:
-                warnings.warn(f"{path} is already trained to epoch {epoch}; "
+            saved, weights, path = found
+            check_data_order(saved.data_order, self.state.data_order or {}, path)
+            point = restore(model, saved, weights, path, step)
+            self.optimization.schedules.load_state_dict(saved.schedules)
+            noise = point.rng.get("noise")
+            self.state.epoch, self.state.batch_in_epoch = point.epoch, point.batch_in_epoch
+            self.state.rng_epoch_start = point.rng_epoch_start
+            self.result.epochs, self.result.steps, self.result.checkpoint = point.epoch, step.index, path
+            if point.epoch >= self.epochs:
+                warnings.warn(f"{path} is already trained to epoch {point.epoch}; "
                               f"ask for more than {plural(self.epochs, 'epoch')} to train on", stacklevel=4)
                 return
         if opts.ema:  # from the restored weights, or the checkpoint's own average
             self.ema = WeightEMA(model, opts.ema, warmup=opts.ema_warmup)
-            if payload is not None and payload.get("ema"):
-                self.ema.load_state_dict(payload["ema"])
-        self.outputs.start(model, self.epochs, epoch, step.index)
-        streams = RandomStreams(self.world, step.index, noise)
+            if saved is not None and saved.ema:
+                self.ema.load_state_dict(saved.ema)
+        self.outputs.start(model, self.epochs, self.state.epoch, step.index)
+        self.streams = RandomStreams(self.world, step.index, noise)
         self.hook("genzoo_fit_start", model=model, run=self.info)
         try:
-            while epoch < self.epochs and not self._should_stop(step):
-                finished = self._train_epoch(batches, step, epoch, skip, epoch_rng, streams)
-                skip, epoch_rng = 0, None
-                if not finished:
+            while self.state.epoch < self.epochs and not self._should_stop():
+                if not self._train_epoch(batches):
                     break
-                epoch += 1
-            self._finish(step, epoch, streams)
+            self._finish()
             if self.ema is not None and self.signals.received is None:
                 self.ema.apply()  # the model fit returns samples, saves and evaluates averaged
         finally:
             self.hook("genzoo_fit_end", model=model, run=self.info)
 
-    def _train_epoch(self, batches: Iterable[Any], step: Step, epoch: int, skip: int,
-                     epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> bool:
-        """Train one epoch (from batch ``skip`` on a resume); return whether it completed."""
-        model, opts = self.model, self.opts
-        if epoch_rng is not None:
+    def _train_epoch(self, batches: Iterable[Any]) -> bool:
+        """Train the next epoch (from ``state.batch_in_epoch`` on a resume); return whether it
+        completed. A completed epoch moves ``state`` to the next one's start."""
+        model, opts, state, step, streams = self.model, self.opts, self.state, self.step, self.streams
+        assert step is not None and streams is not None
+        epoch, skip = state.epoch, state.batch_in_epoch
+        if state.rng_epoch_start is not None:  # resumed mid-epoch: redraw the epoch's order
             resume_rng = capture_rng()
-            restore_rng(epoch_rng)
+            restore_rng(state.rng_epoch_start)
         else:
-            epoch_rng = capture_rng()
+            state.rng_epoch_start = capture_rng()
         step.epoch = epoch
         batch_iter = streams.start_epoch(batches)
         if skip and skip_batches(batch_iter, skip) < skip:
@@ -266,7 +282,6 @@ class _Run:
         images_seen, steps_done = 0, 0
         started = time.perf_counter()
         self._interval = (started, 0)
-        position = skip
         completed = True
         for raw in batch_iter:
             batch = to_batch(raw, tuple(model.image_shape), self.device, watch=self.range_watch)
@@ -279,25 +294,25 @@ class _Run:
                 except (IndexError, RuntimeError) as err:  # a bad label, not a bug: say so
                     check_labels(batch.labels, self.label_watch.classes, cause=err)
                     raise
-            self._after_step(step_losses, step)
+            self._after_step(step_losses)
             losses.add(step_losses, extra=_grad_norms(step))
             images_seen += batch.images.shape[0]
             self._interval = (self._interval[0], self._interval[1] + batch.images.shape[0])
             steps_done += 1
-            position += 1
+            state.batch_in_epoch += 1
             if losses.pending == opts.log_every:
-                self._log_interval(losses, step, epoch, position)
-            if self._should_stop(step):
+                self._log_interval(losses)
+            if self._should_stop():
                 completed = False
                 break
-            self._step_outputs(step, epoch, position, total, epoch_rng, streams, losses)
+            self._step_outputs(total, losses)
         if losses.pending:
-            self._log_interval(losses, step, epoch, position)
+            self._log_interval(losses)
         means = losses.epoch_means()
         seconds = time.perf_counter() - started
         self.range_watch.check(f" up to step {step.index}")
         self.label_watch.check()
-        self._check_finite(step)
+        self._check_finite()
         means.update(learning_rates(step.optimizers))
         if steps_done == 0 and skip == 0:
             raise BatchError(
@@ -305,7 +320,9 @@ class _Run:
                 "(and that batch_size is not larger than it with drop_last=True)"
             )
         streams.end_epoch()
-        done = epoch + 1 if completed else epoch
+        if completed:  # the state moves to the next epoch's start
+            state.epoch, state.batch_in_epoch, state.rng_epoch_start = epoch + 1, 0, None
+        done = state.epoch
         metrics = {"epoch": done, "step": step.index, **means, "seconds": round(seconds, 4),
                    "samples_per_s": round(images_seen * self.world.size / seconds, 2) if seconds else 0.0}
         self.result.history.append(metrics)
@@ -322,29 +339,26 @@ class _Run:
             if _every(opts.grid_every, done) and not last:
                 self._grids(f"epoch_{done:04d}")
             if (_every(opts.checkpoint_every, done) or self._checkpoint_due) and not last:
-                self._checkpoint(step, done, 0, None, streams)
+                self._checkpoint()
             self._checkpoint_due = False
             self.outputs.refresh_report()
-        else:
-            self._pending = (position, epoch_rng)
         return completed
 
-    def _finish(self, step: Step, epoch: int, streams: RandomStreams) -> None:
-        position, epoch_rng = self._pending
+    def _finish(self) -> None:
         if self.signals.received is None:
             self._grids("final")
-        self._checkpoint(step, epoch, position, epoch_rng, streams)
+        self._checkpoint()
         self.outputs.refresh_report(final=True)
 
     # -- pieces -------------------------------------------------------------------------------
 
-    def _after_step(self, losses: Mapping[str, Any], step: Step) -> None:
+    def _after_step(self, losses: Mapping[str, Any]) -> None:
         """The runner's bookkeeping after a model's step: checks, schedules, weight EMA."""
+        assert self.step is not None and self.optimization is not None
         if isinstance(losses, Mapping):
             self.finite.observe({k: v for k, v in losses.items() if isinstance(v, torch.Tensor)},
-                                step.index)
-        step.end_iteration()
-        assert self.optimization is not None
+                                self.step.index)
+        self.step.end_iteration()
         self.optimization.schedules.step()
         if self.ema is not None:
             self.ema.update()
@@ -356,47 +370,51 @@ class _Run:
             return len(batches) * self.epochs  # type: ignore[arg-type]
         return self.opts.max_steps
 
-    def _check_finite(self, step: Step) -> None:
+    def _check_finite(self) -> None:
         """Raise :class:`NonFiniteLossError` if a loss was not finite, on any process (all
         processes agree, so that none is left waiting in a collective for one that stopped)."""
+        index = self.step.index if self.step is not None else 0
         if self.world.size > 1:
             failed = self.finite.failed()
             if self.world.all_true(not failed):
                 return
             if not failed:
                 raise NonFiniteLossError(
-                    f"a loss became NaN or infinite on another process by step {step.index}; "
+                    f"a loss became NaN or infinite on another process by step {index}; "
                     "the run stopped (that process's error names the loss)",
-                    step=step.index, name="another process", value=float("nan"))
+                    step=index, name="another process", value=float("nan"))
         self.finite.check()
 
     def _averaged_weights(self) -> Any:
         """A context in which the model holds its EMA weights (none: a no-op)."""
         return self.ema.applied() if self.ema is not None else contextlib.nullcontext()
 
-    def _log_interval(self, losses: LossMeans, step: Step, epoch: int, position: int) -> None:
+    def _log_interval(self, losses: LossMeans) -> None:
         """Read the interval's mean losses back (the one host synchronisation) and log them."""
+        step = self.step
+        assert step is not None
         steps = losses.pending
         means = losses.read_interval()
         self.range_watch.check(f" up to step {step.index}")
         self.label_watch.check()
-        self._check_finite(step)
+        self._check_finite()
         started, images = self._interval
         now = time.perf_counter()
         rate = images * self.world.size / (now - started) if now > started else 0.0
         self._interval = (now, 0)
         self.progress.update(steps, {**means, "samples_per_s": rate}, step=step.index,
-                             position=position)
-        self.outputs.log_step({"epoch": epoch + 1, "step": step.index, "steps": steps, **means,
-                               **learning_rates(step.optimizers), "samples_per_s": round(rate, 2)})
+                             position=self.state.batch_in_epoch)
+        self.outputs.log_step({"epoch": self.state.epoch + 1, "step": step.index, "steps": steps,
+                               **means, **learning_rates(step.optimizers),
+                               "samples_per_s": round(rate, 2)})
 
-    def _step_outputs(self, step: Step, epoch: int, position: int, total: int | None,
-                      epoch_rng: dict[str, Any] | None, streams: RandomStreams,
-                      losses: LossMeans) -> None:
+    def _step_outputs(self, total: int | None, losses: LossMeans) -> None:
         """Grids and checkpoints due every so many steps (``*_every_steps``)."""
-        opts = self.opts
-        epoch_end = total is not None and position >= total
-        if _every(opts.grid_every_steps, step.index) and not (epoch_end and epoch + 1 == self.epochs):
+        opts, step = self.opts, self.step
+        assert step is not None
+        epoch_end = total is not None and self.state.batch_in_epoch >= total
+        last_epoch = self.state.epoch + 1 == self.epochs
+        if _every(opts.grid_every_steps, step.index) and not (epoch_end and last_epoch):
             self._grids(f"step_{step.index:08d}")  # (the run's last step has the final grids)
             self.outputs.refresh_report()
         if _every(opts.checkpoint_every_steps, step.index):
@@ -404,11 +422,12 @@ class _Run:
                 self._checkpoint_due = True  # the epoch's end writes it, as a whole epoch
                 return
             if losses.pending:  # the step log ends where the checkpoint does
-                self._log_interval(losses, step, epoch, position)
-            self._checkpoint(step, epoch, position, epoch_rng, streams)
+                self._log_interval(losses)
+            self._checkpoint()
 
-    def _should_stop(self, step: Step) -> bool:
-        if self.opts.max_steps is not None and step.index >= self.opts.max_steps:
+    def _should_stop(self) -> bool:
+        index = self.step.index if self.step is not None else 0
+        if self.opts.max_steps is not None and index >= self.opts.max_steps:
             return True
         stop = self.signals.received is not None
         return not self.world.all_true(not stop) if self.world.size > 1 else stop
@@ -417,36 +436,28 @@ class _Run:
         with self._averaged_weights():
             self.result.grids += self.outputs.grids(self.model, tag, self.fixed_real)
 
-    def _checkpoint(self, step: Step, epoch: int, position: int,
-                    epoch_rng: dict[str, Any] | None, streams: RandomStreams) -> None:
+    def _checkpoint(self) -> None:
+        """Write the run state where it stands (every rank takes part: collectives)."""
+        step, streams, optimization = self.step, self.streams, self.optimization
+        assert step is not None and streams is not None and optimization is not None
         # parameters are equal on every rank (DDP/FSDP keep them so); keep rank 0's statistics
         self.world.broadcast_buffers(self.model)
-        self._check_finite(step)
+        self._check_finite()
         check_finite_weights(self.model, step.index)
         sharded, weights = None, None
         if self.parallel.sharded and self.opts.out is not None:  # collectives: every rank writes
             sharded, weights = save_sharded(Path(self.opts.out), step.index, self.model,
                                             step.optimizers, self.world.rank)
-        rng = streams.checkpoint_state(capture_rng(), mid_epoch=position > 0)  # a collective too
+        rng = streams.checkpoint_state(capture_rng(), mid_epoch=self.state.batch_in_epoch > 0)
         if self.out is None:
             return
-        assert self.optimization is not None
-        path = self.outputs.checkpoint(self.model, {
-            "optimizers": None if sharded else {n: o.state_dict() for n, o in step.optimizers.items()},
-            "sharded": sharded,
-            "world_size": self.world.size,
-            "strategy": self.parallel.strategy,
-            "scaler": step.scaler.state_dict() if step.scaler is not None else None,
-            "epoch": epoch,
-            "step": step.index,
-            "batch_in_epoch": position,
-            "rng": rng,
-            "rng_epoch_start": epoch_rng,
-            "metrics": self.result.metrics,
-            "schedules": self.optimization.schedules.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "data_order": self.data_order,
-        }, state_dict=weights)
+        state = dataclasses.replace(
+            self.state, step=step.index, rng=rng, sharded=sharded,
+            optimizers=None if sharded else {n: o.state_dict() for n, o in step.optimizers.items()},
+            scaler=step.scaler.state_dict() if step.scaler is not None else None,
+            schedules=optimization.schedules.state_dict(), metrics=self.result.metrics,
+            ema=self.ema.state_dict() if self.ema is not None else None)
+        path = save_checkpoint(self.out / LAST_CHECKPOINT, self.model, state, weights)
         remove_older(self.out, sharded)  # shards of earlier checkpoints, or of a sharded run resumed
         self.result.checkpoint = path
         self.hook("genzoo_checkpoint_saved", model=self.model, run=self.info, path=path)
@@ -461,3 +472,224 @@ def _grad_norms(step: Step) -> dict[str, torch.Tensor]:
 
 def _every(interval: int, epoch: int) -> bool:
     return interval > 0 and epoch % interval == 0
+
+
+@dataclass
+class FitResult:
+    """The outcome of a run.
+
+    Attributes:
+        epochs: Epochs completed in all (a resumed run counts those before it).
+        steps: Training steps taken in all.
+        metrics: The last epoch's metrics (mean losses, seconds, samples/s).
+        history: Every epoch's metrics of this call, in order.
+        out: The run folder, if one was written.
+        checkpoint: The last checkpoint written, if any.
+        grids: The grid images written, in order.
+        interrupted: Whether the run stopped early on SIGINT/SIGTERM.
+    """
+
+    epochs: int = 0
+    steps: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    out: Path | None = None
+    checkpoint: Path | None = None
+    grids: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class Step:
+    """Backward, gradient averaging, clipping and optimizer steps, owned by the runner.
+
+    A model's ``training_step`` calls :meth:`optimize` once per optimizer. Only that
+    optimizer's parameters receive gradients, so a GAN's generator step does not spend time on
+    the discriminator's weight gradients. In several processes the gradients are averaged
+    during backward by the strategy's engine (DDP's reducer or FSDP's reduce-scatter), so
+    they are averaged when backward returns.
+
+    With a ``max_norms`` entry for an optimizer, its gradients are clipped to that total L2 norm
+    (:func:`torch.nn.utils.clip_grad_norm_`) after backward (so after they are averaged across
+    processes) and, with fp16's gradient scaler, after they are unscaled; the norm before
+    clipping is kept in :attr:`grad_norms` (on the device) for the metrics.
+    """
+
+    def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer],
+                 scaler: torch.amp.GradScaler | None, device: torch.device,
+                 parallel: Parallel | None = None,
+                 max_norms: Mapping[str, float | None] | None = None) -> None:
+        self.optimizers = dict(optimizers)
+        self.max_norms = {k: v for k, v in (max_norms or {}).items() if v is not None}
+        self.grad_norms: dict[str, torch.Tensor] = {}
+        self.scaler = scaler
+        self.device = device
+        self.parallel = parallel or Parallel("none", World(), device)
+        self.epoch = 0
+        self.index = 0
+        self._params = {
+            name: [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
+            for name, opt in self.optimizers.items()
+        }
+
+    def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
+        """Back-propagate ``loss`` into the named optimizer's parameters and step it."""
+        try:
+            opt = self.optimizers[optimizer]
+        except KeyError:
+            raise GenzooError(
+                f"training_step asked to optimize with {optimizer!r}, but configure_optimizers "
+                f"returned only {', '.join(map(repr, self.optimizers))}"
+            ) from None
+        params = self._params[optimizer]
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, enabled=False):
+            scaled = self.scaler.scale(loss) if self.scaler is not None else loss
+            self.parallel.sync(optimizer, scaled).backward(inputs=params)
+        max_norm = self.max_norms.get(optimizer)
+        if max_norm is not None:
+            if self.scaler is not None:
+                self.scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
+            self.grad_norms[optimizer] = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        if self.scaler is not None:
+            self.scaler.step(opt)
+        else:
+            opt.step()
+
+    def end_iteration(self) -> None:
+        """Finish one iteration: one scaler update however many optimizers stepped."""
+        if self.scaler is not None:
+            self.scaler.update()
+        self.index += 1
+
+
+class RunHooks:
+    """Calls a runner hook on this run's callbacks, then on every installed plugin.
+
+    Args:
+        callbacks: Objects with :data:`genzoo.hookimpl` methods, for this run only.
+
+    Raises:
+        ConfigError: a callback implements a hook that does not exist or takes an argument
+            the hook does not have (a typo).
+    """
+
+    def __init__(self, callbacks: Iterable[object]) -> None:
+        self._plugins = plugin_manager().hook
+        manager = pluggy.PluginManager("genzoo")
+        manager.add_hookspecs(hookspecs)
+        for callback in callbacks:
+            try:
+                manager.register(callback)
+            except (pluggy.PluginValidationError, ValueError) as err:
+                raise ConfigError(f"callback {callback!r} was refused: {err}") from None
+            for hook in manager.get_hookcallers(callback) or []:
+                if not hook.has_spec():
+                    raise ConfigError(f"callback {callback!r} implements {hook.name}, which is not "
+                                      "a genzoo hook; see genzoo.hookspecs for the hooks")
+        self._callbacks = manager.hook
+
+    def __call__(self, name: str, **kwargs: Any) -> None:
+        """Call hook ``name`` with ``kwargs``: this run's callbacks first, then the plugins."""
+        getattr(self._callbacks, name)(**kwargs)
+        getattr(self._plugins, name)(**kwargs)
+
+
+class StopSignals:
+    """A context that turns SIGINT/SIGTERM into a request to stop (a second one stops at once).
+
+    Outside the main thread, or with ``enabled=False``, it installs nothing.
+
+    Attributes:
+        received: The first signal received, or ``None``.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        if self.received is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def __enter__(self) -> StopSignals:
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._request_stop)
+                              for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+
+_REMEDIES = ("lower the learning rate, train in full precision (precision=\"32\"), or clip "
+             "gradients (max_norm=1.0)")
+
+
+class FiniteWatch:
+    """Remembers the first step whose losses were not finite (on the device, no sync)."""
+
+    def __init__(self) -> None:
+        self._names: tuple[str, ...] = ()
+        self._first_step: torch.Tensor | None = None  # -1 while every loss was finite
+        self._values: torch.Tensor | None = None
+
+    def observe(self, losses: Mapping[str, torch.Tensor], index: int) -> None:
+        """Take the losses of step ``index`` (steps before it, counting from 0) into account."""
+        if not losses:
+            return
+        names = tuple(losses)
+        values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+        if self._first_step is None or names != self._names:
+            if self._first_step is not None:
+                self.check()  # the losses changed names: settle the old ones first
+            self._names = names
+            self._first_step = torch.full((), -1, dtype=torch.long, device=values.device)
+            self._values = torch.zeros_like(values)
+        bad = ~torch.isfinite(values).all()
+        new = bad & (self._first_step < 0)
+        self._first_step = torch.where(new, index, self._first_step)
+        self._values = torch.where(new, values, self._values)
+
+    def failed(self) -> bool:
+        """Whether a loss observed so far was not finite (a host synchronisation)."""
+        return self._first_step is not None and int(self._first_step) >= 0
+
+    def check(self) -> None:
+        """Raise :class:`NonFiniteLossError` if a loss observed so far was not finite."""
+        if self._first_step is None or self._values is None:
+            return
+        first = int(self._first_step)  # a host synchronisation: call it where the runner syncs
+        if first < 0:
+            return
+        values = self._values.tolist()
+        name, value = next(((n, v) for n, v in zip(self._names, values) if not math.isfinite(v)),
+                           (self._names[0], values[0]))
+        raise NonFiniteLossError(
+            f"the loss {name!r} became {value} at step {first + 1}; the run stopped and its "
+            f"last checkpoint (if any) is from before that step. Try to {_REMEDIES}",
+            step=first + 1, name=name, value=value)
+
+
+def check_finite_weights(module: torch.nn.Module, step: int) -> None:
+    """Raise :class:`NonFiniteLossError` if a parameter of ``module`` is NaN or infinite."""
+    params = [_local(p.detach()) for p in module.parameters() if p.is_floating_point()]
+    if not params:
+        return
+    norms = torch.stack([n.float() for n in torch._foreach_norm(params)])
+    if bool(torch.isfinite(norms).all()):
+        return
+    raise NonFiniteLossError(
+        f"the weights became NaN or infinite by step {step} although the losses were finite; "
+        f"the checkpoint was not written. Try to {_REMEDIES}",
+        step=step, name="weights", value=float("nan"))
+
+
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    """A sharded (FSDP) parameter's local shard; any other tensor itself."""
+    to_local = getattr(tensor, "to_local", None)
+    return to_local() if callable(to_local) else tensor

@@ -21,7 +21,6 @@ import contextlib
 import errno
 import json
 import os
-import re
 import socket
 import threading
 import time
@@ -30,32 +29,22 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import RunFolderError
+from ..checkpoint import temp_checkpoint_writer
 from ..files import probe_writable
 
-__all__ = ["RUN_FILES", "RunFolder", "holds_run", "temp_checkpoint_prefix", "clean_stale_temps",
-           "check_writable"]
+__all__ = ["RUN_FILES", "RunFolder", "holds_run", "clean_stale_temps", "check_writable"]
 
 #: The files of a run; the first, its checkpoint, is what makes a folder hold one.
 RUN_FILES = ("checkpoints/last.pt", "train.toml", "run.json", "metrics.jsonl")
 
 _LOCK = Path(".genzoo") / "lock"
 _OWNER = Path(".genzoo") / "owner.json"
-_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[^.]+)\..*\.tmp$")
 #: errno values that mean "this file cannot be written here", not a bug.
 _WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                            errno.ENOTDIR, errno.EIO, errno.EFBIG))
 
 _held: dict[Path, tuple[Any, int, int]] = {}  # folder → (lock, thread id, depth)
 _held_guard = threading.Lock()
-
-
-def _host() -> str:
-    return socket.gethostname().split(".")[0] or "localhost"
-
-
-def temp_checkpoint_prefix(name: str) -> str:
-    """The prefix of a temporary file for checkpoint ``name``: it names this process and host."""
-    return f".{name}.{os.getpid()}@{_host()}."
 
 
 def holds_run(folder: str | os.PathLike[str]) -> list[str]:
@@ -102,8 +91,8 @@ def clean_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     if not checkpoints.is_dir():
         return removed
     for entry in checkpoints.iterdir():
-        match = _TEMP.match(entry.name)
-        if match is None or match["host"] != _host() or _alive(int(match["pid"])):
+        writer = temp_checkpoint_writer(entry.name)
+        if writer is None or _alive(writer):
             continue
         with contextlib.suppress(OSError):
             entry.unlink()

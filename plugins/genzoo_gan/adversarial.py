@@ -195,7 +195,7 @@ class AdversarialModel(GenerativeModel):
         """Move the EMA generator towards the generator: ``ema ← ema + (1 - decay)·(g - ema)``
         with ``decay = min(ema, (1 + index) / (10 + index))`` (a warm-up, so that a short run's
         average is not dominated by the initial weights): the runner's weight EMA update
-        (:func:`genzoo.runner.ema.lerp_towards`, :func:`genzoo.runner.ema.ema_decay`), applied
+        (:func:`genzoo.runner.optimization.lerp_towards`, :func:`genzoo.runner.optimization.ema_decay`), applied
         to the generator alone.
 
         Batch-norm statistics: the raw generator's running statistics describe the raw

@@ -178,7 +178,7 @@ def test_bad_arguments() -> None:
 def test_runner_skip_helpers_forward_skip() -> None:
     """In several processes the runner draws the first batch before resuming; skipping through
     that wrapper still decodes nothing more, and plain iterators are advanced with next()."""
-    from genzoo.runner.streams import _prepend, skip_batches
+    from genzoo.runner.state import _prepend, skip_batches
 
     images, _ = _data(64)
     streamed, reader = _streamed(images)

@@ -119,7 +119,7 @@ def test_a_nan_grid_is_never_written_as_a_black_image(tmp_path: Path) -> None:
     with torch.no_grad():
         for weight in model.parameters():
             weight.fill_(float("nan"))
-    from genzoo.runner.grids import save_sample_grid
+    from genzoo.runner.outputs import save_sample_grid
     from genzoo.sampling import NonFiniteSamplesError
 
     with pytest.raises(NonFiniteSamplesError):

@@ -47,7 +47,7 @@ class Recorder:
     """The runner's own step context, driven by hand: one training step per call."""
 
     def __init__(self, model) -> None:
-        from genzoo.runner.step import Step
+        from genzoo.runner.loop import Step
 
         self.step = Step(model.configure_optimizers(), None, torch.device("cpu"))
 
@@ -240,7 +240,7 @@ def one_thread():
 
 def test_ema_on_the_runners_update_gives_the_numbers_of_the_old_implementation(one_thread):
     """Samples and EMA weights equal those the GAN's own EMA code produced before it moved onto
-    genzoo.runner.ema (recorded by tests/plugins/data/record_gan_ema.py, in one thread: CPU
+    genzoo.runner.optimization (recorded by tests/plugins/data/record_gan_ema.py, in one thread: CPU
     kernels sum in another order with more threads, which changes the last bits)."""
     reference = torch.load(Path(__file__).parent / "data" / "gan_ema_reference.pt", weights_only=True)
     torch.manual_seed(0)

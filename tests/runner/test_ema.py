@@ -7,7 +7,7 @@ import torch
 
 import genzoo
 from genzoo.runner import LAST_CHECKPOINT
-from genzoo.runner.ema import WeightEMA, ema_decay
+from genzoo.runner.optimization import WeightEMA, ema_decay
 
 IMAGES = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 

@@ -9,7 +9,7 @@ import torch
 
 import genzoo
 from genzoo.runner import LAST_CHECKPOINT
-from genzoo.runner.finite import FiniteWatch
+from genzoo.runner.loop import FiniteWatch
 
 IMAGES = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import genzoo
-from genzoo.runner.grids import (reconstruction_row_length, reconstruction_rows,
+from genzoo.runner.outputs import (reconstruction_row_length, reconstruction_rows,
                                  save_reconstruction_grid)
 
 

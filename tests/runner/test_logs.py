@@ -10,8 +10,8 @@ import torch
 
 import genzoo
 from genzoo.data import InMemoryLoader
-from genzoo.runner import fit, logs
-from genzoo.runner.logs import LossMeans, Progress
+from genzoo.runner import fit, outputs
+from genzoo.runner.outputs import LossMeans, Progress
 
 
 def StepCounter():  # noqa: N802 - reads like the model it makes
@@ -101,7 +101,7 @@ def test_plain_lines_within_a_long_epoch_come_at_most_every_few_seconds(monkeypa
     progress.start_epoch(1, 3, total=100)
     progress.update(10, {"loss": 2.0}, step=10, position=10)
     assert stream.getvalue() == ""  # too soon
-    monkeypatch.setattr(logs, "LINE_SECONDS", 0.0)
+    monkeypatch.setattr(outputs, "LINE_SECONDS", 0.0)
     progress.update(10, {"loss": 1.0}, step=20, position=20)
     progress.end_epoch({"epoch": 1, "step": 100, "loss": 1.5, "seconds": 2.0})
     assert stream.getvalue().splitlines() == ["epoch 1/3  step 20 (20/100 of the epoch)  loss 1",

@@ -12,8 +12,8 @@ from PIL import Image
 import genzoo
 from genzoo.errors import ConfigError
 from genzoo.data import InMemoryLoader
-from genzoo.runner.logs import LossMeans
-from genzoo.runner.grids import save_sample_grid
+from genzoo.runner.outputs import LossMeans
+from genzoo.runner.outputs import save_sample_grid
 
 
 @pytest.fixture

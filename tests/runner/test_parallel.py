@@ -8,7 +8,7 @@ from torch import nn
 
 import genzoo
 from genzoo.runner import World
-from genzoo.runner.parallel import Parallel, _fully_shard_by_module, resolve_strategy
+from genzoo.runner.processes import Parallel, _fully_shard_by_module, resolve_strategy
 
 
 def test_strategies_resolve_to_ddp_under_torchrun_and_to_none_in_one_process():

@@ -19,7 +19,8 @@ import genzoo
 from genzoo.data import InMemoryLoader
 from genzoo.errors import CheckpointError, RunFolderError
 from genzoo.runner import LAST_CHECKPOINT
-from genzoo.runner.runfolder import RunFolder, clean_stale_temps, holds_run, temp_checkpoint_prefix
+from genzoo.checkpoint import temp_checkpoint_prefix
+from genzoo.runner.runfolder import RunFolder, clean_stale_temps, holds_run
 
 
 def tiny() -> genzoo.GenerativeModel:
@@ -145,16 +146,16 @@ def test_resume_refuses_another_dataloader_but_not_another_world_size(tmp_path, 
         fit(tiny(), DataLoader(floats, batch_size=32, shuffle=True), out, epochs=2, resume="auto")
     with pytest.raises(CheckpointError, match="shuffle: checkpoint True, now False"):
         fit(tiny(), DataLoader(floats, batch_size=16), out, epochs=2, resume="auto")
-    from genzoo.runner import dataorder
+    from genzoo.runner.state import check_data_order, describe_data_order
 
     # another number of processes is a supported resume (the runner warns what is exact) ...
-    record = dataorder.describe(DataLoader(floats, batch_size=16, shuffle=True), 2)
-    dataorder.check(dataorder.describe(DataLoader(floats, batch_size=16, shuffle=True), 1),
-                    record, out / LAST_CHECKPOINT)
+    record = describe_data_order(DataLoader(floats, batch_size=16, shuffle=True), 2)
+    check_data_order(describe_data_order(DataLoader(floats, batch_size=16, shuffle=True), 1),
+                     record, out / LAST_CHECKPOINT)
     # ... but not together with another batch size
     with pytest.raises(CheckpointError, match="batch size: checkpoint 32, now 16"):
-        dataorder.check(dataorder.describe(DataLoader(floats, batch_size=32, shuffle=True), 1),
-                        record, out / LAST_CHECKPOINT)
+        check_data_order(describe_data_order(DataLoader(floats, batch_size=32, shuffle=True), 1),
+                         record, out / LAST_CHECKPOINT)
     fit(tiny(), DataLoader(floats, batch_size=16, shuffle=True), out, epochs=2, resume="auto")
 
 

@@ -10,7 +10,7 @@ import torch
 
 import genzoo
 from genzoo.runner import LAST_CHECKPOINT
-from genzoo.runner.schedules import warmup_factor
+from genzoo.runner.optimization import warmup_factor
 
 IMAGES = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 
