@@ -40,7 +40,7 @@ from .callback import EvaluateEvery
 from .card import ProtocolCard, card_differences
 from .errors import FeatureCacheWarning, MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data
-from .evaluate import DEFAULT_N, evaluate, real_data_floor
+from .evaluation import DEFAULT_N, evaluate, real_data_floor, score_features
 from .fid import fid_from_features
 from .images import RESIZE_FILTER
 from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_path, require_inception,
@@ -50,7 +50,6 @@ from .network import ClassifierNet, ContrastiveNet
 from .report import format_card, format_comparison, format_metrics, markdown_table
 from .results import METRIC_NAMES, Metrics, Scores
 from .scores import classifier_score, manifold_memberships, precision_recall
-from .scoring import score_features
 from .space import FEATURE_KINDS, FeatureSpace
 from .spaces import domain_classifier, feature_space
 

@@ -20,7 +20,7 @@ import torch
 from ..hookspecs import hookimpl
 from .bootstrap import Bootstrap
 from .errors import MetricsError
-from .evaluate import evaluate
+from .evaluation import evaluate
 from .space import FeatureSpace
 from .spaces import feature_space
 

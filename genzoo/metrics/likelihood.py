@@ -35,7 +35,7 @@ from ..model import eval_mode
 from ..protocols import DensityModel
 from ..sampling import sampling_progress
 from .errors import MetricsError
-from .sampling import check_model_shape, device_of, fixed_subset
+from .evaluation import check_model_shape, device_of, fixed_subset
 
 __all__ = ["DEQUANTIZATION", "LikelihoodScore", "LikelihoodEvery", "bits_per_dim", "dequantize",
            "evaluate_likelihood", "has_likelihood", "test_images", "MAX_LIKELIHOOD_SAMPLES"]
