@@ -34,14 +34,12 @@ Example:
 
 from __future__ import annotations
 
-from .bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval
 from .cache import feature_cache_dir, feature_cache_path
 from .callback import EvaluateEvery
 from .card import ProtocolCard, card_differences
 from .errors import FeatureCacheWarning, MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data
 from .evaluation import DEFAULT_N, evaluate, real_data_floor, score_features
-from .fid import fid_from_features
 from .images import RESIZE_FILTER
 from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_path, require_inception,
                          require_pretrained)
@@ -49,7 +47,8 @@ from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate
 from .network import ClassifierNet, ContrastiveNet
 from .report import format_card, format_comparison, format_metrics, markdown_table
 from .results import METRIC_NAMES, Metrics, Scores
-from .scores import classifier_score, manifold_memberships, precision_recall
+from .scoring import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval, classifier_score, fid_from_features,
+                      manifold_memberships, precision_recall)
 from .space import FEATURE_KINDS, FeatureSpace
 from .spaces import domain_classifier, feature_space
 

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 
 from ..hookspecs import hookimpl
-from .bootstrap import Bootstrap
 from .errors import MetricsError
 from .evaluation import evaluate
+from .scoring import Bootstrap
 from .space import FeatureSpace
 from .spaces import feature_space
 

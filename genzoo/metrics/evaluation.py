@@ -37,13 +37,12 @@ from .. import __version__
 from .._words import model_label
 from ..extras import require
 from ..latent import class_count
-from .bootstrap import Bootstrap, percentile_interval
 from .card import ProtocolCard
 from .errors import MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data, named_data
-from .kid import kid_terms
 from .results import Metrics, Scores
-from .scores import DEFAULT_K, classifier_score, manifold_memberships
+from .scoring import (DEFAULT_K, Bootstrap, classifier_score, kid_terms, manifold_memberships,
+                      percentile_interval)
 from .space import FeatureSpace
 from .spaces import feature_space
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bootstrap import Interval
+from .scoring import Interval
 from .card import ProtocolCard
 
 __all__ = ["METRIC_NAMES", "Scores", "Metrics"]

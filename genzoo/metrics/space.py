@@ -26,11 +26,10 @@ from torch import nn
 from .. import __version__
 from .cache import CACHE_FORMAT, CACHE_VERSION, keep_or_warn
 from .errors import MetricsError
-from .fid import FrechetReference
 from .images import RESIZE_FILTER, blockwise, check_images, prepare_images
-from .kid import kernel_row_sums
 from .network import ClassifierNet, ContrastiveNet
 from .pretrained import PRETRAINED
+from .scoring import FrechetReference, kernel_row_sums
 
 __all__ = ["FeatureSpace", "FEATURE_KINDS", "extract_features", "weights_sha256"]
 
