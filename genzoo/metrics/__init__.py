@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from .cache import feature_cache_dir, feature_cache_path
 from .callback import EvaluateEvery
-from .card import ProtocolCard, card_differences
 from .errors import FeatureCacheWarning, MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data
 from .evaluation import DEFAULT_N, evaluate, real_data_floor, score_features
@@ -45,8 +44,8 @@ from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_
                          require_pretrained)
 from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate_likelihood
 from .network import ClassifierNet, ContrastiveNet
-from .report import format_card, format_comparison, format_metrics, markdown_table
-from .results import METRIC_NAMES, Metrics, Scores
+from .results import (METRIC_NAMES, Metrics, ProtocolCard, Scores, card_differences, format_card,
+                      format_comparison, format_metrics, markdown_table)
 from .scoring import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval, classifier_score, fid_from_features,
                       manifold_memberships, precision_recall)
 from .space import FEATURE_KINDS, FeatureSpace

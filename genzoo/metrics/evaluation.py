@@ -37,10 +37,9 @@ from .. import __version__
 from .._words import model_label
 from ..extras import require
 from ..latent import class_count
-from .card import ProtocolCard
 from .errors import MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data, named_data
-from .results import Metrics, Scores
+from .results import Metrics, ProtocolCard, Scores
 from .scoring import (DEFAULT_K, Bootstrap, classifier_score, kid_terms, manifold_memberships,
                       percentile_interval)
 from .space import FeatureSpace
