@@ -34,10 +34,11 @@ Example:
 
 from __future__ import annotations
 
-from .cache import feature_cache_dir, feature_cache_path
 from .callback import EvaluateEvery
 from .errors import FeatureCacheWarning, MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data
+from .features import (FEATURE_KINDS, FeatureSpace, domain_classifier, feature_cache_dir, feature_cache_path,
+                       feature_space)
 from .evaluation import DEFAULT_N, evaluate, real_data_floor, score_features
 from .images import RESIZE_FILTER
 from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_path, require_inception,
@@ -48,8 +49,6 @@ from .results import (METRIC_NAMES, Metrics, ProtocolCard, Scores, card_differen
                       format_comparison, format_metrics, markdown_table)
 from .scoring import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval, classifier_score, fid_from_features,
                       manifold_memberships, precision_recall)
-from .space import FEATURE_KINDS, FeatureSpace
-from .spaces import domain_classifier, feature_space
 
 __all__ = [
     "evaluate",

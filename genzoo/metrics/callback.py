@@ -20,9 +20,8 @@ import torch
 from ..hookspecs import hookimpl
 from .errors import MetricsError
 from .evaluation import evaluate
+from .features import FeatureSpace, feature_space
 from .scoring import Bootstrap
-from .space import FeatureSpace
-from .spaces import feature_space
 
 __all__ = ["EvaluateEvery"]
 

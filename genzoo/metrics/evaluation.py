@@ -39,11 +39,10 @@ from ..extras import require
 from ..latent import class_count
 from .errors import MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data, named_data
+from .features import FeatureSpace, feature_space
 from .results import Metrics, ProtocolCard, Scores
 from .scoring import (DEFAULT_K, Bootstrap, classifier_score, kid_terms, manifold_memberships,
                       percentile_interval)
-from .space import FeatureSpace
-from .spaces import feature_space
 
 __all__ = ["DEFAULT_N", "evaluate", "real_data_floor", "score_features", "map_samples",
            "class_proportional_labels", "block_seed", "device_of", "check_model_shape",
