@@ -44,7 +44,7 @@ from .images import RESIZE_FILTER
 from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_path, require_inception,
                          require_pretrained)
 from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate_likelihood
-from .network import ClassifierNet, ContrastiveNet
+from .networks import ClassifierNet, ContrastiveNet
 from .results import (METRIC_NAMES, Metrics, ProtocolCard, Scores, card_differences, format_card,
                       format_comparison, format_metrics, markdown_table)
 from .scoring import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval, classifier_score, fid_from_features,

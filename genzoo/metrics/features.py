@@ -6,7 +6,7 @@ Every score compares images in the features of one network:
 * ``"classifier"``: a small domain classifier trained on the data's labels (named sets, and
   folders with one sub-folder per class); two epochs on one CPU thread, about 20 s for MNIST;
 * ``"contrastive"``: for data without labels, a network genzoo trains on the images alone
-  (:mod:`genzoo.metrics.contrastive`; about a minute on one CPU core at 32×32);
+  (:mod:`genzoo.metrics.networks`; about a minute on one CPU core at 32×32);
 * ``"inception"``, ``"dinov2-vit-s-14"``, ``"clip-vit-b-32"``, ``"vgg16"``, ...: a pretrained
   network (through torch-fidelity) when its weights are on disk (:mod:`genzoo.metrics.pretrained`).
 
@@ -50,12 +50,11 @@ from torch import nn
 from .. import __version__
 from ..checkpoint import write_checkpoint
 from ..files import probe_writable
-from .classifier_training import TrainingSettings, one_cpu_thread, train_classifier_net
-from .contrastive import ContrastiveSettings, train_contrastive_net
 from .errors import FeatureCacheWarning, MetricsError
 from .eval_data import EvalData, load_eval_data, named_data, named_key
 from .images import RESIZE_FILTER, blockwise, check_images, feature_input_size, prepare_images
-from .network import ClassifierNet, ContrastiveNet
+from .networks import (ClassifierNet, ClassifierSettings, ContrastiveNet, ContrastiveSettings, one_cpu_thread,
+                       train_classifier_net, train_contrastive_net)
 from .pretrained import PRETRAINED, pretrained_network
 from .scoring import FrechetReference, kernel_row_sums
 
@@ -290,7 +289,7 @@ def feature_space(data: str | os.PathLike[str] | EvalData = "mnist", features: s
     device = torch.device(device) if device is not None else torch.device("cpu")
     settings: Any
     if kind == "classifier":
-        settings = TrainingSettings(epochs=epochs, max_train_images=max_train_images)
+        settings = ClassifierSettings(epochs=epochs, max_train_images=max_train_images)
     elif kind == "contrastive":
         settings = ContrastiveSettings(steps=steps, max_train_images=max_train_images)
     else:
