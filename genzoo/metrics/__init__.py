@@ -34,7 +34,7 @@ Example:
 
 from __future__ import annotations
 
-from .callback import EvaluateEvery
+from .callbacks import EvaluateEvery, LikelihoodEvery
 from .errors import FeatureCacheWarning, MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data
 from .features import (FEATURE_KINDS, FeatureSpace, domain_classifier, feature_cache_dir, feature_cache_path,
@@ -43,7 +43,7 @@ from .evaluation import DEFAULT_N, evaluate, real_data_floor, score_features
 from .images import RESIZE_FILTER
 from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_path, require_inception,
                          require_pretrained)
-from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate_likelihood
+from .likelihood import LikelihoodScore, bits_per_dim, evaluate_likelihood
 from .networks import ClassifierNet, ContrastiveNet
 from .results import (METRIC_NAMES, Metrics, ProtocolCard, Scores, card_differences, format_card,
                       format_comparison, format_metrics, markdown_table)

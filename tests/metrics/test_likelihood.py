@@ -13,8 +13,8 @@ import genzoo
 from genzoo.cli import main
 from genzoo.metrics import MetricsError, feature_cache_path
 from genzoo.metrics.features import write_cache
+from genzoo.metrics.callbacks import LikelihoodEvery
 from genzoo.metrics.likelihood import (
-    LikelihoodEvery,
     bits_per_dim,
     dequantize,
     evaluate_likelihood,
