@@ -65,8 +65,8 @@ from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_
                          require_pretrained)
 from .results import (METRIC_NAMES, Metrics, ProtocolCard, Scores, card_differences, format_card,
                       format_comparison, format_metrics, markdown_table)
-from .scoring import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval, classifier_score, fid_from_features,
-                      manifold_memberships, precision_recall)
+from .scoring import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval, classifier_score,
+                      fid_from_features, manifold_memberships, precision_recall)
 
 __all__ = [
     "evaluate",
