@@ -2,7 +2,7 @@
 
 Trains each configuration in this process (so ``time.process_time`` counts the CPU time of all
 of torch's threads), logs the test bits/dim of a fixed 2,000-image subset after every epoch
-(:class:`genzoo.metrics.likelihood.LikelihoodEvery`) beside the CPU and wall time so far, then
+(:class:`genzoo.metrics.LikelihoodEvery`) beside the CPU and wall time so far, then
 scores the whole test split (10,000 images). The flow's number is exact; the VAEs' are bounds
 (their ELBO, and their importance-weighted bound with ``--iw-samples`` samples). Published
 numbers stand beside them for reference.
@@ -32,7 +32,7 @@ import torch
 
 import genzoo
 from genzoo.data import InMemoryLoader, load_images
-from genzoo.metrics.likelihood import LikelihoodEvery, evaluate_likelihood
+from genzoo.metrics import LikelihoodEvery, evaluate_likelihood
 
 
 @dataclass(frozen=True)

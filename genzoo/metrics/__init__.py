@@ -23,6 +23,24 @@ the **real-data floor**: the same metric for as many real images of the data's o
 **protocol card** (:class:`ProtocolCard`) records everything that changes the numbers; results
 with different cards are not comparable (``genzoo eval --compare A.json B.json``).
 
+Where each part lives:
+
+* :mod:`genzoo.metrics.evaluation`: :func:`evaluate`, the real-data floor, :func:`score_features`
+  (every number of one set of images, with its interval) and drawing a model's samples;
+* :mod:`genzoo.metrics.scoring`: the numbers themselves (FID, KID, precision, recall, density,
+  coverage, the classifier score) and the bootstrap intervals;
+* :mod:`genzoo.metrics.results`: what an evaluation returns (:class:`Metrics`, :class:`Scores`)
+  and its protocol card, as JSON-ready records and as text;
+* :mod:`genzoo.metrics.features`: feature spaces (:class:`FeatureSpace`, :func:`feature_space`)
+  and their cache; :mod:`genzoo.metrics.networks`: genzoo's own feature networks and their
+  training; :mod:`genzoo.metrics.pretrained`: the pretrained ones; :mod:`genzoo.metrics.images`:
+  images on their way into a feature network;
+* :mod:`genzoo.metrics.eval_data`: the real data an evaluation compares with;
+* :mod:`genzoo.metrics.likelihood`: bits per dimension;
+* :mod:`genzoo.metrics.callbacks`: evaluating during training (:class:`EvaluateEvery`,
+  :class:`LikelihoodEvery`);
+* :mod:`genzoo.metrics.errors`: the errors and warnings.
+
 Example:
     >>> import genzoo
     >>> from genzoo.metrics import evaluate, EvaluateEvery
@@ -34,25 +52,21 @@ Example:
 
 from __future__ import annotations
 
-from .bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval
-from .cache import feature_cache_dir, feature_cache_path
-from .callback import EvaluateEvery
-from .card import ProtocolCard, card_differences
+from .callbacks import EvaluateEvery, LikelihoodEvery
 from .errors import FeatureCacheWarning, MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data
-from .evaluate import DEFAULT_N, evaluate, real_data_floor
-from .fid import fid_from_features
+from .evaluation import DEFAULT_N, evaluate, real_data_floor, score_features
+from .features import (FEATURE_KINDS, FeatureSpace, domain_classifier, feature_cache_dir, feature_cache_path,
+                       feature_space)
 from .images import RESIZE_FILTER
+from .likelihood import LikelihoodScore, bits_per_dim, evaluate_likelihood
+from .networks import ClassifierNet, ContrastiveNet
 from .pretrained import (PRETRAINED, inception_weights_path, pretrained_weights_path, require_inception,
                          require_pretrained)
-from .likelihood import LikelihoodEvery, LikelihoodScore, bits_per_dim, evaluate_likelihood
-from .network import ClassifierNet, ContrastiveNet
-from .report import format_card, format_comparison, format_metrics, markdown_table
-from .results import METRIC_NAMES, Metrics, Scores
-from .scores import classifier_score, manifold_memberships, precision_recall
-from .scoring import score_features
-from .space import FEATURE_KINDS, FeatureSpace
-from .spaces import domain_classifier, feature_space
+from .results import (METRIC_NAMES, Metrics, ProtocolCard, Scores, card_differences, format_card,
+                      format_comparison, format_metrics, markdown_table)
+from .scoring import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, Bootstrap, Interval, classifier_score,
+                      fid_from_features, manifold_memberships, precision_recall)
 
 __all__ = [
     "evaluate",

@@ -8,7 +8,8 @@ an 8-bit image ``k`` becomes ``x = (k + u) / 256`` with ``u ~ U[0, 1)^D``, and
     bits/dim = (-log p(x) + D log 256) / (D log 2),
 
 which in expectation over ``u`` bounds the code length of ``k`` under the discrete model
-from above (Theis et al., 2016). Lower is better.
+from above (Theis et al., 2016). Lower is better. During training, the runner callback
+:class:`~genzoo.metrics.LikelihoodEvery` logs it every few epochs.
 
 Example:
     >>> import genzoo
@@ -23,22 +24,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
 from ..density import bits_per_dim, dequantize
-from ..hookspecs import hookimpl
 from ..model import eval_mode
 from ..protocols import DensityModel
 from ..sampling import sampling_progress
 from .errors import MetricsError
-from .sampling import check_model_shape, device_of, fixed_subset
+from .evaluation import check_model_shape, device_of, fixed_subset
 
-__all__ = ["DEQUANTIZATION", "LikelihoodScore", "LikelihoodEvery", "bits_per_dim", "dequantize",
-           "evaluate_likelihood", "has_likelihood", "test_images", "MAX_LIKELIHOOD_SAMPLES"]
+__all__ = ["DEQUANTIZATION", "LikelihoodScore", "bits_per_dim", "dequantize", "evaluate_likelihood",
+           "has_likelihood", "test_images", "MAX_LIKELIHOOD_SAMPLES"]
 
 #: The most samples per image a stochastic likelihood bound may take: each is a decoder pass
 #: per image (a VAE's importance-weighted bound), and 100 already gives the bound to three
@@ -173,66 +172,3 @@ def test_images(dataset: str, n: int | None = None, *, root: str | os.PathLike[s
         return test.images if n is None else fixed_subset(test.images, n)
     index = None if n is None else fixed_subset(torch.arange(len(test)), n)
     return test.load(index).images
-
-
-class LikelihoodEvery:
-    """A runner callback: bits/dim on a fixed held-out subset of the test split every
-    ``every`` epochs, added to that epoch's line of ``metrics.jsonl``.
-
-    The line gains ``test_bits_per_dim`` (and ``test_bits_per_dim_stderr``); the key
-    ``test_bits_per_dim_exact`` is 1 for an exact likelihood and 0 for a bound. Runs on rank 0
-    only; the dequantization noise has its own seed, so training's random state is untouched.
-    A model without a likelihood gets nothing added.
-
-    Args:
-        every: Evaluate after epochs ``every``, ``2 * every``...
-        dataset: The named data set whose test split is scored.
-        n: How many test images (a fixed random subset, the same every time).
-        samples: The model's estimator samples (a VAE's importance samples).
-        seed: The seed of the dequantization noise.
-        batch_size: Images per batch.
-        root: The data folder (see :func:`genzoo.data.data_root`).
-
-    Example:
-        >>> from genzoo.metrics.likelihood import LikelihoodEvery
-        >>> model.fit(loader, epochs=10, out="runs/glow", callbacks=[LikelihoodEvery(2)])  # doctest: +SKIP
-
-    Raises:
-        MetricsError: ``every`` or ``n`` is not a positive integer.
-    """
-
-    def __init__(self, every: int, dataset: str = "mnist", n: int = 1000, *, samples: int = 1,
-                 seed: int = 0, batch_size: int = 500,
-                 root: str | os.PathLike[str] | None = None) -> None:
-        for name, value in (("every", every), ("n", n), ("samples", samples)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MetricsError(f"LikelihoodEvery: {name} must be a positive integer, got {value!r}")
-        self.every, self.dataset, self.n, self.samples = every, dataset, n, samples
-        self.seed, self.batch_size, self.root = seed, batch_size, root
-        self._images: torch.Tensor | None = None
-        self._last_epoch = 0
-
-    @hookimpl
-    def genzoo_fit_start(self, model: Any, run: Any) -> None:
-        """Forget the epochs of an earlier run."""
-        self._last_epoch = 0
-
-    @hookimpl
-    def genzoo_epoch_end(self, model: Any, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
-        """Add bits/dim to ``metrics`` in place after every ``every``-th epoch (on rank 0)."""
-        if (getattr(run, "rank", 0) != 0 or epoch < 1 or epoch % self.every
-                or epoch == self._last_epoch or not has_likelihood(model)):
-            return
-        self._last_epoch = epoch
-        started = time.perf_counter()
-        if self._images is None:
-            self._images = test_images(self.dataset, self.n, root=self.root)
-        score = evaluate_likelihood(model, self._images, samples=self.samples, seed=self.seed,
-                                    batch_size=self.batch_size)
-        metrics["test_bits_per_dim"] = round(score.bits_per_dim, 6)
-        metrics["test_bits_per_dim_stderr"] = round(score.stderr, 6)
-        metrics["test_bits_per_dim_exact"] = int(score.kind == "exact")
-        metrics["likelihood_seconds"] = round(time.perf_counter() - started, 3)
-
-    def __repr__(self) -> str:
-        return f"LikelihoodEvery({self.every}, dataset={self.dataset!r}, n={self.n}, samples={self.samples})"

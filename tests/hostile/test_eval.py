@@ -18,7 +18,7 @@ import pytest
 
 import genzoo
 from genzoo.metrics import feature_cache_path, feature_space
-from genzoo.metrics.cache import write_cache
+from genzoo.metrics.features import write_cache
 from tests.metrics.folders import write_shape_folder
 
 from . import Case, run_case
@@ -68,7 +68,7 @@ def _no_size_option(tmp: Path, values: dict[str, Any], result: Any) -> None:
 
 def _unwritable_cache(tmp: Path, fx: dict[str, Any]) -> dict[str, Any]:
     """XDG_CACHE_HOME under a file; the feature network trains in 20 steps (not 600)."""
-    import genzoo.metrics.spaces as spaces
+    import genzoo.metrics.features as spaces
 
     (tmp / "afile").write_text("not a folder")
     fx["monkeypatch"].setattr(spaces.feature_space, "__kwdefaults__",

@@ -11,7 +11,7 @@ from filelock import FileLock
 
 from genzoo.data import load_images
 from genzoo.metrics import FeatureSpace, domain_classifier
-from genzoo.metrics.classifier_training import one_cpu_thread
+from genzoo.metrics.networks import one_cpu_thread
 from tests.conftest import built_once
 
 #: Quick training for tests (users get the full training set and 2 epochs).

@@ -16,7 +16,7 @@ from genzoo.metrics import (
     feature_cache_path,
     feature_space,
 )
-from genzoo.metrics import spaces as spaces_module
+from genzoo.metrics import features as spaces_module
 
 
 def test_the_classifier_learns_the_data_and_caches_its_reference(classifier, metrics_cache, real_mnist):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import genzoo
 from genzoo.cli import main
 from genzoo.metrics import feature_cache_path
-from genzoo.metrics.cache import write_cache
+from genzoo.metrics.features import write_cache
 
 QUICK = ["--bootstrap", "20"]
 

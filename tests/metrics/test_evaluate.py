@@ -8,7 +8,7 @@ import torch
 import genzoo
 from genzoo.data import load_images
 from genzoo.metrics import Bootstrap, FeatureSpace, Metrics, MetricsError, evaluate
-from genzoo.metrics.sampling import class_proportional_labels
+from genzoo.metrics.evaluation import class_proportional_labels
 
 QUICK = Bootstrap(resamples=20)
 

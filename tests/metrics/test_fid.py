@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genzoo.metrics import MetricsError, fid_from_features
-from genzoo.metrics.fid import FrechetReference
+from genzoo.metrics.scoring import FrechetReference
 
 F64 = torch.float64
 

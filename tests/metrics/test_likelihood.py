@@ -12,9 +12,9 @@ from click.testing import CliRunner
 import genzoo
 from genzoo.cli import main
 from genzoo.metrics import MetricsError, feature_cache_path
-from genzoo.metrics.cache import write_cache
+from genzoo.metrics.features import write_cache
+from genzoo.metrics.callbacks import LikelihoodEvery
 from genzoo.metrics.likelihood import (
-    LikelihoodEvery,
     bits_per_dim,
     dequantize,
     evaluate_likelihood,

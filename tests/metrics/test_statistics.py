@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from genzoo.metrics import Bootstrap, MetricsError
-from genzoo.metrics.bootstrap import percentile_interval
 from genzoo.metrics.images import FEATURE_BLOCK, blockwise, feature_input_size, prepare_images
-from genzoo.metrics.kid import kid_terms
+from genzoo.metrics.scoring import kid_terms, percentile_interval
 
 
 def test_kid_is_torchmetrics_unbiased_mmd_and_splits_into_per_image_terms():

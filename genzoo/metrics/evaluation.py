@@ -1,6 +1,20 @@
 """Evaluating a model or a batch of images on any data: every score with its interval, beside
 the real-data floor, with the protocol card.
 
+* :func:`evaluate` draws a model's samples (or takes the images given), scores them in a feature
+  space (see :func:`~genzoo.metrics.feature_space`) against the data's reference images, scores
+  as many real images the same way (:func:`real_data_floor`) and writes the protocol card;
+* :func:`score_features` is the scoring of one set of features: FID and KID against all the
+  reference features; precision, recall, density and coverage against a fixed random subset of
+  the reference as large as the set scored (all of it when that is larger), since k-NN radii
+  depend on set size; the classifier score, where the feature network is a classifier. The
+  bootstrap (see :class:`~genzoo.metrics.Bootstrap`) draws the images scored with replacement;
+  FID and the classifier score are recomputed on each resample, the others re-average their
+  per-image terms, with the real images those terms belong to (recall, coverage, KID's
+  reference half) drawn with replacement too;
+* :func:`map_samples` draws many samples from a model in fixed blocks, repeatably and without
+  side effects, and :func:`fixed_subset` picks the real images that stand beside them.
+
 Example:
     >>> import genzoo
     >>> from genzoo.metrics import evaluate
@@ -10,32 +24,44 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from .. import __version__
+from .._words import model_label
 from ..extras import require
 from ..latent import class_count
-from .bootstrap import Bootstrap
-from .card import ProtocolCard
 from .errors import MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data, named_data
-from .space import FeatureSpace
-from .results import Metrics, Scores
-from .sampling import (DEFAULT_SAMPLE_BLOCK, check_model_channels, class_proportional_labels, device_of,
-                       fixed_subset, map_samples)
-from .scores import DEFAULT_K
-from .scoring import score_features
-from .spaces import feature_space
+from .features import FeatureSpace, feature_space
+from .results import Metrics, ProtocolCard, Scores
+from .scoring import (DEFAULT_K, Bootstrap, classifier_score, kid_terms, manifold_memberships,
+                      percentile_interval)
 
-__all__ = ["DEFAULT_N", "evaluate", "real_data_floor"]
+__all__ = ["DEFAULT_N", "evaluate", "real_data_floor", "score_features", "map_samples",
+           "class_proportional_labels", "block_seed", "device_of", "check_model_shape",
+           "check_model_channels", "fixed_subset", "DEFAULT_SAMPLE_BLOCK"]
 
 #: How many samples :func:`evaluate` draws from a model by default.
 DEFAULT_N = 10_000
+#: Images per sampling call, by default (on the protocol card: it decides which images a seed
+#: gives).
+DEFAULT_SAMPLE_BLOCK = 500
+#: Seeds the choice of real images that stand beside the samples (training images for the
+#: floor, reference images for precision/recall).
+_SUBSET_SEED = 0
+#: The range of each metric, which its interval is clipped to (KID, an unbiased estimate, can
+#: be negative).
+_BOUNDS = {"fid": (0.0, math.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
+           "density": (0.0, math.inf), "coverage": (0.0, 1.0), "classifier_score": (1.0, math.inf)}
+
+T = TypeVar("T")
 
 
 def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", features: str = "auto",
@@ -49,9 +75,9 @@ def evaluate(model_or_images: Any, *, data: str | os.PathLike[str] = "mnist", fe
     """Score a model's samples, or given images, against real data.
 
     A model is sampled ``n`` times in blocks of ``sample_block`` from ``seed`` (see
-    :func:`~genzoo.metrics.sampling.map_samples`; global random state is saved and restored).
+    :func:`map_samples`; global random state is saved and restored).
     A class-conditional model gets its classes as often as the data's training images (the
-    floor's half) have them (:func:`~genzoo.metrics.sampling.class_proportional_labels`), so that
+    floor's half) have them (:func:`class_proportional_labels`), so that
     its samples stand for the data's distribution and not an evenly balanced one; where the data
     has no labels, or other classes, it gets every class in turn. The card says which.
     The images are compared in a feature space (see :func:`~genzoo.metrics.feature_space`) with
@@ -186,6 +212,144 @@ def real_data_floor(space: FeatureSpace, n: int, data: EvalData | Callable[[], E
     scores = score_features(features, probs, space, k=k, bootstrap=bootstrap)
     space.remember_floor(key, {"scores": scores.as_record(), "n": floor_n})
     return scores, floor_n
+
+
+def score_features(features: torch.Tensor, probs: torch.Tensor | None, space: FeatureSpace, *,
+                   k: int = DEFAULT_K, bootstrap: Bootstrap | None = None) -> Scores:
+    """Score images given by their features (and class probabilities) in ``space``.
+
+    Args:
+        features: ``N×D`` features from :meth:`FeatureSpace.features`.
+        probs: ``N×K`` class probabilities, or ``None`` (no classifier score).
+        space: The feature space with the reference features.
+        k: Neighbourhood size of precision, recall, density and coverage.
+        bootstrap: How to compute the intervals (default: :class:`Bootstrap`'s defaults).
+
+    Raises:
+        MetricsError: too few images for ``k``, or features of another dimension.
+    """
+    bootstrap = bootstrap or Bootstrap()
+    fakes = features.detach().to("cpu", torch.float32)
+    real = fixed_subset(space.reference, len(fakes))
+    members = manifold_memberships(real, fakes, k=k)
+    terms = kid_terms(fakes / space.kid_scale, space.reference / space.kid_scale, space.kernel_sums)
+    values: dict[str, float] = {"fid": space.frechet(fakes), "kid": terms.kid, **members.means()}
+    fake_draws, real_draws, reference_draws = bootstrap.indices((len(fakes), len(real),
+                                                                 len(space.reference)))
+    replicates = {
+        "fid": torch.tensor([space.frechet(fakes[index]) for index in fake_draws]),
+        "kid": terms.a[fake_draws].mean(1) + terms.b[reference_draws].mean(1),
+        "precision": members.precision[fake_draws].double().mean(1),
+        "recall": members.recall[real_draws].double().mean(1),
+        "density": members.density[fake_draws].mean(1),
+        "coverage": members.coverage[real_draws].double().mean(1),
+    }
+    if probs is not None:
+        values["classifier_score"] = classifier_score(probs)
+        replicates["classifier_score"] = torch.tensor([classifier_score(probs[index])
+                                                       for index in fake_draws])
+    intervals = {name: percentile_interval(values[name], replicates[name], bootstrap.level,
+                                           bounds=_BOUNDS.get(name, (-math.inf, math.inf)))
+                 for name in values}
+    return Scores(**values, intervals=intervals)
+
+
+def map_samples(model: Any, n: int, fn: Callable[[torch.Tensor], T], *, seed: int,
+                block: int = DEFAULT_SAMPLE_BLOCK, labels: torch.Tensor | None = None) -> list[T]:
+    """Draw ``n`` samples from ``model`` in blocks of ``block`` and return ``fn`` of each block.
+
+    With ``labels`` (``n`` classes of a conditional model), each block samples its slice of them.
+
+    Block ``b`` draws its latents from a CPU generator seeded with :func:`block_seed` of
+    ``(seed, b)``, and torch's global generators (which some models also draw from) are seeded
+    the same way and restored afterwards. So the same model, seed and block give the same
+    samples, the first ``m`` blocks are the same whatever ``n``, and the caller's random state
+    is untouched.
+
+    Raises:
+        MetricsError: ``block`` is not a positive integer.
+    """
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        raise MetricsError(f"the sampling block must be a positive integer, got {block!r}")
+    device = device_of(model)
+    results = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for index, start in enumerate(range(0, n, block)):
+            seed_b = block_seed(seed, index)
+            torch.manual_seed(seed_b)
+            generator = torch.Generator().manual_seed(seed_b)
+            count = min(block, n - start)
+            extra = {} if labels is None else {"labels": labels[start:start + count]}
+            results.append(fn(model.sample(count, generator=generator, **extra)))
+    return results
+
+
+def class_proportional_labels(labels: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
+    """``n`` classes, each as often as among ``labels`` (rounded by largest remainders), in a
+    fixed shuffled order: what a conditional model samples to stand for the data's distribution.
+
+    Raises:
+        MetricsError: ``labels`` are not classes in ``[0, num_classes)``.
+    """
+    labels = torch.as_tensor(labels).long().flatten()
+    if len(labels) == 0 or labels.min() < 0 or labels.max() >= num_classes:
+        raise MetricsError(f"labels must be classes in [0, {num_classes}); got none or others")
+    share = torch.bincount(labels, minlength=num_classes).double() * (n / len(labels))
+    counts = share.floor().long()
+    remainders = torch.argsort(share - counts, descending=True, stable=True)
+    counts[remainders[: n - int(counts.sum())]] += 1
+    ordered = torch.repeat_interleave(torch.arange(num_classes), counts)
+    return ordered[torch.randperm(n, generator=torch.Generator().manual_seed(_SUBSET_SEED))]
+
+
+def block_seed(seed: int, block: int) -> int:
+    """The seed of sampling block ``block`` of the sampling seed ``seed`` (63 bits of a hash)."""
+    digest = hashlib.sha256(f"genzoo-samples:{seed}:{block}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def check_model_shape(model: Any, shape: tuple[int, int, int], dataset: str) -> None:
+    """Raise :class:`MetricsError` when ``model`` makes images of another shape than ``shape``
+    (bits/dim scores the data's own images, so the shape must match exactly)."""
+    made = getattr(model, "image_shape", None)
+    if made is not None and tuple(made) != tuple(shape):
+        raise MetricsError(
+            f"{model_label(model)} makes images of shape {tuple(made)} (C, H, W) but "
+            f"{dataset} images are {tuple(shape)}; evaluate it against a data set of its own "
+            f"image shape"
+        )
+
+
+def check_model_channels(model: Any, channels: int, what: str) -> None:
+    """Raise :class:`MetricsError` when ``model`` makes images of another channel count."""
+    made = getattr(model, "image_shape", None)
+    if made is not None and int(made[0]) != channels:
+        raise MetricsError(
+            f"{model_label(model)} makes images of {made[0]} channel(s) (shape {tuple(made)}) "
+            f"but {what} has {channels}; evaluate it against data with images like its own"
+        )
+
+
+def device_of(model: Any) -> torch.device:
+    """The device of a model's parameters (its ``device`` attribute first); the CPU if none."""
+    device = getattr(model, "device", None)
+    if isinstance(device, torch.device):
+        return device
+    parameters = getattr(model, "parameters", None)
+    if callable(parameters):
+        first = next(iter(parameters()), None)
+        if first is not None:
+            return first.device
+    return torch.device("cpu")
+
+
+def fixed_subset(tensor: torch.Tensor, n: int) -> torch.Tensor:
+    """A fixed random subset of ``n`` rows, the same every time (all rows, in order, when ``n``
+    is not smaller); the subset for a smaller ``n`` is the start of the one for a larger."""
+    if n >= len(tensor):
+        return tensor
+    order = torch.randperm(len(tensor), generator=torch.Generator().manual_seed(_SUBSET_SEED))
+    return tensor[order[:n]]
 
 
 def _sample_labels(model: Any, real_data: Callable[[], EvalData],

@@ -1,12 +1,19 @@
-"""Evaluating during training: a runner callback that adds the metrics to an epoch's log.
+"""Evaluating during training: runner callbacks that add numbers to an epoch's line of
+``metrics.jsonl``.
+
+* :class:`EvaluateEvery` adds sample quality: ``fid``, ``kid``, ``precision``, ``recall``,
+  ``density``, ``coverage`` and (for labelled data) ``classifier_score``, and their real-data
+  floors as ``fid_floor``...;
+* :class:`LikelihoodEvery` adds bits/dim on a fixed held-out subset of the test split
+  (``test_bits_per_dim``...), for models with a likelihood.
+
+Both run on rank 0 only, after every ``every``-th epoch, with seeds of their own, so training's
+random state is untouched.
 
 Example:
-    >>> from genzoo.metrics import EvaluateEvery
+    >>> from genzoo.metrics import EvaluateEvery, LikelihoodEvery
     >>> model.fit(loader, epochs=20, out="runs/vae", callbacks=[EvaluateEvery(5)])  # doctest: +SKIP
-
-Every 5th epoch's line in ``metrics.jsonl`` then holds ``fid``, ``kid``, ``precision``,
-``recall``, ``density``, ``coverage`` and (for labelled data) ``classifier_score``, and their
-real-data floors as ``fid_floor``....
+    >>> model.fit(loader, epochs=10, out="runs/glow", callbacks=[LikelihoodEvery(2)])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,13 +25,13 @@ from typing import Any
 import torch
 
 from ..hookspecs import hookimpl
-from .bootstrap import Bootstrap
 from .errors import MetricsError
-from .evaluate import evaluate
-from .space import FeatureSpace
-from .spaces import feature_space
+from .evaluation import evaluate
+from .features import FeatureSpace, feature_space
+from .likelihood import evaluate_likelihood, has_likelihood, test_images
+from .scoring import Bootstrap
 
-__all__ = ["EvaluateEvery"]
+__all__ = ["EvaluateEvery", "LikelihoodEvery"]
 
 #: Bootstrap resamples during training: the intervals are not logged, so as few as allowed.
 _QUICK_RESAMPLES = 10
@@ -105,3 +112,64 @@ class EvaluateEvery:
         return f"EvaluateEvery({self.every}, data={str(self.data)!r}, n={self.n}, seed={self.seed})"
 
 
+class LikelihoodEvery:
+    """A runner callback: bits/dim on a fixed held-out subset of the test split every
+    ``every`` epochs, added to that epoch's line of ``metrics.jsonl``.
+
+    The line gains ``test_bits_per_dim`` (and ``test_bits_per_dim_stderr``); the key
+    ``test_bits_per_dim_exact`` is 1 for an exact likelihood and 0 for a bound. Runs on rank 0
+    only; the dequantization noise has its own seed, so training's random state is untouched.
+    A model without a likelihood gets nothing added.
+
+    Args:
+        every: Evaluate after epochs ``every``, ``2 * every``...
+        dataset: The named data set whose test split is scored.
+        n: How many test images (a fixed random subset, the same every time).
+        samples: The model's estimator samples (a VAE's importance samples).
+        seed: The seed of the dequantization noise.
+        batch_size: Images per batch.
+        root: The data folder (see :func:`genzoo.data.data_root`).
+
+    Example:
+        >>> from genzoo.metrics import LikelihoodEvery
+        >>> model.fit(loader, epochs=10, out="runs/glow", callbacks=[LikelihoodEvery(2)])  # doctest: +SKIP
+
+    Raises:
+        MetricsError: ``every`` or ``n`` is not a positive integer.
+    """
+
+    def __init__(self, every: int, dataset: str = "mnist", n: int = 1000, *, samples: int = 1,
+                 seed: int = 0, batch_size: int = 500,
+                 root: str | os.PathLike[str] | None = None) -> None:
+        for name, value in (("every", every), ("n", n), ("samples", samples)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MetricsError(f"LikelihoodEvery: {name} must be a positive integer, got {value!r}")
+        self.every, self.dataset, self.n, self.samples = every, dataset, n, samples
+        self.seed, self.batch_size, self.root = seed, batch_size, root
+        self._images: torch.Tensor | None = None
+        self._last_epoch = 0
+
+    @hookimpl
+    def genzoo_fit_start(self, model: Any, run: Any) -> None:
+        """Forget the epochs of an earlier run."""
+        self._last_epoch = 0
+
+    @hookimpl
+    def genzoo_epoch_end(self, model: Any, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        """Add bits/dim to ``metrics`` in place after every ``every``-th epoch (on rank 0)."""
+        if (getattr(run, "rank", 0) != 0 or epoch < 1 or epoch % self.every
+                or epoch == self._last_epoch or not has_likelihood(model)):
+            return
+        self._last_epoch = epoch
+        started = time.perf_counter()
+        if self._images is None:
+            self._images = test_images(self.dataset, self.n, root=self.root)
+        score = evaluate_likelihood(model, self._images, samples=self.samples, seed=self.seed,
+                                    batch_size=self.batch_size)
+        metrics["test_bits_per_dim"] = round(score.bits_per_dim, 6)
+        metrics["test_bits_per_dim_stderr"] = round(score.stderr, 6)
+        metrics["test_bits_per_dim_exact"] = int(score.kind == "exact")
+        metrics["likelihood_seconds"] = round(time.perf_counter() - started, 3)
+
+    def __repr__(self) -> str:
+        return f"LikelihoodEvery({self.every}, dataset={self.dataset!r}, n={self.n}, samples={self.samples})"
