@@ -5,8 +5,9 @@
 #   make demo    train the seed GAN and VAE on MNIST (grids, checkpoints under runs/), then write
 #                runs/report.html comparing them; run again, it continues them (--resume auto)
 #   make test    run the test suite (in parallel workers; it installs a headless Chromium for the
-#                browser tests when none is found)
-#   make docs    build the HTML docs (warnings are errors) into docs/_build/html
+#                browser tests and Graphviz for the docs when none is found)
+#   make docs    build the HTML docs (warnings are errors) into docs/_build/html (it installs
+#                Graphviz for the diagrams when none is found)
 #   make bench   run the benchmarks (full run; BENCH_QUICK=1 for a smoke run)
 
 SHELL := /bin/bash
@@ -38,7 +39,7 @@ VAE_EPOCHS ?= 20
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST_ARGS ?=
 
-.PHONY: venv browser demo test docs bench clean
+.PHONY: venv browser graphviz demo test docs bench clean
 
 venv:
 	@if [ ! -f "$(VENV)/.genzoo-ready" ]; then \
@@ -62,6 +63,18 @@ browser: venv
 	could not install one: install it (apt-get install chromium) or set CHROMIUM=/path/to/chrome"; exit 1; }; \
 	fi
 
+# The docs draw their diagrams with Graphviz's dot at build time: use the one on PATH, else install
+# the system's package (as root, with apt-get).
+graphviz:
+	@if command -v dot >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing graphviz for the docs' diagrams (apt-get, once)"; \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q graphviz; \
+	else \
+		echo "the docs need Graphviz's dot for their diagrams: install graphviz (apt-get install \
+	graphviz, brew install graphviz)"; exit 1; \
+	fi
+
 demo: venv
 	"$(BIN)/genzoo" train gan --data mnist --epochs $(GAN_EPOCHS) --batch-size 64 --seed 0 \
 		--grid-every 5 --out runs/gan --resume auto
@@ -70,10 +83,10 @@ demo: venv
 	"$(BIN)/genzoo" report runs/gan runs/vae -o runs/report.html --title "genzoo demo: the seed GAN and VAE"
 	@echo "grids: runs/gan/grids runs/vae/grids; checkpoints: runs/*/checkpoints/last.pt; report: runs/report.html"
 
-test: venv browser
+test: venv browser graphviz
 	$(if $(filter 0,$(PYTEST_WORKERS)),,OMP_NUM_THREADS=1) "$(BIN)/python" -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-docs: venv
+docs: venv graphviz
 	"$(BIN)/python" -m sphinx -W --keep-going -b html docs docs/_build/html
 
 bench: venv

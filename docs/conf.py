@@ -30,10 +30,12 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
+    "sphinx.ext.graphviz",  # the architecture page's diagram, drawn by Graphviz's dot at build time
     "genzoo_docs",  # docs/_ext/genzoo_docs.py: small autodoc fixes
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+graphviz_output_format = "svg"
 templates_path: list[str] = []
 html_static_path = ["_static"]
 # furo: made for technical pages (code blocks and wide tables scroll instead of being clipped,
