@@ -267,3 +267,36 @@ def test_documented_command_lines_use_real_commands_and_options() -> None:
             _check_command_line(text, commands)
         except AssertionError as err:
             raise AssertionError(f"{where}: {err}") from None
+
+
+def _core_modules() -> set[str]:
+    """The core's top-level modules and packages, and the runner's modules, as the
+    architecture page lists them."""
+    names = {f"genzoo.{m.name}" for m in pkgutil.iter_modules(genzoo.__path__)
+             if m.name not in ("__main__", "_words", "runner")}
+    runner = importlib.import_module("genzoo.runner")
+    names |= {f"genzoo.runner.{m.name}" for m in pkgutil.iter_modules(runner.__path__)}
+    return names
+
+
+def test_the_architecture_page_lists_every_module_and_only_real_ones() -> None:
+    page = (DOCS / "guide" / "architecture.rst").read_text()
+    listed = set(re.findall(r"^   \* - ``(genzoo[\w.]*)``$", page, flags=re.M))
+    assert listed, "the architecture page's module table was not found"
+    modules = _core_modules()
+    assert not modules - listed, f"modules missing from docs/guide/architecture.rst: {sorted(modules - listed)}"
+    assert not listed - modules, f"docs/guide/architecture.rst names modules that do not exist: {sorted(listed - modules)}"
+
+
+def test_the_architecture_page_lists_the_core_layers_in_their_import_order() -> None:
+    """The table goes from the top layer down, as .importlinter's layers contract does: no
+    module is listed above one of a higher layer."""
+    page = (DOCS / "guide" / "architecture.rst").read_text()
+    order = [name for name in re.findall(r"^   \* - ``(genzoo[\w.]*)``$", page, flags=re.M)
+             if name.count(".") == 1]
+    contract = (ROOT / ".importlinter").read_text().split("[importlinter:contract:core-layers]")[1]
+    layers = [[part.strip() for part in re.split(r"[|:]", line)]
+              for line in contract.split("layers =")[1].split("exhaustive")[0].strip().splitlines()]
+    rank = {f"genzoo.{name}": i for i, layer in enumerate(layers) for name in layer}
+    ranks = [rank[name] for name in order if name in rank]
+    assert len(ranks) > 20 and ranks == sorted(ranks), [name for name in order if name in rank]
