@@ -569,8 +569,8 @@ class RunHooks:
         callbacks: Objects with :data:`genzoo.hookimpl` methods, for this run only.
 
     Raises:
-        ConfigError: a callback implements a hook that does not exist or takes an argument
-            the hook does not have (a typo).
+        ConfigError: a callback implements no hook, a hook that does not exist, or one taking
+            an argument the hook does not have (a typo).
     """
 
     def __init__(self, callbacks: Iterable[object]) -> None:
@@ -582,7 +582,12 @@ class RunHooks:
                 manager.register(callback)
             except (pluggy.PluginValidationError, ValueError) as err:
                 raise ConfigError(f"callback {callback!r} was refused: {err}") from None
-            for hook in manager.get_hookcallers(callback) or []:
+            hooks = manager.get_hookcallers(callback) or []
+            if not hooks:  # a number, a class instead of an instance, a method left unmarked
+                raise ConfigError(f"callback {callback!r} implements no genzoo hook: pass an object "
+                                  "whose methods, named after the hooks in genzoo.hookspecs, are "
+                                  "marked with @genzoo.hookimpl")
+            for hook in hooks:
                 if not hook.has_spec():
                     raise ConfigError(f"callback {callback!r} implements {hook.name}, which is not "
                                       "a genzoo hook; see genzoo.hookspecs for the hooks")

@@ -259,7 +259,9 @@ def resolve_strategy(name: str, world: World) -> str:
     """``"auto"`` → ``"ddp"`` under ``torchrun`` (and ``"none"`` in one process).
 
     In a single process every strategy trains the plain model (``"none"``), so that a run and
-    its checkpoints are the same whatever the option says.
+    its checkpoints are the same whatever the option says; asking for ``"ddp"`` or ``"fsdp"``
+    there warns that it does nothing (a run meant for several processes started without
+    ``torchrun``).
 
     Raises:
         ConfigError: ``name`` is not a strategy.
@@ -267,6 +269,11 @@ def resolve_strategy(name: str, world: World) -> str:
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
     if world.size <= 1:
+        if name != "auto":
+            warnings.warn(f"strategy={name!r} (--strategy {name}) shares training among processes "
+                          "launched by torchrun, and this is one process: it trains the plain model; "
+                          "launch it with torchrun --nproc-per-node N to train in N processes",
+                          stacklevel=4)
         return "none"
     return "ddp" if name == "auto" else name
 

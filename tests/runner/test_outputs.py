@@ -150,6 +150,17 @@ def test_callbacks_with_misspelled_hooks_are_refused(loader):
         genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1, callbacks=[NoSuchHook()], progress=False)
 
 
+def test_a_callback_that_implements_no_hook_is_refused(loader):
+    class Unmarked:
+        def genzoo_epoch_end(self, epoch, metrics):  # no @genzoo.hookimpl
+            pass
+
+    for callback in (3, Unmarked()):
+        with pytest.raises(ConfigError, match="implements no genzoo hook.*@genzoo.hookimpl"):
+            genzoo.build("vae", hidden_dim=32).fit(loader, epochs=1, callbacks=[callback],
+                                                   progress=False)
+
+
 def test_a_callback_of_a_refused_run_reaches_no_later_run(loader):
     class Typo:
         @genzoo.hookimpl

@@ -30,6 +30,14 @@ def test_one_process_trains_the_plain_model_whatever_the_strategy():
     assert Parallel("none", World(), torch.device("cpu")).sync("optimizer", loss) is loss
 
 
+def test_a_strategy_asked_for_in_one_process_warns_that_it_does_nothing():
+    with pytest.warns(UserWarning, match=r"strategy='fsdp' .*one process.*torchrun --nproc-per-node"):
+        assert resolve_strategy("fsdp", World()) == "none"
+    with pytest.warns(UserWarning, match=r"strategy='ddp'"):
+        genzoo.build("vae", hidden_dim=8).fit([torch.rand(2, 1, 28, 28)], strategy="ddp",
+                                              progress=False)
+
+
 def test_fsdp_refuses_parameters_held_by_the_model_itself():
     class Scaled(nn.Module):
         def __init__(self):
