@@ -8,12 +8,12 @@ import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["resolve_config", "config_to_dict", "coerce", "check_seed", "check_count"]
+__all__ = ["resolve_config", "config_to_dict", "coerce", "check_names", "check_seed", "check_count"]
 
 #: The seeds torch's generators take (``torch.manual_seed``): any 64-bit number.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
@@ -39,12 +39,7 @@ def resolve_config(cls: type[C], overrides: Mapping[str, Any], *, owner: str = "
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in overrides.items():
-        if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"{owner} has no option {key!r}.{hint} Valid options: {', '.join(sorted(fields))}"
-            )
+        check_names((key,), fields, owner)
         try:
             values[key] = coerce(value, hints[key])
         except (TypeError, ValueError) as err:
@@ -55,6 +50,26 @@ def resolve_config(cls: type[C], overrides: Mapping[str, Any], *, owner: str = "
         return cls(**values)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{owner}: {err}") from None
+
+
+def check_names(keys: Iterable[str], valid: Collection[str], owner: str = "model") -> None:
+    """Refuse the first of ``keys`` that is not in ``valid``.
+
+    Args:
+        keys: The option names given.
+        valid: The option names there are.
+        owner: What the options belong to, for the message (``"model 'vae'"``).
+
+    Raises:
+        ConfigError: naming the key, the closest valid one and all the valid ones.
+    """
+    for key in keys:
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{owner} has no option {key!r}.{hint} Valid options: {', '.join(sorted(valid))}"
+            )
 
 
 def check_seed(seed: Any, name: str = "seed") -> int | None:
