@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import tomllib
 import warnings
-from dataclasses import MISSING, dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from .config import check_names, config_to_dict, resolve_config
 from .errors import ConfigError, PluginError, RunFolderError
 from .hookspecs import hookimpl
-from .runner import FitResult, World, resolve_device
+from .runner import FitResult, RunOptions, World, resolve_device
 from .runner.runfolder import RunFolder
 
 __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NOT_RECORDED",
@@ -28,18 +30,25 @@ RESUMABLE_OPTIONS = frozenset({"epochs", "out", "device", "precision", "progress
 
 
 def may_change_on_resume(option: str) -> bool:
-    """Whether a resumed run may change the :class:`TrainSpec` field ``option``."""
+    """Whether a resumed run may change the setting ``option`` (a field of :class:`TrainSpec` or
+    of its :class:`~genzoo.RunOptions`)."""
     return option in RESUMABLE_OPTIONS or "_every" in option
 
 
 #: Options that are not run settings and so are not written to ``train.toml``: where to resume
-#: from, and a stopping limit (a later resume with more epochs must not stop there again).
-NOT_RECORDED = frozenset({"resume", "max_steps"})
+#: from, a stopping limit (a later resume with more epochs must not stop there again), and
+#: how the process meets Ctrl-C.
+NOT_RECORDED = frozenset({"resume", "max_steps", "handle_signals"})
 
 
 @dataclass
 class TrainSpec:
     """Everything a training run needs; also the schema of ``genzoo train --config`` files.
+
+    A ``--config`` file, and the ``train.toml`` a run writes, hold these fields and those of
+    :attr:`options` side by side (``epochs = 20``, ``precision = "bf16"``), with the model's
+    settings in a ``[config]`` table: :meth:`from_settings` reads that form and
+    :func:`spec_to_toml` writes it.
 
     Attributes:
         model: The registered model name.
@@ -51,25 +60,8 @@ class TrainSpec:
         image_size: Resize the images to this size (square).
         epochs: Train up to this epoch.
         batch_size: Images per step.
-        out: The run folder.
-        device: See :class:`genzoo.RunOptions`.
-        precision: See :class:`genzoo.RunOptions`.
-        seed: Seeds the weights, the data order and the noise.
-        grid_every: See :class:`genzoo.RunOptions`.
-        grid_every_steps: See :class:`genzoo.RunOptions`.
-        checkpoint_every: See :class:`genzoo.RunOptions`.
-        checkpoint_every_steps: See :class:`genzoo.RunOptions`.
-        resume: A checkpoint, or ``"auto"`` for the run folder's last one when it exists.
-        log_every: See :class:`genzoo.RunOptions`.
-        max_steps: See :class:`genzoo.RunOptions`.
-        progress: See :class:`genzoo.RunOptions`.
-        tensorboard: See :class:`genzoo.RunOptions`.
-        strategy: See :class:`genzoo.RunOptions`.
-        lr_schedule: See :class:`genzoo.RunOptions`.
-        warmup_steps: See :class:`genzoo.RunOptions`.
-        max_norm: See :class:`genzoo.RunOptions`.
-        ema: See :class:`genzoo.RunOptions`.
-        report: See :class:`genzoo.RunOptions`.
+        options: How the run trains (:class:`genzoo.RunOptions`: the run folder, device,
+            precision, seed...); its ``seed`` also seeds the model's weights.
         config: Model config overrides (strings are parsed to the field's type).
     """
 
@@ -81,26 +73,34 @@ class TrainSpec:
     image_size: int | None = None
     epochs: int = 10
     batch_size: int = 64
-    out: str | None = None
-    device: str = "auto"
-    precision: Literal["32", "bf16", "16"] = "32"
-    seed: int | None = None
-    grid_every: int = 1
-    grid_every_steps: int = 0
-    checkpoint_every: int = 1
-    checkpoint_every_steps: int = 0
-    resume: str | None = None
-    log_every: int = 50
-    max_steps: int | None = None
-    progress: bool | None = None
-    tensorboard: bool = False
-    strategy: Literal["auto", "ddp", "fsdp"] = "auto"
-    lr_schedule: Literal["constant", "cosine"] = "constant"
-    warmup_steps: int = 0
-    max_norm: float | None = None
-    ema: float = 0.0
-    report: bool = False
+    options: RunOptions = field(default_factory=RunOptions)
     config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> TrainSpec:
+        """A spec from flat settings, as a ``--config`` file holds them: this class's fields and
+        :class:`~genzoo.RunOptions`' side by side. Strings are parsed to the fields' types.
+
+        Raises:
+            ConfigError: a setting is unknown (the message lists them all), ill-typed or out
+                of range.
+        """
+        check_names(settings, _SETTINGS, owner="train")
+        options = {k: v for k, v in settings.items() if k in _RUN_OPTIONS}
+        own = {k: v for k, v in settings.items() if k not in _RUN_OPTIONS}
+        return resolve_config(cls, {**own, "options": resolve_config(RunOptions, options, owner="train")},
+                              owner="train")
+
+    def settings(self) -> dict[str, Any]:
+        """This spec in the flat form :meth:`from_settings` reads (``config`` last)."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("options", "config")}
+        return {**own, **config_to_dict(self.options), "config": self.config}
+
+
+_RUN_OPTIONS = frozenset(f.name for f in fields(RunOptions))
+
+# the names a --config file and train.toml may hold: TrainSpec's own and RunOptions' fields
+_SETTINGS = frozenset(TrainSpec().settings())
 
 
 def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
@@ -120,18 +120,19 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         raise
     check_source(spec.data, "--data")  # '' would be the current folder
     world = World.from_env()
-    if spec.out is not None:  # not the data folder, nor another data set, nor '' (the cwd)
+    opts = spec.options
+    if opts.out is not None:  # not the data folder, nor another data set, nor '' (the cwd)
         from .files import check_output_folder, output_path
 
-        check_output_folder(output_path(spec.out, "--out"), option="--out", data=spec.data,
+        check_output_folder(output_path(opts.out, "--out"), option="--out", data=spec.data,
                             adds="the run's grids, checkpoints and logs")
-    out = Path(spec.out) if spec.out else None
+    out = Path(opts.out) if opts.out else None
     # hold the run folder (lock, no silent replacing) before the data is loaded
-    with RunFolder(out if world.is_main else None, resume=spec.resume):
+    with RunFolder(out if world.is_main else None, resume=opts.resume):
         images = load_source(spec.data, root=spec.data_root, download=spec.download,
                              channels=spec.channels, size=spec.image_size)
         config = {"image_shape": images.image_shape, **spec.config}
-        model = build(spec.model, seed=spec.seed, **config)
+        model = build(spec.model, seed=opts.seed, **config)
         check_labels(images, model, spec.model)
         if spec.batch_size > len(images):
             # a warning, not a refusal: the run is sound (each epoch is one step on every
@@ -140,23 +141,15 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
                           f"images of {images.name}: every step trains on all of them, one step "
                           f"an epoch; pass --batch-size {len(images)} or less to choose the "
                           "steps", stacklevel=2)
-        device = resolve_device(spec.device, world.local_rank if world.size > 1 else None)
+        device = resolve_device(opts.device, world.local_rank if world.size > 1 else None)
         # a set held in memory moves to the device once if it fits there; a streamed one sends
         # each batch as it is decoded
         keep_on_device = not isinstance(images, ImageSet) or _fits(images.images, device)
         loader = make_loader(images, batch_size=spec.batch_size,
                              device=device if keep_on_device else None)
         callbacks = [_RunSettingsFile(out, spec)] if out is not None and world.is_main else []
-        result = model.fit(
-            loader, epochs=spec.epochs, out=spec.out, device=str(device), precision=spec.precision,
-            seed=spec.seed, resume=spec.resume, grid_every=spec.grid_every,
-            grid_every_steps=spec.grid_every_steps, checkpoint_every=spec.checkpoint_every,
-            checkpoint_every_steps=spec.checkpoint_every_steps, log_every=spec.log_every,
-            max_steps=spec.max_steps, progress=spec.progress, tensorboard=spec.tensorboard,
-            strategy=spec.strategy,
-            lr_schedule=spec.lr_schedule, warmup_steps=spec.warmup_steps, max_norm=spec.max_norm,
-            ema=spec.ema, report=spec.report, callbacks=callbacks,
-        )
+        result = model.fit(loader, epochs=spec.epochs, callbacks=callbacks,
+                           **{**config_to_dict(opts), "device": str(device)})
     return result, out
 
 
@@ -258,7 +251,7 @@ def settings_conflicts(recorded: dict[str, Any], recorded_config: dict[str, Any]
     :data:`RESUMABLE_OPTIONS`, and model settings other than sampling options), one
     ``"--option VALUE (the run has VALUE)"`` per difference.
     """
-    defaults = {f.name: f.default for f in fields(TrainSpec) if f.default is not MISSING}
+    defaults = TrainSpec().settings()
     conflicts = []
     for key, value in given.items():
         if may_change_on_resume(key) or key in NOT_RECORDED or key == "config":
@@ -311,11 +304,10 @@ def _fits(images: torch.Tensor, device: torch.device) -> bool:
 
 def spec_to_toml(spec: TrainSpec) -> str:
     """``spec`` as a TOML file ``genzoo train --config`` reads back."""
-    lines = []
-    for f in fields(spec):
-        value = getattr(spec, f.name)
-        if f.name != "config" and f.name not in NOT_RECORDED and value is not None:
-            lines.append(f"{f.name} = {_toml_value(value)}")
+    settings = spec.settings()
+    del settings["config"]
+    lines = [f"{key} = {_toml_value(value)}" for key, value in settings.items()
+             if key not in NOT_RECORDED and value is not None]
     lines.append("\n[config]")
     lines += [f"{k} = {_toml_value(v)}" for k, v in spec.config.items()]
     return "\n".join(lines) + "\n"

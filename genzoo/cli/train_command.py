@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 import tomllib
+import typing
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -15,6 +18,7 @@ from ..data import dataset_names
 from .._words import plural
 from ..errors import ConfigError
 from .intervals import INTERVAL, split_intervals
+from ..runner.options import OptionInfo, RunOptions
 from ..training import TrainSpec
 
 #: The value of a bare ``--resume``: the run folder's last checkpoint, which must exist.
@@ -39,6 +43,93 @@ Examples:
 """
 
 
+#: The flags of the RunOptions fields that are not made from the field: a form of their own
+#: (``--resume`` without a value, ``K`` epochs or ``Ksteps``), or none at all (``None``).
+_OWN_FLAGS: dict[str, Callable[[Any], Any] | None] = {
+    "resume": click.option(
+        "--resume", is_flag=False, flag_value=LAST, metavar="[RUN|CKPT|auto]",
+        help="Continue a run with its own settings: the run folder RUN (without a value: --out), "
+             "or the checkpoint CKPT; 'auto' continues --out if it has a checkpoint and starts a "
+             "new run otherwise."),
+    "checkpoint_every": click.option(
+        "--checkpoint-every", type=INTERVAL, metavar="K[steps]",
+        help="Checkpoint every K epochs, or every K steps with Ksteps (500steps; resumes exactly "
+             "mid-epoch).  [default: 1]"),
+    "checkpoint_every_steps": None,  # --checkpoint-every Ksteps
+    "grid_every": click.option(
+        "--grid-every", type=INTERVAL, metavar="K[steps]",
+        help="Save sample grids every K epochs, or every K steps with Ksteps (500steps).  "
+             "[default: 1]"),
+    "grid_every_steps": None,  # --grid-every Ksteps
+    "handle_signals": None,  # genzoo train always checkpoints, then stops, on Ctrl-C or SIGTERM
+}
+
+#: The defaults as the flags' help shows them, where the field's own default would not say it.
+_SHOWN_DEFAULTS = {"out": "runs/MODEL", "progress": "on a terminal", "max_norm": "off",
+                   "ema": "off"}
+
+
+def _run_option_flags(command: Any) -> Any:
+    """Give ``command`` a flag for each field of :class:`~genzoo.RunOptions`, in their order:
+    ``--name`` from the field's name, its type, choices or range from the field's type and
+    bounds, its help from the field's summary (``_OWN_FLAGS`` has the exceptions).
+    Each flag defaults to ``None``, which leaves the setting to ``--config`` or the default."""
+    hints = typing.get_type_hints(RunOptions)
+    for f in reversed(dataclasses.fields(RunOptions)):
+        flag = _OWN_FLAGS[f.name] if f.name in _OWN_FLAGS else _flag(f, hints[f.name])
+        if flag is not None:
+            command = flag(command)
+    return command
+
+
+def _flag(f: dataclasses.Field[Any], hint: Any) -> Callable[[Any], Any]:
+    """The ``click.option`` decorator of the field ``f`` of type ``hint``."""
+    info = OptionInfo.of(f)
+    name = f.name.replace("_", "-")
+    kind = _without_none(hint)
+    shown = _SHOWN_DEFAULTS.get(f.name, "on" if f.default is True else f.default)
+    text = _LITERAL.sub(r"\1", info.summary)
+    if shown is not None and shown is not False:
+        text += f"  [default: {shown}]"
+    attrs: dict[str, Any] = {"default": None, "help": text}
+    if kind is bool:  # --name when it is off by default, else --name/--no-name
+        if f.default is False:
+            return click.option(f"--{name}", f.name, is_flag=True, **attrs)
+        return click.option(f"--{name}/--no-{name}", f.name, **attrs)
+    if info.spellings is not None:
+        attrs["type"] = _Spelling(info.spellings)
+    elif typing.get_origin(kind) is Literal:
+        attrs["type"] = click.Choice(typing.get_args(kind))
+    elif info.bounds is not None:
+        bounds = info.bounds
+        attrs["type"] = (click.IntRange if kind is int else click.FloatRange)(
+            bounds.low, bounds.high, min_open=bounds.low_open, max_open=bounds.high_open)
+    else:
+        attrs["type"] = kind
+    return click.option(f"--{name}", f.name, **attrs)
+
+
+def _without_none(hint: Any) -> Any:
+    """``X`` for ``X | None``, else ``hint``."""
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    return args[0] if type(None) in typing.get_args(hint) and len(args) == 1 else hint
+
+
+#: reST literals (``"auto"``, ``steps.jsonl``), written plainly in a flag's help.
+_LITERAL = re.compile(r'``"?(.*?)"?``')
+
+
+class _Spelling(click.Choice):
+    """A choice of names that also takes their other spellings (``fp16`` for ``16``)."""
+
+    def __init__(self, spellings: dict[str, str]) -> None:
+        super().__init__(list(dict.fromkeys(spellings.values())))
+        self.spellings = spellings
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(self.spellings.get(value, value), param, ctx)
+
+
 @click.command(epilog=_EPILOG_TRAIN)
 @click.argument("model", required=False)
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -52,39 +143,9 @@ Examples:
 @click.option("--image-size", type=click.IntRange(1), help="Resize the images to this size (square).")
 @click.option("--epochs", type=click.IntRange(1), help="Train up to this epoch.  [default: 10]")
 @click.option("--batch-size", type=click.IntRange(1), help="Images per step.  [default: 64]")
-@click.option("--out", help="Run folder for checkpoints, grids and logs.  [default: runs/MODEL]")
-@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.  [default: auto]")
-@click.option("--precision", type=click.Choice(["32", "bf16", "16"]),
-              help="32 (full), bf16 (bfloat16 autocast; CPU, CUDA, MPS) or 16 (float16 autocast "
-                   "with a gradient scaler; CUDA).  [default: 32]")
-@click.option("--seed", type=int, help="Seed for weights, data order and noise (repeatable on CPU).")
-@click.option("--grid-every", type=INTERVAL, metavar="K[steps]",
-              help="Save sample grids every K epochs, or every K steps with Ksteps (500steps).  "
-                   "[default: 1]")
-@click.option("--checkpoint-every", type=INTERVAL, metavar="K[steps]",
-              help="Checkpoint every K epochs, or every K steps with Ksteps (500steps; resumes "
-                   "exactly mid-epoch).  [default: 1]")
-@click.option("--resume", is_flag=False, flag_value=LAST, metavar="[RUN|CKPT|auto]",
-              help="Continue a run with its own settings: the run folder RUN (without a value: "
-                   "--out), or the checkpoint CKPT; 'auto' continues --out if it has a checkpoint "
-                   "and starts a new run otherwise.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change a model setting (repeatable), e.g. --set latent_dim=64.")
-@click.option("--log-every", type=click.IntRange(1), help="Steps between loss read-backs.  [default: 50]")
-@click.option("--max-steps", type=click.IntRange(1), help="Stop after this many steps in all.")
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar.  [default: on a terminal]")
-@click.option("--tensorboard", is_flag=True, default=None, help="Also log to OUT/tensorboard.")
-@click.option("--strategy", type=click.Choice(["auto", "ddp", "fsdp"]),
-              help="Under torchrun: DDP (each process holds the model) or FSDP (sharded).  [default: auto = ddp]")
-@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]),
-              help="Learning rate after the warm-up: constant, or cosine down to 0 at the last epoch.  [default: constant]")
-@click.option("--warmup-steps", type=click.IntRange(0), help="Raise the learning rate linearly over K steps.  [default: 0]")
-@click.option("--max-norm", type=click.FloatRange(0, min_open=True),
-              help="Clip each optimizer's gradient norm to this; logs grad_norm_<name>.  [default: off]")
-@click.option("--ema", type=click.FloatRange(0, 1, max_open=True),
-              help="Average the weights with this decay (e.g. 0.9999); samples, grids, eval and load use the average.  [default: off]")
-@click.option("--report", is_flag=True, default=None,
-              help="Keep OUT/report.html (curves, grids, settings) up to date as the run goes.")
+@_run_option_flags
 def train(model: str | None, config_file: Path | None, settings: Sequence[str], **options: Any) -> None:
     """Train MODEL on a data set or a folder of images.
 
@@ -102,7 +163,8 @@ def train(model: str | None, config_file: Path | None, settings: Sequence[str], 
         warnings.showwarning = _show_warning  # one "Warning: ..." line, not Python's file:line form
         result, out = run_training(spec)
     seconds = time.perf_counter() - started
-    if spec.max_steps and result.steps >= spec.max_steps and result.epochs < spec.epochs:
+    max_steps = spec.options.max_steps
+    if max_steps and result.steps >= max_steps and result.epochs < spec.epochs:
         done = f"to step {result.steps:,} (--max-steps; {plural(result.epochs, 'whole epoch')})"
     else:
         done = f"to epoch {result.epochs} (step {result.steps:,})"
@@ -122,8 +184,6 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[str],
                 options: dict[str, Any]) -> TrainSpec:
-    from ..config import resolve_config
-
     values: dict[str, Any] = {}
     split_intervals(options, "grid_every", "checkpoint_every")
     if config_file is not None:
@@ -147,14 +207,14 @@ def _train_spec(model: str | None, config_file: Path | None, settings: Sequence[
     if values.get("resume") is not None:
         values, model_config = _resumed_values(values, model_config)
     try:
-        spec = resolve_config(TrainSpec, values, owner="train")
+        spec = TrainSpec.from_settings(values)
     except ConfigError as err:
         raise click.UsageError(str(err)) from None
     if not spec.model:
         raise click.UsageError("name the model to train (genzoo train MODEL), or set model in --config")
     spec.config = model_config
-    if spec.out is None:
-        spec.out = str(Path("runs") / spec.model)
+    if spec.options.out is None:
+        spec.options.out = str(Path("runs") / spec.model)
     return spec
 
 
