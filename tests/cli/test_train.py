@@ -385,6 +385,17 @@ def test_train_schedule_clipping_and_ema_flags_reach_the_run(tiny_root: Path, tm
     assert line["lr_vae"] == 0.0 and line["grad_norm_vae"] > 0
 
 
+def test_grid_ema_warmup_and_precision_spelling_flags_reach_the_run(tiny_root: Path) -> None:
+    ok(invoke("train", "vae", "--data-root", tiny_root, "--epochs", "1", "--out", "run", *FAST,
+              *TINY_VAE, "--grid-size", "4", "--grid-seed", "3", "--ema", "0.9", "--no-ema-warmup",
+              "--precision", "fp32"))
+    spec = tomllib.loads(Path("run/train.toml").read_text())
+    assert (spec["grid_size"], spec["grid_seed"], spec["ema_warmup"], spec["precision"]) == (4, 3, False, "32")
+    assert "handle_signals" not in spec
+    user_error(invoke("train", "vae", "--data-root", tiny_root, "--device", "cpu",
+                      "--precision", "16-mixed", "--out", "half"), "precision '16'", "CUDA only")
+
+
 def test_a_resumed_run_reports_where_it_stopped_not_a_step_count(tiny_root: Path) -> None:
     args = ("train", "vae", "--data-root", tiny_root, "--out", "run", "--seed", "1", *FAST, *TINY_VAE,
             "--epochs", "3")
