@@ -156,7 +156,7 @@ class RunOptions:
                 '(sharded); ``"auto"`` is ``"ddp"``.',
         "DDP averages the gradients during backward; FSDP2 shards the parameters, gradients and "
         "optimizer states across the processes, and the checkpoints too. One process trains the "
-        "plain model whatever it says.")
+        'plain model whatever it says (with a warning when ``"ddp"`` or ``"fsdp"`` is asked for).')
     lr_schedule: Literal["constant", "cosine"] = _option(
         "constant", 'The learning rate after the warm-up: ``"constant"``, or ``"cosine"`` (half a '
                     "cosine from the base rate down to 0 at the last step of ``epochs``).",
@@ -172,7 +172,7 @@ class RunOptions:
         0.0, "Keep an exponential moving average of the weights with this decay (e.g. "
              "``0.9999``); grids, samples and evaluation use the average.",
         "``0`` turns it off; ``0.999`` to ``0.9999`` are usual. After ``fit``, ``sample`` and "
-        "``save`` use it (see :mod:`genzoo.runner.ema`).",
+        "``save`` use it (see :class:`genzoo.runner.optimization.WeightEMA`).",
         bounds=Bounds("a decay in [0, 1) (0 turns it off)", low=0, high=1, high_open=True))
     ema_warmup: bool = _option(True, "Warm the EMA's decay up: ``min(ema, (1 + t) / (10 + t))`` at "
                                      "update ``t``.")
