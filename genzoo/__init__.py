@@ -9,13 +9,7 @@ Build any registered model by name, train it on any iterable of image batches, s
     images = model.sample(64)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("genzoo")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
-
+from ._version import __version__
 from .build import broken_plugins, build, list_models, model_infos
 from .checkpoint import load
 from .errors import (

@@ -194,7 +194,7 @@ def model_payload(model: Any, state_dict: dict[str, Any] | None = None) -> dict[
 
 def versions(model_name: str) -> dict[str, str | None]:
     """genzoo's, torch's and the model plugin's versions, for a checkpoint's record."""
-    from . import __version__
+    from ._version import __version__
     from .plugins import registry
 
     info = registry().get(model_name) if model_name in registry() else None

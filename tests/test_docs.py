@@ -273,7 +273,7 @@ def _core_modules() -> set[str]:
     """The core's top-level modules and packages, and the runner's modules, as the
     architecture page lists them."""
     names = {f"genzoo.{m.name}" for m in pkgutil.iter_modules(genzoo.__path__)
-             if m.name not in ("__main__", "_words", "runner")}
+             if m.name not in ("__main__", "_words", "_version", "runner")}
     runner = importlib.import_module("genzoo.runner")
     names |= {f"genzoo.runner.{m.name}" for m in pkgutil.iter_modules(runner.__path__)}
     return names

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from .._words import model_label
 from ..extras import require
 from ..latent import class_count

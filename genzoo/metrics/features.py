@@ -47,7 +47,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from ..checkpoint import write_checkpoint
 from ..files import probe_writable
 from .errors import FeatureCacheWarning, MetricsError

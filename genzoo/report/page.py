@@ -63,7 +63,7 @@ pre { margin: 8px 0; overflow-x: auto; font-size: .82rem; line-height: 1.45; }
 
 def render(runs: Sequence[RunRecord], plots: Sequence[Plot], title: str | None = None) -> str:
     """The report page of ``runs`` with their ``plots``, as HTML text."""
-    from .. import __version__
+    from .._version import __version__
 
     names = ", ".join(run.name for run in runs)
     title = title or f"genzoo report: {names}"
