@@ -11,7 +11,9 @@ from genzoo.data.errors import DataError
 
 __all__ = ["BatchLoader"]
 
-Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+#: What a loader yields: a tensor of images, or an ``(images, labels)`` tuple; the runner turns
+#: it into a :class:`genzoo.Batch` (:func:`genzoo.batches.to_batch`).
+RawBatch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 class BatchLoader:
@@ -156,10 +158,10 @@ class BatchLoader:
             order = order[: len(self) * self._batch_size]
         return order
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __iter__(self) -> Iterator[RawBatch]:
         # Draw the order now (at iter()), not lazily at the first next().
         return self._batches(self._epoch_index())
 
-    def _batches(self, order: torch.Tensor) -> Iterator[Batch]:
+    def _batches(self, order: torch.Tensor) -> Iterator[RawBatch]:
         """The epoch's batches, for this rank's sample indices ``order`` (on the CPU)."""
         raise NotImplementedError

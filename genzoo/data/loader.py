@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from genzoo.data.batching import Batch, BatchLoader
+from genzoo.data.batching import BatchLoader, RawBatch
 from genzoo.data.errors import DataError
 from genzoo.data.image_set import ImageSet
 
@@ -131,7 +131,7 @@ class InMemoryLoader(BatchLoader):
 
     # ----------------------------------------------------------------- iteration
 
-    def _batches(self, order: torch.Tensor) -> Iterator[Batch]:
+    def _batches(self, order: torch.Tensor) -> Iterator[RawBatch]:
         images, labels = self._images, self._labels
         chunks = order.to(images.device).split(self._batch_size)
         if labels is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from genzoo.data.batching import Batch, BatchLoader
+from genzoo.data.batching import BatchLoader, RawBatch
 from genzoo.data.errors import DataError
 from genzoo.data.streamed import StreamedImageSet
 
@@ -98,7 +98,7 @@ class StreamingLoader(BatchLoader):
         """The shape ``(C, H, W)`` of one image."""
         return self._set.image_shape
 
-    def _batches(self, order: torch.Tensor) -> Iterator[Batch]:
+    def _batches(self, order: torch.Tensor) -> Iterator[RawBatch]:
         return _Stream(self, order.split(self._batch_size))
 
     def __repr__(self) -> str:
@@ -111,7 +111,7 @@ class StreamingLoader(BatchLoader):
         )
 
 
-class _Stream(Iterator[Batch]):
+class _Stream(Iterator[RawBatch]):
     """One epoch of a :class:`StreamingLoader`: decodes ahead in threads; ``skip`` decodes nothing."""
 
     def __init__(self, loader: StreamingLoader, chunks: tuple[torch.Tensor, ...]) -> None:
@@ -132,7 +132,7 @@ class _Stream(Iterator[Batch]):
         self._next += skipped
         return skipped
 
-    def __next__(self) -> Batch:
+    def __next__(self) -> RawBatch:
         if self._next >= len(self._chunks):
             self.close()
             raise StopIteration
