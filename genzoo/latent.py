@@ -22,8 +22,8 @@ import torch
 
 from ._words import model_label
 from .errors import BatchError
-from .model import eval_mode
 from .protocols import Batch
+from .sampling import eval_mode
 
 __all__ = ["slerp", "lerp", "latent_path", "interpolate", "interpolate_images",
            "class_count", "one_hot", "cycle_labels", "batch_labels"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -14,11 +13,12 @@ from torch import nn
 from ._words import model_label
 from .config import config_to_dict, resolve_config
 from .errors import ConfigError
+from .sampling import eval_mode
 
 if TYPE_CHECKING:
     from .runner.loop import FitResult
 
-__all__ = ["GenerativeModel", "eval_mode"]
+__all__ = ["GenerativeModel"]
 
 
 class GenerativeModel(nn.Module):
@@ -213,13 +213,3 @@ class GenerativeModel(nn.Module):
                            for f in dataclasses.fields(self.config))
         return f"config=({fields})"
 
-
-@contextlib.contextmanager
-def eval_mode(module: nn.Module) -> Iterator[None]:
-    """Put ``module`` in eval mode for the block, then restore the mode it had."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)

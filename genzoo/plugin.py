@@ -26,7 +26,7 @@ The names, each linked to its documentation where genzoo defines it:
 
 * declaring the plugin: :data:`~genzoo.hookimpl`, :data:`~genzoo.plugin.PLUGIN_API_VERSION`;
 * the model and the protocols it satisfies: :class:`~genzoo.GenerativeModel`,
-  :func:`~genzoo.model.eval_mode`, :class:`~genzoo.Generator`,
+  :func:`~genzoo.sampling.eval_mode`, :class:`~genzoo.Generator`,
   :class:`~genzoo.IterativeGenerator`, :class:`~genzoo.Encoder`, :class:`~genzoo.Trainer`,
   :class:`~genzoo.DensityModel`;
 * training: :class:`~genzoo.Batch`, :class:`~genzoo.StepContext`, :func:`~genzoo.optim.adam`,
@@ -56,7 +56,7 @@ from .density import bits_per_dim, dequantize
 from .errors import BatchError, ConfigError, GenzooError
 from .hookspecs import hookimpl
 from .latent import batch_labels, cycle_labels, one_hot
-from .model import GenerativeModel, eval_mode
+from .model import GenerativeModel
 from .nn import UNet, check_unet_options, class_labels, drop_labels, guided
 from .optim import OptimizerSpec, adam
 from .plugins import PLUGIN_API_VERSION
@@ -72,8 +72,8 @@ from .protocols import (
     Trainer,
 )
 from .runner.optimization import ema_decay, lerp_towards
-from .sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, generate_in_chunks, sample_generator,
-                       sampling_option, sampling_progress)
+from .sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, eval_mode, generate_in_chunks,
+                       sample_generator, sampling_option, sampling_progress)
 from .shapes import conv_plan
 
 __all__ = [

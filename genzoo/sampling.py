@@ -11,11 +11,12 @@ Sampling options are checked like training settings: a number must be finite and
 bounds its :func:`sampling_option` gives (:func:`check_sampling_options`), and a step count
 asked for at sampling time is checked as the model's ``sample_steps`` would be
 (:func:`check_sampling_steps`). Images with NaN or infinite pixels are never turned into image
-files (:func:`finite_images`).
+files (:func:`finite_images`), and a model samples in eval mode (:func:`eval_mode`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
@@ -28,7 +29,8 @@ from .errors import ConfigError, GenzooError
 
 __all__ = ["sampling_option", "sampling_fields", "sampling_progress", "generate_in_chunks",
            "CPU_SAMPLE_CHUNK", "MAX_SAMPLING_STEPS", "check_sampling_options",
-           "check_sampling_steps", "sample_generator", "finite_images", "NonFiniteSamplesError"]
+           "check_sampling_steps", "sample_generator", "finite_images", "NonFiniteSamplesError",
+           "eval_mode"]
 
 T = TypeVar("T")
 
@@ -104,6 +106,17 @@ def _bounds(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f"between {low:g} and {high:g}"
     return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """Put ``module`` in eval mode for the block, then restore the mode it had."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 def sample_generator(n: Any, seed: Any = None,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import genzoo
+import genzoo.sampling
 from genzoo.latent import (
     class_count,
     cycle_labels,
@@ -53,7 +54,7 @@ def test_interpolate_decodes_the_path_between_two_latents(name):
     assert frames.min() >= 0 and frames.max() <= 1
     assert model.training  # the mode is restored
     start, end = model.sample_latent(2, generator=torch.Generator().manual_seed(1))
-    with genzoo.model.eval_mode(model), torch.no_grad():
+    with genzoo.sampling.eval_mode(model), torch.no_grad():
         ends = model.generate(torch.stack([start, end])).clamp(0, 1)
     assert torch.allclose(frames[0], ends[0], atol=1e-5)
     assert torch.allclose(frames[-1], ends[1], atol=1e-5)
@@ -68,7 +69,7 @@ def test_interpolate_with_conditional_models_keeps_one_class():
     model = genzoo.build("dcgan", seed=0, num_classes=10, **MODELS["dcgan"])
     frames = interpolate(model, 4, seed=0, labels=7)
     start = model.sample_latent(2, generator=torch.Generator().manual_seed(0))[0]
-    with genzoo.model.eval_mode(model), torch.no_grad():
+    with genzoo.sampling.eval_mode(model), torch.no_grad():
         first = model.generate(start[None], labels=torch.tensor([7]))
     assert torch.allclose(frames[0], first[0].clamp(0, 1), atol=1e-5)
     assert interpolate(model, 4, seed=0).shape == (4, 1, 28, 28)  # a class drawn from the seed

@@ -30,9 +30,8 @@ from typing import Any, Literal
 import torch
 
 from ..density import bits_per_dim, dequantize
-from ..model import eval_mode
 from ..protocols import DensityModel
-from ..sampling import sampling_progress
+from ..sampling import eval_mode, sampling_progress
 from .errors import MetricsError
 from .evaluation import check_model_shape, device_of, fixed_subset
 

@@ -25,9 +25,8 @@ import torch
 from ..checkpoint import versions
 from ..errors import GenzooError
 from ..extras import require
-from ..model import eval_mode
 from ..protocols import Encoder
-from ..sampling import NonFiniteSamplesError
+from ..sampling import NonFiniteSamplesError, eval_mode
 from .options import RunOptions
 
 __all__ = ["RunOutputs", "save_sample_grid", "save_reconstruction_grid", "reconstruction_rows",
