@@ -1,4 +1,5 @@
-"""Turning whatever a data loader yields into a checked :class:`~genzoo.protocols.Batch`."""
+"""Turning whatever a data loader yields into a checked :class:`~genzoo.protocols.Batch` (whose
+labels :mod:`genzoo.labels` checks)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from .errors import BatchError
 from .protocols import Batch
 
-__all__ = ["to_batch", "check_range", "check_labels", "label_range_problem", "RangeWatch", "LabelWatch"]
+__all__ = ["to_batch", "check_range", "RangeWatch"]
 
 
 def to_batch(raw: Any, image_shape: tuple[int, int, int], device: torch.device,
@@ -123,70 +124,3 @@ def _raise_unless_in_range(lo: float, hi: float, prefix: str) -> None:
         f"{prefix}expected image values in [0, 1] (as transforms.ToTensor() gives), got values "
         f"from {lo:g} to {hi:g}.{hint} genzoo models scale inputs themselves."
     )
-
-
-def check_labels(labels: torch.Tensor | None, classes: int, cause: BaseException | None = None) -> None:
-    """Raise a :class:`BatchError` if ``labels`` are not class indices in ``[0, classes)``.
-
-    The runner calls it only when a training step fails (an embedding given a label outside its
-    table raises ``IndexError`` on the CPU), so correct batches cost nothing.
-
-    Args:
-        labels: A batch's labels, or ``None``.
-        classes: The model's ``num_classes`` (0: not class-conditional; nothing is checked).
-        cause: The error the step raised, chained to the new one.
-    """
-    if labels is None or not classes:
-        return
-    problem = label_range_problem(labels, classes)
-    if problem is not None:
-        words, fits = problem
-        raise BatchError(f"a batch has {words}: build the model with num_classes={fits} or fix the "
-                         "labels") from cause
-
-
-def label_range_problem(labels: torch.Tensor, classes: int) -> tuple[str, int] | None:
-    """What is wrong with ``labels`` that are not class indices in ``[0, classes)``: words for an
-    error (``"label 12, outside 0 to 9 (num_classes=10); labels must be class indices from 0"``)
-    and the ``num_classes`` that would hold them; ``None`` when they fit."""
-    low, high = int(labels.min()), int(labels.max())
-    if low >= 0 and high < classes:
-        return None
-    bad = low if low < 0 else high
-    return (f"label {bad}, outside 0 to {classes - 1} (num_classes={classes}); labels must be "
-            f"class indices from 0", max(high + 1, classes))
-
-
-class LabelWatch:
-    """Checks that every batch's labels are class indices in ``[0, classes)``.
-
-    Labels on the CPU are checked at once (cheap, and nothing waits for a device). Labels on an
-    accelerator update a running minimum and maximum there, read back by :meth:`check` when the
-    runner synchronises anyway, as :class:`RangeWatch` does for images.
-
-    Args:
-        classes: The model's ``num_classes``; 0 (not class-conditional) checks nothing.
-    """
-
-    def __init__(self, classes: int) -> None:
-        self.classes = classes
-        self._bounds: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def observe(self, labels: torch.Tensor | None) -> None:
-        """Take ``labels`` into account (checked now when they are on the CPU)."""
-        if labels is None or not self.classes or labels.numel() == 0:
-            return
-        if labels.device.type == "cpu":
-            check_labels(labels, self.classes)
-            return
-        lo, hi = torch.aminmax(labels.detach())
-        if self._bounds is None:
-            self._bounds = (lo, hi)
-        else:
-            torch.minimum(self._bounds[0], lo, out=self._bounds[0])
-            torch.maximum(self._bounds[1], hi, out=self._bounds[1])
-
-    def check(self) -> None:
-        """Raise :class:`BatchError` if any label observed so far was out of range."""
-        if self._bounds is not None:
-            check_labels(torch.stack(self._bounds), self.classes)

@@ -1,4 +1,4 @@
-"""What generators decode: paths through latent space, and class labels for conditional models.
+"""What generators decode: paths through latent space.
 
 :func:`interpolate` decodes the images along a path between two latent codes of any
 :class:`~genzoo.GenerativeModel` with a vector latent (``"gan"``, ``"dcgan"``, ``"vae"``,
@@ -9,8 +9,8 @@
 
     frames = interpolate(model, steps=8, seed=3)  # 8×C×H×W in [0, 1]
 
-The helpers at the end (:func:`class_count`, :func:`one_hot`, :func:`cycle_labels`,
-:func:`batch_labels`) are what the built-in class-conditional models and the command line share.
+A class-conditional model walks its path with one class, or between two (the class labels
+themselves are :mod:`genzoo.labels`' business).
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from typing import Any, Literal
 import torch
 
 from ._words import model_label
-from .errors import BatchError
-from .protocols import Batch
+from .labels import class_count, class_labels, one_hot
 from .sampling import eval_mode
 
-__all__ = ["slerp", "lerp", "latent_path", "interpolate", "interpolate_images",
-           "class_count", "one_hot", "cycle_labels", "batch_labels"]
+__all__ = ["slerp", "lerp", "latent_path", "interpolate", "interpolate_images"]
 
 
 def lerp(start: torch.Tensor, end: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -146,7 +144,7 @@ def interpolate_images(model: Any, a: torch.Tensor, b: torch.Tensor, steps: int 
         if torch.is_tensor(labels) and labels.numel() != 1:
             raise ValueError("labels must be one class for both images and the whole path")
         label = int(labels)
-        mean = model.encode(pair, labels=model._labels(label, 2)).mean
+        mean = model.encode(pair, labels=_labels(model, label, 2, device)).mean
         return _decode(model, latent_path(mean[0].cpu(), mean[1].cpu(), steps, method), label)
 
 
@@ -169,54 +167,10 @@ def _decode(model: Any, path: torch.Tensor, labels: torch.Tensor | int | None) -
         elif torch.is_tensor(labels) and labels.is_floating_point():  # soft (interpolated) labels
             images = model.generate(z, labels=labels.to(z.device))
         else:
-            images = model.generate(z, labels=model._labels(labels, z.shape[0]))
+            images = model.generate(z, labels=_labels(model, labels, z.shape[0], z.device))
         return images.float().clamp_(0, 1)
 
 
-# -- class labels for conditional models ------------------------------------------------------
-
-def class_count(model: Any) -> int:
-    """How many classes a model is conditioned on: its config's ``num_classes``, ``0`` for an
-    unconditional model (or one without such a setting)."""
-    return getattr(getattr(model, "config", None), "num_classes", 0)
-
-
-def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
-    """``N×num_classes`` one-hot rows for integer ``labels``; float ``N×num_classes`` rows
-    (soft labels, e.g. interpolated between two classes) are returned as they are.
-
-    Indexes an identity matrix on the labels' device, so nothing is read back to the host.
-    """
-    if labels.is_floating_point():
-        if labels.dim() != 2 or labels.shape[1] != num_classes:
-            raise ValueError(f"soft labels must be N×{num_classes}, got {tuple(labels.shape)}")
-        return labels.to(dtype)
-    return torch.eye(num_classes, dtype=dtype, device=labels.device)[labels.long()]
-
-
-def cycle_labels(n: int, num_classes: int,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-    """The labels a conditional model uses when ``generate`` gets none: ``0, 1, ..., k-1, 0, ...``.
-
-    Every class equally often (so ``sample(n)`` of a conditional model covers the classes evenly,
-    as a grid wants; :func:`genzoo.metrics.evaluate` passes the data's class frequencies instead),
-    and the same labels for the same ``n`` (so a seed gives the same images).
-    """
-    return torch.arange(n, device=device) % num_classes
-
-
-def batch_labels(batch: Batch, num_classes: int, model: str) -> torch.Tensor:
-    """The batch's labels as a long tensor, or :class:`~genzoo.BatchError` if it has none."""
-    if batch.labels is None:
-        raise BatchError(
-            f"{model} is class-conditional (num_classes={num_classes}) and needs labelled "
-            "batches: (images, labels) tuples, e.g. InMemoryLoader(images, labels, ...) or a "
-            "DataLoader over a labelled data set; build it with num_classes=0 to train without"
-        )
-    labels = batch.labels
-    if labels.dim() != 1 or labels.shape[0] != batch.images.shape[0]:
-        raise BatchError(f"expected {batch.images.shape[0]} labels, one per image, got shape "
-                         f"{tuple(labels.shape)}")
-    if labels.is_floating_point():
-        raise BatchError(f"labels must be integer classes, got dtype {labels.dtype}")
-    return labels.long()
+def _labels(model: Any, labels: torch.Tensor | int, n: int, device: torch.device) -> torch.Tensor:
+    """``n`` checked labels of ``model``'s classes on ``device`` (one class, or ``n``)."""
+    return class_labels(labels, n, class_count(model), device, owner=model_label(model))

@@ -13,6 +13,7 @@ from torch import nn
 from ._words import model_label
 from .config import config_to_dict, resolve_config
 from .errors import ConfigError
+from .labels import class_count, class_labels
 from .sampling import eval_mode
 
 if TYPE_CHECKING:
@@ -152,18 +153,9 @@ class GenerativeModel(nn.Module):
         with eval_mode(self):
             z = self.sample_latent(n, generator=generator).to(self.device)  # type: ignore[attr-defined]
             if labels is not None:
-                extra["labels"] = self._labels(labels, n)
+                extra["labels"] = class_labels(labels, n, class_count(self), self.device,
+                                               owner=model_label(self))
             return self.generate(z, **extra).float().clamp_(0, 1)  # type: ignore[attr-defined]
-
-    def _labels(self, labels: torch.Tensor | int, n: int) -> torch.Tensor:
-        classes = getattr(self.config, "num_classes", 0)
-        if not classes:
-            raise ConfigError(f"{model_label(self)} is not class-conditional; sample without labels")
-        labels = torch.as_tensor(labels, dtype=torch.long)
-        labels = labels.expand(n) if labels.dim() == 0 else labels
-        if labels.shape != (n,) or labels.min() < 0 or labels.max() >= classes:
-            raise ConfigError(f"labels must be one class or {n} classes in [0, {classes})")
-        return labels.to(self.device)
 
     # -- training -----------------------------------------------------------------------------
     #

@@ -36,11 +36,11 @@ The names, each linked to its documentation where genzoo defines it:
   :func:`~genzoo.sampling.generate_in_chunks`, :func:`~genzoo.sampling.check_sampling_steps`,
   :func:`~genzoo.sampling.sample_generator`,
   :data:`~genzoo.sampling.MAX_SAMPLING_STEPS`;
-* class labels: :func:`~genzoo.latent.batch_labels`, :func:`~genzoo.latent.cycle_labels`,
-  :func:`~genzoo.latent.one_hot`;
+* class labels: :func:`~genzoo.labels.batch_labels`, :func:`~genzoo.labels.cycle_labels`,
+  :func:`~genzoo.labels.one_hot`, :func:`~genzoo.labels.class_labels`,
+  :func:`~genzoo.labels.drop_labels`;
 * shared networks: :class:`~genzoo.nn.UNet`, :func:`~genzoo.nn.check_unet_options`,
-  :func:`~genzoo.nn.class_labels`, :func:`~genzoo.nn.drop_labels`, :func:`~genzoo.nn.guided`,
-  :func:`~genzoo.shapes.conv_plan`;
+  :func:`~genzoo.nn.guided`, :func:`~genzoo.shapes.conv_plan`;
 * encoders and likelihoods: :class:`~genzoo.Posterior`, :class:`~genzoo.LogLikelihood`,
   :func:`~genzoo.metrics.likelihood.dequantize`, :func:`~genzoo.metrics.bits_per_dim`;
 * errors: :class:`~genzoo.GenzooError`, :class:`~genzoo.ConfigError`,
@@ -55,9 +55,9 @@ from __future__ import annotations
 from .density import bits_per_dim, dequantize
 from .errors import BatchError, ConfigError, GenzooError
 from .hookspecs import hookimpl
-from .latent import batch_labels, cycle_labels, one_hot
+from .labels import batch_labels, class_labels, cycle_labels, drop_labels, one_hot
 from .model import GenerativeModel
-from .nn import UNet, check_unet_options, class_labels, drop_labels, guided
+from .nn import UNet, check_unet_options, guided
 from .optim import OptimizerSpec, adam
 from .plugins import PLUGIN_API_VERSION
 from .protocols import (
@@ -106,11 +106,11 @@ __all__ = [
     "batch_labels",
     "cycle_labels",
     "one_hot",
+    "class_labels",
+    "drop_labels",
     # shared networks
     "UNet",
     "check_unet_options",
-    "class_labels",
-    "drop_labels",
     "guided",
     "conv_plan",
     # encoders and likelihoods

@@ -15,12 +15,12 @@ import torch
 from .config import check_names, config_to_dict, resolve_config
 from .errors import ConfigError, PluginError, RunFolderError
 from .hookspecs import hookimpl
+from .labels import check_data_labels
 from .runner import FitResult, RunOptions, World, resolve_device
 from .runner.runfolder import RunFolder
 
 __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NOT_RECORDED",
-           "run_settings", "settings_conflicts", "run_data", "may_change_on_resume", "check_labels",
-           "portable_data"]
+           "run_settings", "settings_conflicts", "run_data", "may_change_on_resume", "portable_data"]
 
 #: The options a resumed run may change: they leave the model and the data order alone (so do
 #: the intervals of logs, grids and checkpoints, every option named ``*_every*``).
@@ -133,7 +133,7 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
                              channels=spec.channels, size=spec.image_size)
         config = {"image_shape": images.image_shape, **spec.config}
         model = build(spec.model, seed=opts.seed, **config)
-        check_labels(images, model, spec.model)
+        check_data_labels(images, model, spec.model)
         if spec.batch_size > len(images):
             # a warning, not a refusal: the run is sound (each epoch is one step on every
             # image), and a small folder with the default --batch-size 64 is common
@@ -178,33 +178,6 @@ def portable_data(data: str) -> str:
 
 def _absolute(folder: str | None) -> str | None:
     return None if folder is None else str(Path(folder).expanduser().resolve())
-
-
-def check_labels(images: Any, model: Any, name: str) -> None:
-    """Refuse data whose labels a class-conditional model cannot take: a folder with more
-    classes than ``num_classes``, or labels outside ``[0, num_classes)``.
-
-    Raises:
-        ConfigError: naming the classes or the labels, and the setting to change.
-    """
-    from .batches import label_range_problem
-    from .latent import class_count
-
-    classes = class_count(model)
-    labels = getattr(images, "labels", None)
-    if not classes or labels is None or labels.numel() == 0:
-        return
-    found = getattr(images, "classes", None)
-    if found and len(found) > classes:
-        shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
-        raise ConfigError(
-            f"{images.name} has {len(found)} classes ({shown}) but {name} is set to "
-            f"num_classes={classes}; train with --set num_classes={len(found)}")
-    problem = label_range_problem(labels, classes)
-    if problem is not None:
-        words, fits = problem
-        raise ConfigError(f"{images.name} has {words}: train with --set num_classes={fits} or fix "
-                          "the labels")
 
 
 def run_settings(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]] | None:

@@ -7,14 +7,12 @@ import torch
 
 import genzoo
 import genzoo.sampling
+from genzoo.labels import class_count, cycle_labels, one_hot
 from genzoo.latent import (
-    class_count,
-    cycle_labels,
     interpolate,
     interpolate_images,
     latent_path,
     lerp,
-    one_hot,
     slerp,
 )
 

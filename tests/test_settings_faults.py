@@ -13,7 +13,7 @@ import torch
 import genzoo
 from genzoo.errors import ConfigError
 from genzoo.memory import check_sample_size, format_bytes, sample_memory
-from genzoo.training import check_labels
+from genzoo.labels import check_data_labels as check_labels
 from genzoo.data import ImageSet
 from tests.cli import FAST, TINY_VAE, invoke, ok, tiny_root, user_error, write_pngs  # noqa: F401
 

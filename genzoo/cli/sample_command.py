@@ -47,7 +47,7 @@ def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: i
 
     from ..checkpoint import load
     from ..files import SAMPLE_IMAGE, check_output_file, check_output_folder, output_path, write_sample_image
-    from ..latent import class_count
+    from ..labels import class_count
     from ..protocols import IterativeGenerator
     from ..memory import OutOfMemoryError, check_sample_size, is_out_of_memory
     from ..sampling import check_sampling_steps, finite_images

@@ -36,7 +36,7 @@ import torch
 from .._version import __version__
 from .._words import model_label
 from ..extras import require
-from ..latent import class_count
+from ..labels import class_count
 from .errors import MetricsError, SampleCountWarning
 from .eval_data import EvalData, load_eval_data, named_data
 from .features import FeatureSpace, feature_space

@@ -6,7 +6,7 @@ a UNet and both guide it) do not each write their own. Family-specific pieces (n
 samplers, ODE solvers) stay in the plugin that needs them.
 """
 
-from .guidance import class_labels, drop_labels, guided
+from .guidance import guided
 from .unet import UNet, check_unet_options, timestep_embedding
 
-__all__ = ["UNet", "check_unet_options", "timestep_embedding", "class_labels", "drop_labels", "guided"]
+__all__ = ["UNet", "check_unet_options", "timestep_embedding", "guided"]

@@ -37,11 +37,11 @@ import torch
 
 from .. import hookspecs
 from .._words import model_label, plural
-from ..batches import LabelWatch, RangeWatch, check_labels, to_batch
+from ..batches import RangeWatch, to_batch
 from ..config import resolve_config
 from ..devices import Precision, resolve_device
 from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
-from ..latent import class_count
+from ..labels import LabelWatch, check_labels, class_count
 from ..memory import OutOfMemoryError, check_training_memory, is_out_of_memory
 from ..plugins import plugin_manager
 from .optimization import Optimization, WeightEMA, learning_rates, resolve_optimizers

@@ -114,7 +114,7 @@ class AdversarialModel(GenerativeModel):
 
         Class-conditional models take ``labels`` (``N`` classes, or ``N×num_classes`` soft
         labels); without them image ``i`` shows class ``i mod num_classes``, so every class
-        appears equally often (see :func:`genzoo.latent.cycle_labels`).
+        appears equally often (see :func:`genzoo.labels.cycle_labels`).
         """
         classes = self.config.num_classes
         if not classes and labels is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genzoo.nn import class_labels, drop_labels, guided
+from genzoo.labels import class_labels, drop_labels
+from genzoo.nn import guided
 
 
 class _Net:
