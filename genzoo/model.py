@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -14,7 +15,9 @@ from ._words import model_label
 from .config import config_to_dict, resolve_config
 from .errors import ConfigError
 from .labels import class_count, class_labels
-from .sampling import eval_mode
+from .protocols import IterativeGenerator
+from .sampling import (check_sampling_options, check_sampling_steps, eval_mode, sample_generator,
+                       sampling_fields)
 
 if TYPE_CHECKING:
     from .runner.loop import FitResult
@@ -27,15 +30,17 @@ class GenerativeModel(nn.Module):
 
     A subclass sets :attr:`Config` to a dataclass with an ``image_shape`` field, builds its layers
     in ``__init__`` (after calling ``super().__init__(config, **overrides)``), and implements
-    ``sample_latent(n, *, generator)`` and ``generate(z, labels=None)`` (or overrides
-    :meth:`sample`), and, to be trainable, the :class:`~genzoo.Trainer` methods
-    ``configure_optimizers`` and ``training_step``. It then satisfies
-    :class:`~genzoo.Generator` (and :class:`~genzoo.Trainer`), and gets :meth:`fit`,
-    :meth:`sample` and :meth:`save`. The base class has no stubs: a model without a training
-    step is not a :class:`~genzoo.Trainer`.
+    ``sample_latent(n, *, generator)`` and ``generate(z, labels=None, **options)``, and, to be
+    trainable, the :class:`~genzoo.Trainer` methods ``configure_optimizers`` and
+    ``training_step``. It then satisfies :class:`~genzoo.Generator` (and
+    :class:`~genzoo.Trainer`), and gets :meth:`fit`, :meth:`sample` and :meth:`save`. The base
+    class has no stubs: a model without a training step is not a :class:`~genzoo.Trainer`.
 
-    A model that samples in steps (diffusion, flow matching) also has a ``sampling_steps``
-    attribute and takes ``steps=`` in ``generate``; it then satisfies
+    :meth:`sample` seeds, checks its arguments, resolves the class labels and decodes in eval
+    mode; the keyword arguments of ``generate`` after ``labels`` are the model's own sampling
+    options, which ``sample`` takes and hands on (``sample(16, guidance=3.0)``), refusing any
+    other. A model that samples in steps (diffusion, flow matching) also has a
+    ``sampling_steps`` attribute and takes ``steps=`` in ``generate``; it then satisfies
     :class:`~genzoo.IterativeGenerator`. Config fields made with
     :func:`genzoo.sampling.sampling_option` may be changed after training
     (:meth:`set_sampling_options`, ``genzoo.load(path, **overrides)``).
@@ -88,9 +93,6 @@ class GenerativeModel(nn.Module):
         """
         if not values:
             return
-        from .errors import ConfigError
-        from .sampling import check_sampling_options, sampling_fields
-
         allowed = sampling_fields(self.config)
         owner = f"model {self.registry_name or type(self).__name__!r}"
         for key in values:
@@ -107,55 +109,76 @@ class GenerativeModel(nn.Module):
 
     # -- sampling -----------------------------------------------------------------------------
     #
-    # A latent-variable subclass implements ``sample_latent(n, *, generator)`` (codes drawn on
-    # the CPU) and ``generate(z, labels=None)`` (codes to images); an iterative one (diffusion,
-    # flow matching) also has ``sampling_steps`` and takes ``steps=`` in ``generate``. Others
-    # override :meth:`sample` itself.
+    # A subclass implements ``sample_latent(n, *, generator)`` (codes drawn on the CPU) and
+    # ``generate(z, labels=None, **options)`` (codes to images); the keyword arguments of its
+    # ``generate`` are its sampling options, which :meth:`sample` takes and hands on.
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None,
-               labels: torch.Tensor | int | None = None, steps: int | None = None) -> torch.Tensor:
+               labels: torch.Tensor | int | None = None, **options: Any) -> torch.Tensor:
         """Return ``n`` new images, ``n×C×H×W`` floats in ``[0, 1]`` on the model's device.
+
+        The latents are drawn with ``sample_latent`` (from ``generator``, or one seeded with
+        ``seed``) and decoded, in eval mode, by ``generate(z, labels=..., **options)``. A
+        ``generate`` that has a ``generator`` argument gets the same generator, to draw any
+        further noise from (a seed then repeats that too).
 
         Args:
             n: How many images.
             seed: Makes the images repeatable without touching torch's global random state.
             generator: A CPU :class:`torch.Generator` to draw the latents from instead.
-            labels: For class-conditional models: one class for all images, or ``n`` classes.
-            steps: For models that sample in steps (:class:`~genzoo.IterativeGenerator`): how
-                many (default: ``sampling_steps``).
+            labels: For class-conditional models: one class for all images, or ``n`` classes;
+                ``None``: every class in turn (:func:`genzoo.labels.class_labels`).
+            **options: The model's own sampling options: the keyword arguments of its
+                ``generate``, such as ``steps=`` for a model that samples in steps
+                (:class:`~genzoo.IterativeGenerator`; default: ``sampling_steps``, and checked
+                by :func:`genzoo.sampling.check_sampling_steps`), or ``guidance=``.
 
         Raises:
             ConfigError: (a ValueError) ``n`` or ``steps`` is not a positive whole number,
                 ``seed`` not a 64-bit whole number, ``labels`` is given to a model
-                without classes, or ``steps`` to a model that samples in one step.
+                without classes, ``steps`` to a model that samples in one step, or an option
+                that the model's ``generate`` does not take.
         """
-        from .protocols import IterativeGenerator
-
-        from .sampling import sample_generator
-
         generator = sample_generator(n, seed, generator)
         for method in ("sample_latent", "generate"):
             if not callable(getattr(self, method, None)):
                 raise NotImplementedError(
                     f"{type(self).__name__} has no {method}(); implement sample_latent and "
                     "generate, or override sample")
-        extra: dict[str, Any] = {}
-        if isinstance(self, IterativeGenerator):
-            if steps is not None:
-                from .sampling import check_sampling_steps
-
-                check_sampling_steps(self, steps)
-            extra["steps"] = steps or self.sampling_steps
-        elif steps is not None:
-            raise ConfigError(f"{type(self).__name__} samples in one step; steps= is for models "
-                              "that sample in steps (genzoo.IterativeGenerator)")
+        generate = self.generate  # type: ignore[attr-defined]
+        takes, takes_any = _keyword_arguments(generate)
+        options = self._sampling_options(options, takes - {"labels", "generator"}, takes_any)
+        if "generator" in takes:
+            options["generator"] = generator
+        labels = class_labels(labels, n, class_count(self), self.device, owner=model_label(self))
+        if labels is not None:
+            options["labels"] = labels
         with eval_mode(self):
             z = self.sample_latent(n, generator=generator).to(self.device)  # type: ignore[attr-defined]
-            if labels is not None:
-                extra["labels"] = class_labels(labels, n, class_count(self), self.device,
-                                               owner=model_label(self))
-            return self.generate(z, **extra).float().clamp_(0, 1)  # type: ignore[attr-defined]
+            return generate(z, **options).float().clamp_(0, 1)
+
+    def _sampling_options(self, options: dict[str, Any], takes: frozenset[str],
+                          takes_any: bool) -> dict[str, Any]:
+        """``options`` checked against the sampling options ``takes`` of ``generate`` (any,
+        with ``takes_any``), with ``steps`` checked and, for a model that samples in steps,
+        filled in."""
+        owner = model_label(self)
+        steps = options.pop("steps", None)  # None: the model's default, whatever the model
+        takes_steps = "steps" in takes or takes_any
+        if steps is not None and not takes_steps:
+            raise ConfigError(f"{owner} samples in one step; steps= is for models that sample "
+                              "in steps (genzoo.IterativeGenerator)")
+        unknown = sorted(set(options) - takes) if not takes_any else []
+        if unknown:
+            choices = (f"its options: {', '.join(sorted(takes))}" if takes
+                       else "it takes none besides seed, generator and labels")
+            raise ConfigError(f"{owner} has no sampling option {unknown[0]!r}; {choices}")
+        if steps is not None:
+            options["steps"] = check_sampling_steps(self, steps)
+        elif takes_steps and isinstance(self, IterativeGenerator):
+            options["steps"] = self.sampling_steps
+        return options
 
     # -- training -----------------------------------------------------------------------------
     #
@@ -205,3 +228,11 @@ class GenerativeModel(nn.Module):
                            for f in dataclasses.fields(self.config))
         return f"config=({fields})"
 
+
+def _keyword_arguments(function: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """The arguments ``function`` takes by keyword after its first, and whether it takes any
+    keyword at all (``**kwargs``)."""
+    parameters = list(inspect.signature(function).parameters.values())[1:]
+    names = frozenset(p.name for p in parameters
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return names, any(p.kind is p.VAR_KEYWORD for p in parameters)

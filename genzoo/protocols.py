@@ -9,7 +9,7 @@ runner can draw reconstruction grids for it. Subclassing :class:`genzoo.Generati
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 
@@ -45,13 +45,20 @@ class Posterior(NamedTuple):
 
 @runtime_checkable
 class Generator(Protocol):
-    """Something that draws new images."""
+    """Something that draws new images.
+
+    Besides ``seed`` and ``generator``, ``sample`` may take options of the model's own as
+    keyword arguments: ``labels`` for a class-conditional model, ``steps`` for an
+    :class:`IterativeGenerator`, a guidance scale or a temperature. A
+    :class:`~genzoo.GenerativeModel` takes exactly the keyword arguments of its ``generate``
+    and refuses any other with a :class:`~genzoo.ConfigError`.
+    """
 
     image_shape: tuple[int, int, int]
     """``(channels, height, width)`` of the images it makes."""
 
     def sample(self, n: int, *, seed: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, **options: Any) -> torch.Tensor:
         """Return ``n`` new images, ``n×C×H×W`` in ``[0, 1]``.
 
         The same ``seed`` (or a generator in the same state) gives the same images, without
@@ -64,7 +71,8 @@ class Generator(Protocol):
 class IterativeGenerator(Generator, Protocol):
     """A :class:`Generator` that samples in steps (a diffusion or flow-matching model), whose
     number of steps is chosen at sampling time: fewer steps, faster sampling, usually lower
-    quality. ``genzoo sample --steps K`` needs one.
+    quality. ``genzoo sample --steps K`` needs one. A :class:`~genzoo.GenerativeModel` is one
+    when it has ``sampling_steps`` and its ``generate`` takes ``steps=``.
     """
 
     sampling_steps: int
@@ -72,7 +80,7 @@ class IterativeGenerator(Generator, Protocol):
 
     def sample(self, n: int, *, seed: int | None = None,
                generator: torch.Generator | None = None,
-               steps: int | None = None) -> torch.Tensor:
+               steps: int | None = None, **options: Any) -> torch.Tensor:
         """Return ``n`` new images as :meth:`Generator.sample` does, taking ``steps`` steps
         (``None``: :attr:`sampling_steps`)."""
         ...

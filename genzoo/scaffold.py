@@ -447,6 +447,7 @@ class {{class_name}}(GenerativeModel):
                                      nn.Linear(cfg.hidden_dim, pixels))
 
     # -- sampling: genzoo's sample(n, seed=...) calls these --------------------------------
+    # (a keyword argument added to generate, say temperature=None, becomes an option of sample)
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` latent codes, drawn on the CPU from ``generator`` (so seeds repeat anywhere)."""

@@ -105,6 +105,24 @@ def test_iterative_sampling_takes_steps_at_sample_time():
         SampleOnly().sample(2, steps=4)
 
 
+def test_sample_takes_the_options_generate_declares_and_refuses_others():
+    with pytest.raises(genzoo.ConfigError, match=r"has no sampling option 'guidance'; its options: steps$"):
+        Iterative().sample(2, guidance=2.0)
+    with pytest.raises(genzoo.ConfigError, match="'temperature'; it takes none besides seed"):
+        SampleOnly().sample(2, temperature=0.5)
+
+    class Noisy(SampleOnly):
+        """Adds noise while decoding, from the generator sample() hands on."""
+
+        def generate(self, z, labels=None, *, gain=1.0, generator=None):
+            return z * gain + torch.rand(z.shape, generator=generator)
+
+    g = torch.Generator().manual_seed(3)
+    z = SampleOnly().sample_latent(2, generator=g)
+    expected = (z * 0.5 + torch.rand(z.shape, generator=g)).clamp(0, 1)
+    assert torch.equal(Noisy().sample(2, seed=3, gain=0.5), expected)
+
+
 def test_sampling_options_can_change_others_cannot():
     model = Iterative()
     assert sampling_fields(model.config) == {"sampling_steps", "temperature"}

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from genzoo.plugin import (
     MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNet, adam, batch_labels,
-    check_sampling_steps, check_unet_options, class_labels, drop_labels, eval_mode,
-    generate_in_chunks, guided, sample_generator, sampling_option, sampling_progress,
+    check_unet_options, class_labels, drop_labels, generate_in_chunks, guided, sampling_option,
+    sampling_progress,
 )
 
 from .samplers import SAMPLERS, sampling_timesteps
@@ -52,7 +52,7 @@ class DiffusionConfig:
             velocity ``sqrt(ab) eps - sqrt(1 - ab) x0``, better behaved at few steps).
         sampler: ``"ddim"`` (deterministic given the start noise) or ``"ddpm"`` (ancestral).
         sample_steps: Denoising steps when sampling, strided over the ``T`` training steps
-            (``steps=`` of :meth:`Diffusion.sample` overrides it).
+            (``steps=`` of ``sample`` and :meth:`Diffusion.generate` overrides it).
         guidance: Classifier-free guidance scale when sampling a conditional model (1: none).
         clip_denoised: Clip each predicted clean image to the data range while sampling.
         lr: Adam's learning rate.
@@ -168,26 +168,34 @@ class Diffusion(GenerativeModel):
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,
                  steps: int | None = None, guidance: float | None = None,
-                 sampler: SamplerName | None = None,
+                 sampler: SamplerName | None = None, chunk: int | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Denoise ``x_T = z`` (on the model's device) into images in ``[0, 1]``.
 
         Each step predicts, turns the prediction into the clean image ``x0`` (clipped to
         ``[-1, 1]`` when ``clip_denoised``) and the noise, and lets the sampler step to the next
-        visited timestep.
+        visited timestep. Its keyword arguments are the options of ``sample``
+        (``model.sample(16, labels=7, guidance=3.0, steps=25)``), which hands on its own
+        generator too: the DDPM sampler draws every step's noise from the generator that drew
+        ``x_T``, so a ``seed`` repeats the images.
 
         Args:
             z: ``N×C×H×W`` Gaussian noise.
             labels: ``N`` classes of a conditional model; ``None``: the classes in turn.
-            steps: Denoising steps (default: the config's ``sample_steps``).
+            steps: Denoising steps (default: the config's ``sample_steps``); fewer is faster.
             guidance: Classifier-free guidance scale (default: the config's ``guidance``).
             sampler: ``"ddim"`` or ``"ddpm"`` (default: the config's).
+            chunk: Images denoised at a time (less memory; see
+                :func:`genzoo.sampling.generate_in_chunks`); default: 100 on a CPU (no faster
+                than 500 for ddpm at 28×28, measured), all at once elsewhere. The DDPM sampler
+                draws each chunk's step noise in turn, so its images depend on the chunk; DDIM's
+                do not.
             generator: A CPU generator for the DDPM sampler's noise; ``None``: one seeded by a
                 hash of ``z``.
 
         Raises:
             ValueError: an unknown sampler, a step count outside ``[1, timesteps]``, a negative
-                guidance, or labels for an unconditional model.
+                guidance, ``chunk`` not positive, or labels for an unconditional model.
         """
         cfg = self.config
         steps = cfg.sample_steps if steps is None else int(steps)
@@ -201,6 +209,14 @@ class Diffusion(GenerativeModel):
         labels = class_labels(labels, z.shape[0], cfg.num_classes, z.device)
         if generator is None and sampler == "ddpm":
             generator = torch.Generator().manual_seed(_seed_of(z))
+        return generate_in_chunks(self._denoise, z, labels, chunk=chunk, timesteps=timesteps,
+                                  guidance=guidance, sampler=sampler, generator=generator)
+
+    def _denoise(self, z: torch.Tensor, labels: torch.Tensor | None, *, timesteps: list[int],
+                 guidance: float, sampler: SamplerName,
+                 generator: torch.Generator | None) -> torch.Tensor:
+        """The sampler's loop over the visited ``timesteps`` for one chunk of images."""
+        cfg = self.config
         solver = SAMPLERS[sampler]()
         x = z.float()
         for index, t in enumerate(sampling_progress(timesteps, desc=sampler)):
@@ -212,50 +228,6 @@ class Diffusion(GenerativeModel):
                 eps = self.schedule.noise_of(x, x0, t)
             x = solver.step(self.schedule, x, x0, eps, t, t_prev, generator)
         return (x + 1) / 2
-
-    @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None,
-               labels: torch.Tensor | int | None = None, steps: int | None = None,
-               guidance: float | None = None, sampler: SamplerName | None = None,
-               chunk: int | None = None) -> torch.Tensor:
-        """Return ``n`` new images, ``n×C×H×W`` floats in ``[0, 1]`` on the model's device.
-
-        ``x_T`` and, for the DDPM sampler, every step's noise come from one CPU generator:
-        ``generator``, or a fresh one seeded with ``seed``. With neither, ``x_T`` comes from
-        torch's global random state, like the other genzoo models' latents.
-
-        Args:
-            n: How many images.
-            seed: Makes the images repeatable without touching torch's global random state.
-            generator: A CPU :class:`torch.Generator` to draw the noise from instead.
-            labels: A conditional model's classes: one for all, or ``n``; ``None``: in turn.
-            steps: Denoising steps (default: the config's ``sample_steps``); fewer is faster.
-            guidance: Classifier-free guidance scale (default: the config's ``guidance``).
-            sampler: ``"ddim"`` or ``"ddpm"`` (default: the config's).
-            chunk: Images denoised at a time (less memory; see
-                :func:`genzoo.sampling.generate_in_chunks`); default: 100 on a CPU (no faster
-                than 500 for ddpm at 28×28, measured), all at once elsewhere. The DDPM sampler
-                draws each chunk's step noise in turn, so its images depend on the chunk; DDIM's
-                do not.
-
-        Raises:
-            ConfigError: ``n`` is not a positive whole number or ``seed`` not a 64-bit one
-                (:func:`genzoo.plugin.sample_generator`); ValueError: ``chunk`` is not
-                positive, or see :meth:`generate`.
-            ConfigError: ``steps`` is not a step count the model can take
-                (:func:`genzoo.sampling.check_sampling_steps`).
-        """
-        generator = sample_generator(n, seed, generator)
-        if steps is not None:
-            check_sampling_steps(self, steps)
-        with eval_mode(self):
-            z = self.sample_latent(n, generator=generator).to(self.device)
-            if generator is None:
-                generator = torch.Generator().manual_seed(_seed_of(z))
-            labels = class_labels(labels, n, self.config.num_classes, z.device)
-            images = generate_in_chunks(self.generate, z, labels, chunk=chunk, steps=steps,
-                                        guidance=guidance, sampler=sampler, generator=generator)
-            return images.float().clamp_(0, 1)
 
 
 def _seed_of(x: torch.Tensor) -> int:

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 
 from genzoo.plugin import (
     MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNet, adam, batch_labels,
-    check_sampling_steps, check_unet_options, class_labels, drop_labels, eval_mode,
-    generate_in_chunks, guided, sample_generator, sampling_option,
+    check_unet_options, class_labels, drop_labels, generate_in_chunks, guided, sampling_option,
 )
 
 from .path import interpolate, sample_times, target_velocity
@@ -48,8 +47,8 @@ class FlowMatchingConfig:
         time_sampling: ``"uniform"`` or ``"logit-normal"`` training times.
         sampler: The ODE solver: ``"euler"`` (one velocity per step), ``"midpoint"`` or
             ``"heun"`` (two per step, second order).
-        sample_steps: Solver steps when sampling (``steps=`` of :meth:`FlowMatching.sample`
-            overrides it).
+        sample_steps: Solver steps when sampling (``steps=`` of ``sample`` and
+            :meth:`FlowMatching.generate` overrides it).
         time_shift: Above 1 spends more sampling steps near the noise end (1: even steps).
         guidance: Classifier-free guidance scale when sampling a conditional model (1: none).
         lr: Adam's learning rate.
@@ -151,20 +150,26 @@ class FlowMatching(GenerativeModel):
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,
                  steps: int | None = None, guidance: float | None = None,
-                 sampler: Sampler | None = None) -> torch.Tensor:
+                 sampler: Sampler | None = None, chunk: int | None = None) -> torch.Tensor:
         """Integrate the velocity field from the noise ``z`` (on the model's device) to images
         in ``[0, 1]``.
+
+        Its keyword arguments are the options of ``sample``
+        (``model.sample(16, labels=7, guidance=2.0, steps=8)``).
 
         Args:
             z: ``N×C×H×W`` start noise.
             labels: ``N`` classes of a conditional model; ``None``: the classes in turn.
-            steps: Solver steps (default: the config's ``sample_steps``).
+            steps: Solver steps (default: the config's ``sample_steps``); fewer is faster.
             guidance: Classifier-free guidance scale (default: the config's ``guidance``).
             sampler: ``"euler"``, ``"midpoint"`` or ``"heun"`` (default: the config's).
+            chunk: Images integrated at a time (the same images, less memory; see
+                :func:`genzoo.sampling.generate_in_chunks`); default: 100 on a CPU, where that
+                is fastest, all at once elsewhere.
 
         Raises:
-            ValueError: an unknown sampler, fewer than one step, a negative guidance, or labels
-                for an unconditional model.
+            ValueError: an unknown sampler, fewer than one step, a negative guidance, ``chunk``
+                not positive, or labels for an unconditional model.
         """
         cfg = self.config
         steps = cfg.sample_steps if steps is None else int(steps)
@@ -175,46 +180,16 @@ class FlowMatching(GenerativeModel):
         if guidance < 0:
             raise ValueError(f"guidance must be 0 or more, got {guidance}")
         labels = class_labels(labels, z.shape[0], cfg.num_classes, z.device)
+        return generate_in_chunks(self._integrate, z, labels, chunk=chunk, steps=steps,
+                                  guidance=guidance, sampler=sampler)
+
+    def _integrate(self, z: torch.Tensor, labels: torch.Tensor | None, *, steps: int,
+                   guidance: float, sampler: Sampler) -> torch.Tensor:
+        """The ODE solver's ``steps`` steps for one chunk of images."""
 
         def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
             times = torch.full((x.shape[0],), t, device=x.device)
             return guided(self.net, x, times, labels, guidance).float()
 
-        x = integrate(SOLVERS[sampler](), velocity, z.float(), time_grid(steps, cfg.time_shift))
-        return (x + 1) / 2
-
-    @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None,
-               labels: torch.Tensor | int | None = None, steps: int | None = None,
-               guidance: float | None = None, sampler: Sampler | None = None,
-               chunk: int | None = None) -> torch.Tensor:
-        """Return ``n`` new images, ``n×C×H×W`` floats in ``[0, 1]`` on the model's device.
-
-        Args:
-            n: How many images.
-            seed: Makes the images repeatable without touching torch's global random state.
-            generator: A CPU :class:`torch.Generator` to draw the start noise from instead.
-            labels: A conditional model's classes: one for all, or ``n``; ``None``: in turn.
-            steps: Solver steps (default: the config's ``sample_steps``); fewer is faster.
-            guidance: Classifier-free guidance scale (default: the config's ``guidance``).
-            sampler: ``"euler"``, ``"midpoint"`` or ``"heun"`` (default: the config's).
-            chunk: Images integrated at a time (the same images, less memory; see
-                :func:`genzoo.sampling.generate_in_chunks`); default: 100 on a CPU, where that
-                is fastest, all at once elsewhere.
-
-        Raises:
-            ConfigError: ``n`` is not a positive whole number or ``seed`` not a 64-bit one
-                (:func:`genzoo.plugin.sample_generator`); ValueError: ``chunk`` is not
-                positive, or see :meth:`generate`.
-            ConfigError: ``steps`` is not a step count the model can take
-                (:func:`genzoo.sampling.check_sampling_steps`).
-        """
-        generator = sample_generator(n, seed, generator)
-        if steps is not None:
-            check_sampling_steps(self, steps)
-        with eval_mode(self):
-            z = self.sample_latent(n, generator=generator).to(self.device)
-            labels = class_labels(labels, n, self.config.num_classes, z.device)
-            images = generate_in_chunks(self.generate, z, labels, chunk=chunk, steps=steps,
-                                        guidance=guidance, sampler=sampler)
-            return images.float().clamp_(0, 1)
+        grid = time_grid(steps, self.config.time_shift)
+        return (integrate(SOLVERS[sampler](), velocity, z.float(), grid) + 1) / 2

@@ -134,7 +134,6 @@ class Flow(GenerativeModel):
                 self._latent_shapes.append((c - kept, h, w))
                 c = kept
         self._latent_shapes.append((c, h, w))
-        self._temperature: float | None = None
 
     @property
     def dims(self) -> int:
@@ -200,37 +199,33 @@ class Flow(GenerativeModel):
 
     # -- sampling ------------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def sample(self, n: int, *, temperature: float | None = None, **options: Any) -> torch.Tensor:
-        """Return ``n`` new images, ``n×C×H×W`` in ``[0, 1]``, at a temperature.
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n×D`` standard-normal latents times the config's ``temperature``, on the CPU."""
+        return torch.randn(n, self.dims, generator=generator) * self.config.temperature
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,
+                 temperature: float | None = None) -> torch.Tensor:
+        """Decode latents ``z`` to images (flows here are unconditional: no ``labels``).
 
         Args:
-            n: How many images.
-            temperature: The latents' standard deviation (default: the config's); e.g. 0.7
-                gives cleaner, less varied samples.
-            **options: ``seed``, ``generator`` as for :meth:`genzoo.GenerativeModel.sample`.
+            z: ``N×D`` latents, as :meth:`sample_latent` draws them (at the config's
+                temperature) or :meth:`encode` returns them.
+            labels: Must be ``None``.
+            temperature: Sample at this temperature instead (the latents' standard deviation;
+                e.g. 0.7 gives cleaner, less varied samples): ``z`` is rescaled from the
+                config's temperature to it. An option of ``sample``:
+                ``model.sample(64, temperature=0.7)``.
 
         Raises:
-            ValueError: ``n`` or ``temperature`` is not positive.
+            ValueError: ``labels`` are given, or ``temperature`` is not positive.
         """
-        temperature = self.config.temperature if temperature is None else float(temperature)
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self._temperature = temperature
-        try:
-            return super().sample(n, **options)
-        finally:
-            self._temperature = None
-
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n×D`` standard-normal latents (times the sampling temperature), on the CPU."""
-        temperature = self.config.temperature if self._temperature is None else self._temperature
-        return torch.randn(n, self.dims, generator=generator) * temperature
-
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode latents ``z`` to images (flows here are unconditional: no ``labels``)."""
         if labels is not None:
             raise ValueError(f"{type(self).__name__} is not class-conditional; sample without labels")
+        if temperature is not None:
+            temperature = float(temperature)
+            if not temperature > 0:
+                raise ValueError(f"temperature must be positive, got {temperature}")
+            z = z * (temperature / self.config.temperature)
         return self.decode(z)
 
     # -- training ------------------------------------------------------------------------------
