@@ -30,8 +30,8 @@ from typing import Any
 
 from .errors import ConfigError, GenzooError
 
-__all__ = ["physical_memory", "format_bytes", "check_sample_size", "MemoryLimit", "memory_limit",
-           "sample_memory", "training_memory", "check_training_memory", "TRAINING_FACTOR",
+__all__ = ["physical_memory", "format_bytes", "check_images_fit", "check_sample_size", "MemoryLimit",
+           "memory_limit", "sample_memory", "training_memory", "check_training_memory", "TRAINING_FACTOR",
            "OutOfMemoryError", "is_out_of_memory"]
 
 #: Peak memory of training on a CPU in units of the model's float32 weights, measured with
@@ -241,6 +241,25 @@ def _largest_layer_per_image(model: Any, probe: int = 2) -> int:
         for handle in handles:
             handle.remove()
     return largest[0] // probe
+
+
+def check_images_fit(shape: tuple[int, ...], count: int, *, option: str = "n") -> None:
+    """Refuse ``count`` float32 images of ``shape`` that alone would not fit in the memory this
+    process may use (a cheap check before anything is drawn: see :func:`check_sample_size` for
+    the whole estimate).
+
+    Raises:
+        ConfigError: naming the images' size, the limit and how many would fit.
+    """
+    limit = memory_limit()
+    per_image = math.prod(shape) * 4
+    if limit is None or not per_image or count * per_image <= limit.available:
+        return
+    raise ConfigError(
+        f"{option}={count} images of {'x'.join(map(str, shape))} take "
+        f"{format_bytes(count * per_image)} of memory, more than the {limit.describe()}; draw "
+        f"at most about {max(1, limit.available // per_image // 2)} at a time"
+    )
 
 
 def check_sample_size(model: Any, count: int, *, option: str = "-n", grid: bool = True) -> None:

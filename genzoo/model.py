@@ -15,6 +15,7 @@ from ._words import model_label
 from .config import config_to_dict, resolve_config
 from .errors import ConfigError
 from .labels import class_count, class_labels
+from .memory import check_images_fit
 from .protocols import IterativeGenerator
 from .sampling import (check_sampling_options, check_sampling_steps, eval_mode, sample_generator,
                        sampling_fields)
@@ -136,6 +137,7 @@ class GenerativeModel(nn.Module):
 
         Raises:
             ConfigError: (a ValueError) ``n`` or ``steps`` is not a positive whole number,
+                ``n`` images would not fit in memory (on the CPU),
                 ``seed`` not a 64-bit whole number, ``labels`` is given to a model
                 without classes, ``steps`` to a model that samples in one step, or an option
                 that the model's ``generate`` does not take.
@@ -146,6 +148,9 @@ class GenerativeModel(nn.Module):
                 raise NotImplementedError(
                     f"{type(self).__name__} has no {method}(); implement sample_latent and "
                     "generate, or override sample")
+        weight = next(self.parameters(), None)
+        if weight is None or weight.device.type == "cpu":  # not a crash in the allocator
+            check_images_fit(tuple(self.image_shape), n)
         generate = self.generate  # type: ignore[attr-defined]
         takes, takes_any = _keyword_arguments(generate)
         options = self._sampling_options(options, takes - {"labels", "generator"}, takes_any)

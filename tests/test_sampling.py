@@ -43,3 +43,14 @@ def test_default_chunk_on_a_cpu_and_one_call_when_it_fits():
 def test_a_bad_chunk_is_refused(chunk):
     with pytest.raises(ValueError, match="chunk must be a positive number of images"):
         generate_in_chunks(Recorder(), torch.zeros(3, 1), chunk=chunk)
+
+
+@pytest.mark.parametrize("name", ["vae", "gan"])
+def test_sampling_more_images_than_memory_holds_is_one_line_before_anything_is_drawn(name):
+    import genzoo
+
+    model = genzoo.build(name)
+    with pytest.raises(genzoo.ConfigError, match=r"^n=1000000000000 images of 1x28x28 take .* "
+                                                 r"more than the .*draw at most about \d+ at a time$"):
+        model.sample(10**12)
+    assert model.sample(2, seed=0).shape == (2, 1, 28, 28)
