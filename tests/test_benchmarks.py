@@ -99,7 +99,7 @@ def test_quick_zoo_trains_and_scores_every_shipped_configuration(mnist_root, tmp
                      tmp_path / "steps.csv", mnist_root=mnist_root, tmp_path=tmp_path)
     assert steps.returncode == 0, steps.stderr[-3000:]
     sweep = list(csv.reader((tmp_path / "steps.csv").open(encoding="utf-8")))
-    assert sweep[0][:2] == ["configuration", "sampling steps"] and sweep[0][3] == "sampling 500"
+    assert sweep[0][:2] == ["configuration", "sampling steps"] and sweep[0][3] == "sampling 200"
     assert [row[:2] for row in sweep[1:]] == [["flow-matching-conditional", "1"],
                                               ["flow-matching-conditional", "2"],
                                               ["flow-matching-conditional", "6 (shipped)"]]
