@@ -140,12 +140,13 @@ def _only_builtin_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # --- Parallel workers (pytest-xdist) -----------------------------------------------------------
 
 #: Modules whose tests share an expensive module or session fixture (a docs build, trained
-#: example runs, the installed environments): each runs whole on one worker, so the fixture is
-#: built once. The value is the xdist group.
+#: example runs, the installed environments, one torchrun launch): each runs whole on one worker,
+#: so the fixture is built once. The value is the xdist group.
 _ONE_WORKER = {
     "tests/test_docs.py": "docs",
     "tests/test_examples.py": "examples",
     "tests/install/test_install.py": "install",
+    "tests/runner/test_distributed.py": "distributed",
 }
 #: The longest-running modules (about a minute or more each, see ``pytest --durations``): they
 #: start first, so that the short tests fill the workers' time beside them instead of after.
