@@ -4,8 +4,9 @@ Two ways to use it:
 
 * ``--zoo OUT`` trains every configuration genzoo ships (:data:`ZOO`: each model's defaults and
   its main options) on MNIST with ``genzoo train``, one after the other, into ``OUT/<name>``,
-  timing each; then scores them all. A configuration whose run folder already holds a finished
-  run of the same settings is scored without training it again.
+  timing each (each in a process of its own; with ``--quick``, a smoke run, all in this one);
+  then scores them all. A configuration whose run folder already holds a finished run of the
+  same settings is scored without training it again.
 * Run folders (their ``checkpoints/last.pt``) or checkpoint files given as arguments are scored
   as they are.
 
@@ -31,6 +32,7 @@ on first use).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import fnmatch
 import json
@@ -130,10 +132,28 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _train_here(command: list[str]) -> int:
+    """Run the ``python -m genzoo ...`` command line ``command`` in this process, through
+    genzoo's command line as ``python -m genzoo`` runs it, its output to the null device; its
+    exit status."""
+    from genzoo.cli import main as genzoo_main
+
+    with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
+        try:
+            genzoo_main(command[3:], prog_name="genzoo")
+        except SystemExit as done:
+            return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
+
+
 def train(config: Shipped, folder: Path, data_root: str | None,
-          max_steps: int | None) -> tuple[float, float | None]:
+          max_steps: int | None, in_process: bool = False) -> tuple[float, float | None]:
     """Train ``config`` into ``folder`` (unless a finished run of it is there); its wall-clock
-    seconds and its process CPU seconds (user + system, all threads; ``None`` if not recorded)."""
+    seconds and its process CPU seconds (user + system, all threads; ``None`` if not recorded).
+
+    ``genzoo train`` runs in a process of its own, or with ``in_process`` (the quick mode: the
+    same command line, without paying torch's start for each configuration) in this one.
+    """
     done = folder / DONE_FILE
     wanted = {**asdict(config), "settings": list(config.settings), "max_steps": max_steps}
     del wanted["sampling"]  # not part of training
@@ -151,12 +171,16 @@ def train(config: Shipped, folder: Path, data_root: str | None,
                          "settings; move it away or choose another --zoo folder")
     command = config.command(folder, data_root, max_steps)
     print(f"{config.name}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
-    started, cpu_before = time.perf_counter(), _children_cpu()
-    done_training = subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
-    if done_training.returncode != 0:
-        raise SystemExit(f"training {config.name!r} failed (exit status {done_training.returncode}, "
+    cpu_time = time.process_time if in_process else _children_cpu
+    started, cpu_before = time.perf_counter(), cpu_time()
+    if in_process:
+        status = _train_here(command)
+    else:
+        status = subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode
+    if status != 0:
+        raise SystemExit(f"training {config.name!r} failed (exit status {status}, "
                          f"its error is above); delete {folder} to train it again")
-    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
+    seconds, cpu = time.perf_counter() - started, cpu_time() - cpu_before
     done.write_text(json.dumps({"config": wanted, "seconds": round(seconds, 1),
                                 "cpu_seconds": round(cpu, 1)}) + "\n", encoding="utf-8")
     print(f"{config.name}: trained in {seconds:.0f} s ({cpu:.0f} s of CPU time)", file=sys.stderr,
@@ -273,8 +297,8 @@ def main() -> None:
                         help="train every shipped configuration into OUT/<name>, then score them")
     parser.add_argument("--only", metavar="PATTERN", help="with --zoo: configurations matching this")
     parser.add_argument("--quick", action="store_true",
-                        help="with --zoo: 3 steps each, 500 samples (whatever -n says), a quick "
-                             "classifier")
+                        help="with --zoo: 3 steps each (all trained in this process), 200 "
+                             "samples (whatever -n says), a quick classifier")
     parser.add_argument("--data", default="mnist", help="named data set to compare with")
     parser.add_argument("-n", type=int, default=10_000, help="samples per model")
     parser.add_argument("--seed", type=int, default=0)
@@ -306,9 +330,10 @@ def main() -> None:
         parser.error(f"--steps takes step counts separated by commas (e.g. 2,4,8), not {args.steps!r}")
     if any(k < 1 for k in steps) or (args.steps_csv and not steps):
         parser.error("--steps takes positive step counts; --steps-csv goes with --steps")
-    n = 500 if args.quick else args.n
+    n = 200 if args.quick else args.n
     max_steps = 3 if args.quick else None
-    quick_classifier = dict(epochs=1, max_train_images=2000) if args.quick else {}
+    quick_classifier = dict(epochs=1, max_train_images=500) if args.quick else {}
+    timed = 20 if args.quick else 1000  # samples drawn to time sampling
 
     import genzoo
     from genzoo.metrics import Bootstrap, domain_classifier, evaluate, markdown_table
@@ -317,7 +342,8 @@ def main() -> None:
     trained = {}
     if args.zoo:
         for config in zoo:
-            trained[config] = train(config, config.folder(args.zoo), args.data_root, max_steps)
+            trained[config] = train(config, config.folder(args.zoo), args.data_root, max_steps,
+                                    in_process=args.quick)
     device = resolve_device(args.device)
     classifier = domain_classifier(args.data, root=args.data_root, device=device,
                                    cache_dir=args.cache_dir, **quick_classifier,
@@ -328,7 +354,7 @@ def main() -> None:
         checkpoint = checkpoint_of(run)
         sampling = config.sampling_overrides() if config is not None else {}
         model = genzoo.load(checkpoint, device=device, **sampling)
-        per_1000, cpu_per_1000 = sampling_seconds(model, n=100 if args.quick else 1000)
+        per_1000, cpu_per_1000 = sampling_seconds(model, n=timed)
         started = time.perf_counter()
         metrics = evaluate(model, data=args.data, n=n, seed=args.seed, root=args.data_root,
                            space=classifier, bootstrap=Bootstrap(resamples=20 if args.quick else 200))
@@ -355,7 +381,7 @@ def main() -> None:
                 metrics, per_1000 = shipped, shipped_per_1000
             else:
                 model = genzoo.load(checkpoint_of(run), device=device, **{**sampling, "sample_steps": k})
-                per_1000, _ = sampling_seconds(model, n=100 if args.quick else 1000)
+                per_1000, _ = sampling_seconds(model, n=timed)
                 metrics = evaluate(model, data=args.data, n=n, seed=args.seed, root=args.data_root,
                                    space=classifier,
                                    bootstrap=Bootstrap(resamples=20 if args.quick else 200))

@@ -2,7 +2,9 @@
 
 Every configuration runs in a fresh subprocess (so that peak memory is its own), on the same
 machine, one after the other, ``--repeat`` times in turn (the median is shown: on a shared
-machine one run can be slowed by its neighbours):
+machine one run can be slowed by its neighbours). ``--quick`` runs each loop for a few steps, all
+of them in one subprocess (so that the test suite pays torch's start once, not 21 times): its
+peak memory is then the process's so far, not each loop's own.
 
 * **A, the classic loop** (``classic.py``): torchvision MNIST with ``ToTensor``/``Normalize``
   through a shuffling ``DataLoader``, sigmoid + ``BCELoss``, ``zero_grad()``, default Adam.
@@ -13,7 +15,7 @@ machine one run can be slowed by its neighbours):
 Usage::
 
     python benchmarks/run.py                 # full: one epoch of MNIST per configuration
-    python benchmarks/run.py --quick         # a few steps each (CI keeps it working)
+    python benchmarks/run.py --quick         # a few steps each, in one process (CI keeps it working)
     python benchmarks/run.py --json out.json
     python benchmarks/run.py --csv docs/guide/speed.csv   # the table the docs show
     python benchmarks/run.py --device cuda                # every loop on the GPU
@@ -31,6 +33,7 @@ import platform
 import resource
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,45 +42,61 @@ VARIANTS = ["A classic", "B tuned", "genzoo", "genzoo + DataLoader"]
 TARGETS = {("gan", 64): 1.6, ("vae", 128): 1.5}  # genzoo ÷ A, fp32, on the CPU
 
 
-def _child(variant: str, model: str, batch: int, bf16: bool, steps: int | None, root: str,
-           device: str) -> None:
-    """Run one configuration in this process and print one JSON line."""
+#: Steps of each loop with ``--quick``.
+QUICK_STEPS = 5
+
+
+def _child(measurements: list[list], root: str, device: str) -> None:
+    """Run each measurement ``[variant, model, batch, bf16, steps]`` in this process, one after
+    the other, and print one JSON line for each."""
     sys.path.insert(0, str(HERE))
     import torch
 
     warm = torch.zeros(1, requires_grad=True, device=device)
     torch.optim.Adam([warm]).step()  # pay torch's one-time imports (and CUDA's start) untimed
+    for variant, model, batch, bf16, steps in measurements:
+        if warm.is_cuda:
+            torch.cuda.reset_peak_memory_stats()
+        if variant == "A classic":
+            import classic as impl
 
-    if variant == "A classic":
-        import classic as impl
+            seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16, device)
+        elif variant == "B tuned":
+            import tuned as impl
 
-        seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16, device)
-    elif variant == "B tuned":
-        import tuned as impl
+            seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16, device)
+        else:
+            import through_genzoo
 
-        seen, seconds = getattr(impl, f"train_{model}")(root, batch, steps, bf16, device)
-    else:
-        import through_genzoo
-
-        loader = "dataloader" if variant.endswith("DataLoader") else "in-memory"
-        seen, seconds = through_genzoo.train(model, root, batch, steps, bf16, loader, device)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if warm.is_cuda else 0.0
-    print(json.dumps({"images": seen, "seconds": seconds, "peak_mb": peak_mb, "gpu_peak_mb": gpu_mb,
-                      "threads": torch.get_num_threads()}))
+            loader = "dataloader" if variant.endswith("DataLoader") else "in-memory"
+            seen, seconds = through_genzoo.train(model, root, batch, steps, bf16, loader, device)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if warm.is_cuda else 0.0
+        print(json.dumps({"images": seen, "seconds": seconds, "peak_mb": peak_mb,
+                          "gpu_peak_mb": gpu_mb, "threads": torch.get_num_threads()}), flush=True)
 
 
-def _measure(variant: str, model: str, batch: int, bf16: bool, steps: int | None, root: str,
-             device: str) -> dict:
-    command = [sys.executable, __file__, "--child", variant, model, str(batch), str(int(bf16)),
-               str(steps or 0), root, device]
+def _measure(measurements: list[list], root: str, device: str) -> list[dict]:
+    """The results of ``measurements`` (see :func:`_child`), run in one fresh subprocess."""
+    command = [sys.executable, __file__, "--child", json.dumps(measurements), root, device]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{variant} {model} failed:\n{done.stderr}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["samples_per_s"] = result["images"] / result["seconds"]
-    result["epoch_s"] = 60000 / result["samples_per_s"]
-    return result
+        what = ", ".join(f"{variant} {model}" for variant, model, *_ in measurements)
+        raise SystemExit(f"{what} failed:\n{done.stderr}")
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if len(results) != len(measurements):
+        raise SystemExit(f"expected {len(measurements)} results, got:\n{done.stdout}")
+    for result in results:
+        result["samples_per_s"] = result["images"] / result["seconds"]
+        result["epoch_s"] = 60000 / result["samples_per_s"]
+    return results
+
+
+def _results(plan: list[list], root: str, device: str, one_process: bool) -> Iterator[dict]:
+    """The results of the measurements of ``plan``, in order: each in a fresh subprocess, or
+    (``one_process``) all in the same one."""
+    for batch in [plan] if one_process else [[m] for m in plan]:
+        yield from _measure(batch, root, device)
 
 
 def _median(tries: list[dict]) -> dict:
@@ -105,22 +124,23 @@ def main() -> None:
                         "trains (each loop's peak GPU memory is shown too on CUDA)")
     parser.add_argument("--repeat", type=int, default=None, help="runs of each loop, the median "
                         "shown (default 3; 1 with --quick)")
-    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        variant, model, batch, bf16, steps, root, device = args.child
-        _child(variant, model, int(batch), bool(int(bf16)), int(steps) or None, root, device)
+        measurements, root, device = args.child
+        _child(json.loads(measurements), root, device)
         return
     if not args.data_root:
         raise SystemExit("set GENZOO_DATA or --data-root to a folder holding MNIST/raw/")
-    steps = 20 if args.quick else None
+    steps = QUICK_STEPS if args.quick else None
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     on_gpu = args.device.startswith("cuda")
-    print(f"# genzoo training benchmark ({'quick: 20 steps' if args.quick else 'one MNIST epoch'} "
-          f"per run, median of {args.repeat}) on {platform.processor() or platform.machine()}, "
+    quick = f"quick: {steps} steps per run, all runs in one process" if args.quick else ""
+    print(f"# genzoo training benchmark ({quick or 'one MNIST epoch per run'}, "
+          f"median of {args.repeat}) on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, device {args.device}{_gpu_name(args.device)}")
     rows = []
     header = ("model", "batch", "precision", "variant", "samples/s", "s/epoch", "peak MB",
@@ -128,16 +148,21 @@ def main() -> None:
     table = [header]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
+    def variants(bf16: bool) -> list[str]:
+        return [v for v in VARIANTS if not (bf16 and v.endswith("DataLoader"))]
+
+    # round robin, so that a slow spell hits every loop
+    plan = [[variant, model, batch, bf16, steps] for model, batch in CONFIGS for bf16 in (False, True)
+            for _ in range(args.repeat) for variant in variants(bf16)]
+    results = _results(plan, args.data_root, args.device, one_process=args.quick)
     for model, batch in CONFIGS:
         for bf16 in (False, True):
-            variants = [v for v in VARIANTS if not (bf16 and v.endswith("DataLoader"))]
-            tries: dict[str, list[dict]] = {v: [] for v in variants}
-            for _ in range(args.repeat):  # round robin, so that a slow spell hits every loop
-                for variant in variants:
-                    tries[variant].append(_measure(variant, model, batch, bf16, steps,
-                                                   args.data_root, args.device))
+            tries: dict[str, list[dict]] = {v: [] for v in variants(bf16)}
+            for _ in range(args.repeat):
+                for variant in variants(bf16):
+                    tries[variant].append(next(results))
             found = {}
-            for variant in variants:
+            for variant in variants(bf16):
                 r = found[variant] = _median(tries[variant])
                 rel_a = r["samples_per_s"] / found["A classic"]["samples_per_s"]
                 rel_b = r["samples_per_s"] / found["B tuned"]["samples_per_s"] if "B tuned" in found else None

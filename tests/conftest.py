@@ -140,12 +140,13 @@ def _only_builtin_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # --- Parallel workers (pytest-xdist) -----------------------------------------------------------
 
 #: Modules whose tests share an expensive module or session fixture (a docs build, trained
-#: example runs, the installed environments): each runs whole on one worker, so the fixture is
-#: built once. The value is the xdist group.
+#: example runs, the installed environments, one torchrun launch): each runs whole on one worker,
+#: so the fixture is built once. The value is the xdist group.
 _ONE_WORKER = {
     "tests/test_docs.py": "docs",
     "tests/test_examples.py": "examples",
     "tests/install/test_install.py": "install",
+    "tests/runner/test_distributed.py": "distributed",
 }
 #: The longest-running modules (about a minute or more each, see ``pytest --durations``): they
 #: start first, so that the short tests fill the workers' time beside them instead of after.
@@ -164,8 +165,9 @@ def _module(item: pytest.Item) -> str:
     return item.nodeid.split("::")[0]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the modules of :data:`_ONE_WORKER` on one worker each, and start the long-running
+    """Mark the modules of :data:`_ONE_WORKER` with their xdist group, and start the long-running
     modules of :data:`_LONG_FIRST` first (each module's tests stay together and in order)."""
     for item in items:
         group = _ONE_WORKER.get(_module(item))
@@ -173,6 +175,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
     rank = {module: i for i, module in enumerate(_LONG_FIRST)}
     items.sort(key=lambda item: rank.get(_module(item), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup`` that also keeps each module of :data:`_ONE_WORKER` on one worker by its
+    path. xdist 3.8 passes a test's group to its scheduler as a suffix written into the test's
+    node id, which pytest 9.2's node ids no longer take (pytest-xdist#1386): with the pinned
+    versions no ``xdist_group`` mark groups anything, and each worker that ran a test of such a
+    module built its fixture again."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = _ONE_WORKER.get(nodeid.split("::")[0])
+            return group if group is not None else super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")

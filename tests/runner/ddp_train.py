@@ -5,10 +5,18 @@ writes, into ``--record`` (a side folder, not the run folder), ``rank{r}.pt`` wi
 weights, the initial weights, what ``fit`` returned and, for every training step, the per-image
 pixel sums of the batch it trained on (which identify the images a rank saw).
 
+Several jobs, separated by ``--then``, run one after the other in the same processes (each with
+a model, loader, run folder and record folder of its own), so that the tests pay the start of
+torch once for runs that need no fresh process. The script then joins the process group itself,
+once, and each ``fit`` finds it joined: a process group that ``fit`` creates it also destroys, and
+creating the default group again in a process that ``torchrun`` started can meet the last
+group's addresses, left in the launcher's store (gloo: "Connection refused", then a hang).
+
 Usage::
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/runner/ddp_train.py \
-        --model vae --data ROOT --out RUN --record SIDE --epochs 2 --loader in-memory [--resume]
+        --model vae --data ROOT --out RUN --record SIDE --epochs 2 --loader in-memory [--resume] \
+        [--then --model gan --data ROOT --out RUN2 --record SIDE2 --epochs 1 ...]
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader, TensorDataset
 
 import genzoo
@@ -70,7 +79,7 @@ def final_weights(model: genzoo.GenerativeModel, args: argparse.Namespace) -> di
     return genzoo.load(Path(args.out) / LAST_CHECKPOINT).state_dict()
 
 
-def main() -> None:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", choices=("gan", "cgan", "vae"), required=True)
     parser.add_argument("--data", required=True, help="data root holding MNIST/raw")
@@ -92,11 +101,12 @@ def main() -> None:
     parser.add_argument("--nan-on-rank", type=int, default=None,
                         help="this rank's losses turn NaN from --nan-at-step (counting from 1)")
     parser.add_argument("--nan-at-step", type=int, default=1)
-    args = parser.parse_args()
-    faulthandler.enable(all_threads=True)  # a crash in a rank prints its Python stacks
+    return parser
 
+
+def run(args: argparse.Namespace) -> None:
+    """Train one job and write this rank's record."""
     rank = int(os.environ.get("RANK", "0"))
-    torch.set_num_threads(1)
     data = load_images("mnist", root=args.data, download=False)
     images = data.images[: args.images]
     labels = data.labels[: args.images] if args.model == "cgan" else None
@@ -129,6 +139,8 @@ def main() -> None:
     except genzoo.NonFiniteLossError as err:  # every rank must stop, none left waiting
         torch.save({"rank": rank, "error": str(err), "step": err.step}, record / f"rank{rank}.pt")
         return
+    if dist.is_initialized():  # the script's own group (see main), which fit leaves as it is:
+        dist.barrier()  # wait, as fit does before it ends a group of its own, for rank 0's files
     torch.save({
         "rank": rank,
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),
@@ -140,6 +152,31 @@ def main() -> None:
         "result_out": None if result.out is None else str(result.out),
         "history_epochs": [h["epoch"] for h in result.history],
     }, record / f"rank{rank}.pt")
+
+
+def main() -> None:
+    faulthandler.enable(all_threads=True)  # a crash in a rank prints its Python stacks
+    torch.set_num_threads(1)
+    jobs: list[list[str]] = [[]]
+    for arg in sys.argv[1:]:
+        if arg == "--then":
+            jobs.append([])
+        else:
+            jobs[-1].append(arg)
+    parsed = [make_parser().parse_args(job) for job in jobs]  # every job's arguments checked first
+    own_group = len(jobs) > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if own_group:
+        if parsed[0].device.startswith("cuda"):
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend="nccl" if parsed[0].device.startswith("cuda") else "gloo")
+    for number, (job, args) in enumerate(zip(jobs, parsed), 1):
+        if len(jobs) > 1:
+            print(f"ddp_train.py: job {number} of {len(jobs)}: {' '.join(job)}", file=sys.stderr,
+                  flush=True)
+        run(args)
+    if own_group:
+        dist.barrier()  # no rank leaves while another still talks to it
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Training in 2 CPU processes with gloo under ``torchrun``: sharding, sync, rank-0 files, resume.
 
 Each test launches ``tests/runner/ddp_train.py`` with ``python -m torch.distributed.run``; every
-rank records what it trained on and its final weights in a side folder (``rank{r}.pt``).
+rank records what it trained on and its final weights in a side folder (``rank{r}.pt``). The
+tests' first runs share one launch (:data:`FIRST_RUNS`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,12 @@ DEVICE = os.environ.get("GENZOO_TEST_DISTRIBUTED_DEVICE", "cpu")
 
 
 def script_args(mnist_root: Path, out: Path, record: Path, *args: str) -> list[str]:
-    return [str(SCRIPT), "--data", str(mnist_root), "--out", str(out), "--record", str(record),
+    return [str(SCRIPT), *job_args(mnist_root, out, record, *args)]
+
+
+def job_args(mnist_root: Path, out: Path, record: Path, *args: str) -> list[str]:
+    """The script's arguments for one job."""
+    return ["--data", str(mnist_root), "--out", str(out), "--record", str(record),
             "--images", str(IMAGES), "--device", DEVICE, *args]
 
 
@@ -58,14 +65,79 @@ def launch(mnist_root: Path, out: Path, record: Path, *args: str, nproc: int = 2
 
     ``stderr``, when given, receives the launch's standard error.
     """
-    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
-    command = [sys.executable, *(launcher if nproc > 1 else []),
-               *script_args(mnist_root, out, record, *args)]
+    command = [sys.executable, *launcher(nproc), *script_args(mnist_root, out, record, *args)]
     done = subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     if stderr is not None:
         stderr.append(done.stderr)
     return read_records(record, nproc)
+
+
+def launcher(nproc: int) -> list[str]:
+    """``torchrun``'s arguments for ``nproc`` processes on this machine (none for 1)."""
+    return ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 else []
+
+
+_DATALOADER = ("--model", "gan", "--loader", "dataloader", "--epochs", "2", "--rank-seeds")
+_FSDP = ("--model", "gan", "--loader", "in-memory", "--strategy", "fsdp")
+
+#: The first launch of the tests below that train in 2 processes (their only one, or the one
+#: that their resumes continue), by name. They are the jobs of one launch, one after the other in
+#: the same 2 processes, each with a model, loader and folders of its own: a launch costs about
+#: 12 s of CPU time in starting torch alone (the launcher's and each rank's). The script joins the
+#: process group for them (see ddp_train.py), so the launches that each test makes itself (the
+#: resumes, which must start in new processes, and the NaN stop) are those where ``fit`` creates
+#: and destroys the group.
+FIRST_RUNS = {
+    "in-memory": ("--model", "vae", "--loader", "in-memory", "--epochs", "2"),
+    # --rank-seeds: each rank seeds torch differently and fit gets no seed=, so the data order
+    # agrees across ranks only because the runner shares rank 0's random stream.
+    "dataloader-whole": _DATALOADER,
+    "dataloader-stopped": (*_DATALOADER, "--max-steps", "3"),
+    "iterable": ("--model", "vae", "--loader", "iterable", "--epochs", "1"),
+    "conditional-gan": ("--model", "cgan", "--loader", "in-memory", "--epochs", "1"),
+    "ema": ("--model", "vae", "--loader", "in-memory", "--epochs", "2", "--ema", "0.9",
+            "--max-norm", "0.5", "--lr-schedule", "cosine"),
+    "fsdp-whole": (*_FSDP, "--epochs", "2"),
+    "fsdp-stopped": (*_FSDP, "--epochs", "2", "--max-steps", "3"),
+}
+
+
+@dataclass(frozen=True)
+class FirstRuns:
+    """The launch of :data:`FIRST_RUNS`: each job's run folder, and its ranks' records."""
+
+    folder: Path
+    returncode: int
+    output: str
+
+    def out(self, name: str) -> Path:
+        """The run folder of job ``name``."""
+        return self.folder / name / "run"
+
+    def records(self, name: str) -> list[dict]:
+        """Job ``name``'s record of each rank (the launch's output if it wrote none)."""
+        record = self.folder / name / "record"
+        written = sorted(p.name for p in record.iterdir()) if record.is_dir() else []
+        assert written == ["rank0.pt", "rank1.pt"], (
+            f"job {name!r} of the shared launch (exit status {self.returncode}) left records "
+            f"{written}:\n{self.output[-8000:]}")
+        return read_records(record, 2)
+
+
+@pytest.fixture(scope="module")
+def first_runs(tmp_path_factory, mnist_root) -> FirstRuns:
+    """:data:`FIRST_RUNS`, launched once (the module runs on one worker: conftest.py)."""
+    folder = tmp_path_factory.mktemp("first_runs")
+    command = [sys.executable, *launcher(2), str(SCRIPT)]
+    for number, (name, args) in enumerate(FIRST_RUNS.items()):
+        command += [*(["--then"] if number else []),
+                    *job_args(mnist_root, folder / name / "run", folder / name / "record", *args)]
+    try:
+        done = subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as err:
+        return FirstRuns(folder, -1, f"timed out after {err.timeout} s:\n{err.stdout}\n{err.stderr}")
+    return FirstRuns(folder, done.returncode, f"{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
 
 
 def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -107,10 +179,10 @@ def data_sums(mnist_train) -> torch.Tensor:
     return mnist_train[:IMAGES].to(torch.float32).div(255).double().flatten(1).sum(1)
 
 
-def test_in_memory_loader_trains_in_sync_writes_on_rank0_and_resumes(tmp_path, mnist_root, data_sums):
-    run = tmp_path / "run"
-    first = launch(mnist_root, run, tmp_path / "first", "--model", "vae", "--loader", "in-memory",
-                   "--epochs", "2")
+def test_in_memory_loader_trains_in_sync_writes_on_rank0_and_resumes(tmp_path, mnist_root, data_sums,
+                                                                      first_runs):
+    run = first_runs.out("in-memory")
+    first = first_runs.records("in-memory")
 
     assert_ranks_in_sync(first)
     assert_same_weights(first[0]["initial"], first[1]["initial"])
@@ -143,25 +215,23 @@ def test_in_memory_loader_trains_in_sync_writes_on_rank0_and_resumes(tmp_path, m
     assert_same_weights(genzoo.load(run / LAST_CHECKPOINT).state_dict(), resumed[0]["state_dict"])
 
 
-def test_dataloader_sharded_by_sampler_with_batch_norm_and_mid_epoch_resume(tmp_path, mnist_root, data_sums):
-    # --rank-seeds: each rank seeds torch differently and fit gets no seed=, so the data order
-    # agrees across ranks only because the runner shares rank 0's random stream.
-    common = ("--model", "gan", "--loader", "dataloader", "--epochs", "2", "--rank-seeds")
-    whole = launch(mnist_root, tmp_path / "whole", tmp_path / "whole_rec", *common)
+def test_dataloader_sharded_by_sampler_with_batch_norm_and_mid_epoch_resume(tmp_path, mnist_root, data_sums,
+                                                                            first_runs):
+    whole = first_runs.records("dataloader-whole")
     assert_ranks_in_sync(whole)
     assert any("running_mean" in k for k in whole[0]["state_dict"])  # batch norm buffers compared
     assert weights_differ(whole[0]["initial"], whole[0]["state_dict"])
     assert_epochs_partition_data(whole, data_sums, epochs=2)  # World.shard's ShardSampler
-    assert metrics_epochs(tmp_path / "whole") == [1, 2]
+    assert metrics_epochs(first_runs.out("dataloader-whole")) == [1, 2]
 
-    run = tmp_path / "split"
-    stopped = launch(mnist_root, run, tmp_path / "stopped_rec", *common, "--max-steps", "3")
+    run = first_runs.out("dataloader-stopped")
+    stopped = first_runs.records("dataloader-stopped")  # --max-steps 3
     assert_ranks_in_sync(stopped)
     assert [len(r["seen"]) for r in stopped] == [3, 3]
     payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
     assert (payload["epoch"], payload["step"], payload["batch_in_epoch"]) == (0, 3, 3)
 
-    resumed = launch(mnist_root, run, tmp_path / "resumed_rec", *common, "--resume")
+    resumed = launch(mnist_root, run, tmp_path / "resumed_rec", *_DATALOADER, "--resume")
     assert_ranks_in_sync(resumed)
     for before, after, reference in zip(stopped, resumed, whole):
         assert (after["result_epochs"], after["result_steps"]) == (2, 2 * STEPS_PER_EPOCH)
@@ -175,21 +245,19 @@ def test_dataloader_sharded_by_sampler_with_batch_norm_and_mid_epoch_resume(tmp_
     assert_same_weights(resumed[0]["state_dict"], whole[0]["state_dict"])
 
 
-def test_iterable_without_len_is_sharded(tmp_path, mnist_root, data_sums):
-    records = launch(mnist_root, tmp_path / "run", tmp_path / "rec", "--model", "vae",
-                     "--loader", "iterable", "--epochs", "1")
+def test_iterable_without_len_is_sharded(data_sums, first_runs):
+    records = first_runs.records("iterable")
     assert_ranks_in_sync(records)
     assert_epochs_partition_data(records, data_sums, epochs=1)
-    assert metrics_epochs(tmp_path / "run") == [1]
+    assert metrics_epochs(first_runs.out("iterable")) == [1]
 
 
-def test_class_conditional_gan_with_ema_and_critic_steps_stays_in_sync(tmp_path, mnist_root, data_sums):
+def test_class_conditional_gan_with_ema_and_critic_steps_stays_in_sync(data_sums, first_runs):
     # Its critic calls the discriminator's layers one by one and a label embedding outside the
     # discriminator; every other step trains the critic only (the generator runs without
     # gradients); the EMA generator is updated after each generator step. DDP must average
     # every trained parameter all the same.
-    records = launch(mnist_root, tmp_path / "run", tmp_path / "rec", "--model", "cgan",
-                     "--loader", "in-memory", "--epochs", "1")
+    records = first_runs.records("conditional-gan")
     assert_ranks_in_sync(records)
     for prefix in ("discriminator.", "label_projection.", "generator.", "ema_generator."):
         assert weights_differ({k: v for k, v in records[0]["initial"].items() if k.startswith(prefix)},
@@ -197,10 +265,9 @@ def test_class_conditional_gan_with_ema_and_critic_steps_stays_in_sync(tmp_path,
     assert_epochs_partition_data(records, data_sums, epochs=1)
 
 
-def test_ema_clipping_and_schedule_in_two_processes(tmp_path, mnist_root):
-    run = tmp_path / "run"
-    records = launch(mnist_root, run, tmp_path / "record", "--model", "vae", "--loader", "in-memory",
-                     "--epochs", "2", "--ema", "0.9", "--max-norm", "0.5", "--lr-schedule", "cosine")
+def test_ema_clipping_and_schedule_in_two_processes(first_runs):
+    run = first_runs.out("ema")
+    records = first_runs.records("ema")  # --ema 0.9 --max-norm 0.5 --lr-schedule cosine
     assert_ranks_in_sync(records)  # both ranks hold the same average after fit
     payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
     assert payload["ema"]["updates"] == 2 * STEPS_PER_EPOCH
@@ -212,14 +279,14 @@ def test_ema_clipping_and_schedule_in_two_processes(tmp_path, mnist_root):
 
 
 def test_fsdp_sharded_checkpoint_resumes_exactly_and_in_another_number_of_processes(
-        tmp_path, mnist_root):
-    common = ("--model", "gan", "--loader", "in-memory", "--strategy", "fsdp")
-    whole = launch(mnist_root, tmp_path / "whole", tmp_path / "whole_rec", *common, "--epochs", "2")
+        tmp_path, mnist_root, first_runs):
+    common = _FSDP
+    whole = first_runs.records("fsdp-whole")  # 2 epochs
     assert weights_differ(whole[0]["initial"], whole[0]["state_dict"])
 
-    # Stopped mid-epoch: every rank wrote its shards; last.pt holds the whole weights.
-    run = tmp_path / "run"
-    launch(mnist_root, run, tmp_path / "stopped_rec", *common, "--epochs", "2", "--max-steps", "3")
+    # Stopped mid-epoch (--max-steps 3): every rank wrote its shards; last.pt holds the whole weights.
+    run = first_runs.out("fsdp-stopped")
+    first_runs.records("fsdp-stopped")
     payload = torch.load(run / LAST_CHECKPOINT, weights_only=True)
     assert (payload["epoch"], payload["step"], payload["batch_in_epoch"]) == (0, 3, 3)
     assert (payload["strategy"], payload["world_size"], payload["optimizers"]) == ("fsdp", 2, None)
