@@ -75,7 +75,9 @@ def launch(mnist_root: Path, out: Path, record: Path, *args: str, nproc: int = 2
 
 def launcher(nproc: int) -> list[str]:
     """``torchrun``'s arguments for ``nproc`` processes on this machine (none for 1)."""
-    return ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 else []
+    if nproc == 1:
+        return []
+    return ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
 
 
 _DATALOADER = ("--model", "gan", "--loader", "dataloader", "--epochs", "2", "--rank-seeds")
