@@ -19,6 +19,7 @@ import re
 import socket
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +28,9 @@ import torch
 from .errors import CheckpointError, ConfigError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "checkpoint_path",
-           "model_payload", "temp_checkpoint_prefix", "temp_checkpoint_writer", "load"]
+           "model_payload", "temp_checkpoint_prefix", "temp_checkpoint_writer", "load",
+           "model_from_payload", "rebuild_model", "loading_weights", "check_weights_choice",
+           "versions"]
 
 FORMAT = "genzoo-checkpoint"
 _DOS_DIRECTORY = 0x10  # the folder bit of a zip record's external attributes
@@ -211,7 +214,8 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
     """Rebuild a model from a checkpoint written by ``save`` or by the runner.
 
     The model is built by the plugin that registered its name, with the stored config, and
-    the stored weights are loaded into it.
+    the stored weights are loaded into it. (An exported model folder or a Hugging Face Hub
+    repository loads with :func:`genzoo.from_pretrained`.)
 
     Args:
         path: A checkpoint file.
@@ -230,41 +234,99 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
         UnknownModelError: no installed plugin provides the checkpoint's model.
         DeviceError: ``device`` is unknown or not on this machine.
     """
-    from .build import build
-    from .errors import ConfigError
-
-    if weights not in ("auto", "ema", "raw"):
-        raise ConfigError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
+    check_weights_choice(weights)
     from .devices import resolve_device
 
     device = resolve_device(device)  # an unknown or absent device: one DeviceError, not torch's
     payload = read_checkpoint(path)
-    try:
-        model = build(payload["model"], **payload["config"])
-    except ConfigError as err:
-        raise CheckpointError(
-            f"the config in {path} does not fit model {payload['model']!r} as this version of its "
-            f"plugin builds it: {err}"
-        ) from err
-    if overrides:
-        setter = getattr(model, "set_sampling_options", None)
-        if setter is None:
-            raise ConfigError(f"model {payload['model']!r} has no sampling options to override "
-                              f"({', '.join(sorted(overrides))})")
-        setter(**overrides)
+    model, _ = model_from_payload(payload, path, weights=weights, overrides=overrides)
+    return model.to(device)
+
+
+def check_weights_choice(weights: Any) -> None:
+    """Refuse a ``weights=`` other than ``"auto"``, ``"ema"`` or ``"raw"`` (a :class:`ConfigError`)."""
+    if weights not in ("auto", "ema", "raw"):
+        raise ConfigError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
+
+
+def model_from_payload(payload: dict[str, Any], path: str | os.PathLike[str], *,
+                       weights: Literal["auto", "ema", "raw"] = "auto",
+                       overrides: dict[str, Any] | None = None) -> tuple[Any, Literal["ema", "raw"]]:
+    """The model a checkpoint's ``payload`` (from :func:`read_checkpoint`) describes, on the CPU.
+
+    Args:
+        payload: The checkpoint's contents.
+        path: Its file, for messages.
+        weights: As for :func:`load`.
+        overrides: Sampling options to change, as for :func:`load`.
+
+    Returns:
+        The model, and which weights it got: ``"ema"`` (the run's weight EMA) or ``"raw"``.
+
+    Raises:
+        CheckpointError, ConfigError, UnknownModelError: as :func:`load`.
+    """
+    model = rebuild_model(payload["model"], payload["config"], path, overrides=overrides or {})
     ema = payload.get("ema")
     if weights == "ema" and not ema:
         raise CheckpointError(f"{path} holds no weight EMA (the run did not use ema=...); "
                               "load it with weights='raw' or 'auto'")
+    kind: Literal["ema", "raw"] = "ema" if ema and weights != "raw" else "raw"
+    with loading_weights(path, payload["model"]):
+        model.load_state_dict(ema["state_dict"] if kind == "ema" else payload["state_dict"])
+    return model, kind
+
+
+def rebuild_model(name: str, config: dict[str, Any], where: object, *,
+                  overrides: dict[str, Any], written_by: str = "",
+                  built_by: str = "this version of its plugin") -> Any:
+    """Build model ``name`` with a stored ``config``, then change the sampling options
+    ``overrides``.
+
+    Args:
+        name: The registered model name.
+        config: The stored config.
+        where: The file the config came from, for messages.
+        overrides: Sampling options to change.
+        written_by: Says, for messages, what wrote the config (``" (written by ... 0.3)"``).
+        built_by: Says, for messages, what builds the model now.
+
+    Raises:
+        CheckpointError: the config does not fit the model as the installed plugin builds it
+            (a field it does not know, a value it refuses).
+        ConfigError: an override is not a sampling option of the model.
+        UnknownModelError: no installed plugin provides the model.
+    """
+    from .build import build
+
     try:
-        state = ema["state_dict"] if ema and weights != "raw" else payload["state_dict"]
-        model.load_state_dict(state)
+        model = build(name, **config)
+    except ConfigError as err:
+        raise CheckpointError(
+            f"the config in {where}{written_by} does not fit model {name!r} as {built_by} "
+            f"builds it: {err}"
+        ) from err
+    if overrides:
+        setter = getattr(model, "set_sampling_options", None)
+        if setter is None:
+            raise ConfigError(f"model {name!r} has no sampling options to override "
+                              f"({', '.join(sorted(overrides))})")
+        setter(**overrides)
+    return model
+
+
+@contextlib.contextmanager
+def loading_weights(where: object, name: str,
+                    built_by: str = "this version of its plugin") -> Iterator[None]:
+    """Turn the errors of loading weights into a model (missing or unexpected names, shapes
+    that differ) into a :class:`CheckpointError` naming ``where`` the weights came from."""
+    try:
+        yield
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         raise CheckpointError(
-            f"the weights in {path} do not fit model {payload['model']!r} as this version of its "
-            f"plugin builds it: {_first_line(err)}"
+            f"the weights in {where} do not fit model {name!r} as {built_by} builds it: "
+            f"{_first_line(err)}"
         ) from err
-    return model.to(device)
 
 
 def _first_line(err: BaseException) -> str:
