@@ -26,6 +26,7 @@ from .errors import (
     UnknownModelError,
 )
 from .hookspecs import hookimpl
+from .hub import from_pretrained
 from .model import GenerativeModel
 from .plugins import register_plugin, reload_plugins, unregister_plugin
 from .optim import OptimizerSpec
@@ -47,6 +48,7 @@ __all__ = [
     "__version__",
     "build",
     "load",
+    "from_pretrained",
     "list_models",
     "model_infos",
     "broken_plugins",

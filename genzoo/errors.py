@@ -21,6 +21,7 @@ __all__ = [
     "NonFiniteLossError",
     "OutputExistsError",
     "UnsafeFileError",
+    "HubError",
 ]
 
 
@@ -90,3 +91,8 @@ class OutputExistsError(GenzooError):
 class UnsafeFileError(GenzooError):
     """A file genzoo was handed is not safe to read or to give a library: a link out of the
     folder it belongs to, not a regular file, too large, or holding code rather than data."""
+
+
+class HubError(GenzooError):
+    """The Hugging Face Hub cannot be reached, refuses a request, or has no such repository or
+    revision; or a repository is asked for offline (``HF_HUB_OFFLINE``) and is not in the cache."""

@@ -23,6 +23,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "report": ("matplotlib",),
     "tensorboard": ("tensorboard",),
     "datasets": ("scipy",),
+    "hub": ("huggingface_hub",),
 }
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -227,6 +228,28 @@ class GenerativeModel(nn.Module):
             write_checkpoint(model_payload(self), target)
         except OSError as err:
             raise CheckpointError(f"cannot save to {target}: {err.strerror or err}") from err
+
+    def save_pretrained(self, folder: str | os.PathLike[str], *, force: bool = False,
+                        license: str | None = None) -> Path:
+        """Write the model as a folder the Hugging Face Hub understands: ``config.json``,
+        ``model.safetensors`` and a model card, ``README.md`` (see :mod:`genzoo.hub`).
+
+        :func:`genzoo.from_pretrained` loads it in any process; ``genzoo push`` uploads it.
+
+        Args:
+            folder: A new or empty folder, or one a previous export wrote.
+            force: Also write into a folder that holds other files.
+            license: The weights' licence for the card, as a Hub licence id.
+
+        Returns:
+            The folder.
+
+        Raises:
+            OutputExistsError: ``folder`` is a file, or holds other files and ``force`` is not set.
+        """
+        from .hub import save_pretrained
+
+        return save_pretrained(self, folder, force=force, license=license)
 
     def extra_repr(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self.config, f.name)!r}"
