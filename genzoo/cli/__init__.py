@@ -1,4 +1,5 @@
-"""The ``genzoo`` command line: list, train, sample, evaluate and inspect without writing Python.
+"""The ``genzoo`` command line: list, train, sample, evaluate, inspect and share without writing
+Python.
 
 Each command lives in its own module and is imported only when it runs (or when help lists it).
 """
@@ -23,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "info": "info_command:info",
     "eval": "eval_command:evaluate",
     "report": "report_command:report",
+    "export": "export_command:export",
+    "push": "push_command:push",
     "new-plugin": "new_plugin_command:new_plugin",
 }
 
@@ -109,6 +112,7 @@ def main(only_plugins: str | None, block_plugins: str | None) -> None:
       genzoo info runs/vae/checkpoints/last.pt
       genzoo eval runs/vae/checkpoints/last.pt --data mnist -n 10000
       genzoo report runs/gan runs/vae
+      genzoo export runs/vae vae-mnist && genzoo push vae-mnist user/vae-mnist
     """
     from ..plugins import reload_plugins
 

@@ -21,6 +21,7 @@ Examples:
   genzoo eval runs/gan/checkpoints/last.pt --features inception  # needs torch-fidelity + weights
   genzoo eval runs/faces/checkpoints/last.pt --data ./faces --features dinov2-vit-s-14
   genzoo eval --compare runs/gan/eval.json runs/vae/eval.json
+  genzoo eval user/gan-mnist --revision main -n 2000   # a Hub repository (or an exported folder)
 
 \b
 The first evaluation on some data trains its feature network (a classifier where the data has
@@ -47,7 +48,8 @@ results' protocol cards differ (the results are not comparable).
 @click.option("--seed", type=int, default=0, show_default=True,
               help="The sampling seed (the bootstrap's too): same seed, same numbers.")
 @click.option("--json", "json_value", type=click.Path(dir_okay=False),
-              help="Where to write the result as JSON.  [default: eval.json beside CHECKPOINT]")
+              help="Where to write the result as JSON.  [default: eval.json beside CHECKPOINT; "
+                   "for a model folder or a Hub repository, eval.json here]")
 @click.option("--force", is_flag=True,
               help="Replace the --json file even if it is not a result of genzoo eval.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
@@ -77,11 +79,13 @@ results' protocol cards differ (the results are not comparable).
               help="Samples of a stochastic likelihood bound (a VAE's importance-weighted bound; "
                    "1 is its ELBO; at most 10,000: each costs a decoder pass per image). Exact "
                    "likelihoods ignore it.")
+@click.option("--revision", metavar="REV",
+              help="For a Hub repository: a branch, tag or commit hash.  [default: main]")
 def evaluate(checkpoint: Path | None, data: str | None, features: str, count: int, seed: int,
              json_value: str | None, force: bool, data_root: Path | None, download: bool, device: str,
              batch_size: int, sample_block: int, resamples: int, level: float,
              weights: Path | None, compare: tuple[Path, Path] | None,
-             likelihood_samples: int) -> None:
+             likelihood_samples: int, revision: str | None) -> None:
     """Score CHECKPOINT's samples: FID, KID, precision, recall, density, coverage and (for
     labelled data) the classifier score, each with a bootstrap confidence interval.
 
@@ -90,7 +94,8 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     many real images of the data's other half. The protocol card says how the numbers were made;
     the result, card included, is also written as JSON. A model that can compute its likelihood
     also gets bits/dim on the reference images (uniform dequantization of 8-bit pixels), labelled
-    exact or bound; other models get n/a.
+    exact or bound; other models get n/a. CHECKPOINT may also be a model folder genzoo export
+    wrote, or a Hugging Face Hub repository USER/NAME.
     """
     if compare:
         if checkpoint is not None:
@@ -103,8 +108,11 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     from ..files import EVAL_RESULT, check_output_file, output_path
 
     require("torchmetrics", "eval", "genzoo eval")  # before anything is loaded or sampled
-    out = (output_path(json_value, "--json") if json_value is not None
-           else checkpoint.parent / "eval.json")
+    from ..hub import locate_model
+
+    found = locate_model(checkpoint, revision=revision)  # a folder's config.json, checked
+    default_out = checkpoint.parent / "eval.json" if isinstance(found, Path) else Path("eval.json")
+    out = output_path(json_value, "--json") if json_value is not None else default_out
     check_output_file(out, EVAL_RESULT, force=force, option="--json")  # before the long part
     from ..checkpoint import load
     from ..metrics import Bootstrap, feature_space, format_card, format_metrics
@@ -121,7 +129,12 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
             f"{likelihood_samples:,} samples per image would take a decoder pass each; use at "
             f"most {MAX_LIKELIHOOD_SAMPLES:,} (100 is the usual choice)",
             param_hint="--likelihood-samples")
-    data, data_root = run_data(checkpoint, data, data_root)
+    if isinstance(found, Path):
+        data, data_root = run_data(checkpoint, data, data_root)
+    else:  # a model folder records the named data set it was trained on, if any
+        from ..data.sources import check_source
+
+        data = check_source(data, "--data") if data is not None else found.config.get("data", "mnist")
     target = resolve_device(device)
     from ..metrics import FEATURE_KINDS, PRETRAINED, require_pretrained
 
@@ -130,7 +143,7 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
                                  f"{', '.join(FEATURE_KINDS)}", param_hint="--features")
     if features in PRETRAINED:
         require_pretrained(features, weights)  # fail before the long part
-    model = load(checkpoint, device=target)
+    model = load(found, device=target) if isinstance(found, Path) else found.load(device=target)
     name = model_name(model)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
@@ -140,11 +153,12 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
         metrics = evaluate_model(model, data=data, n=count, root=data_root, seed=seed,
                                  batch_size=batch_size, sample_block=sample_block, space=space,
                                  download=download, bootstrap=Bootstrap(resamples, level, seed))
-    record: dict[str, Any] = {"checkpoint": str(checkpoint), "model": name, **metrics.as_dict(),
+    source = str(checkpoint) if isinstance(found, Path) else found.name
+    record: dict[str, Any] = {"checkpoint": source, "model": name, **metrics.as_dict(),
                               "environment": _environment(target)}
     if space.test_accuracy is not None:
         record["classifier_accuracy"] = space.test_accuracy
-    click.echo(f"{name} from {checkpoint}: {metrics.n} samples (seed {seed}) against "
+    click.echo(f"{name} from {source}: {metrics.n} samples (seed {seed}) against "
                f"{metrics.card.data['reference_split']} ({space.kind} features)")
     click.echo(format_metrics(metrics))
     accuracy = (f"; classifier accuracy on the reference {space.test_accuracy:.2%}"

@@ -1,21 +1,34 @@
-"""``genzoo info``: what a checkpoint holds."""
+"""``genzoo info``: what a checkpoint, a model folder or a Hub repository holds."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .._words import plural
 
-@click.command(epilog="\b\nExamples:\n  genzoo info runs/gan/checkpoints/last.pt\n  genzoo info model.pt --json")
+@click.command(epilog="\b\nExamples:\n  genzoo info runs/gan/checkpoints/last.pt\n  genzoo info model.pt --json"
+                     "\n  genzoo info gan-mnist\n  genzoo info user/gan-mnist --revision main")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def info(checkpoint: Path, as_json: bool) -> None:
-    """Show a checkpoint's model, config, training progress and versions."""
-    from ..checkpoint import read_checkpoint
+@click.option("--revision", metavar="REV",
+              help="For a Hub repository: a branch, tag or commit hash.  [default: main]")
+def info(checkpoint: Path, as_json: bool, revision: str | None) -> None:
+    """Show a checkpoint's model, config, training progress and versions.
 
+    CHECKPOINT may also be a model folder genzoo export wrote, or a Hugging Face Hub
+    repository USER/NAME: its config.json is shown (nothing else is downloaded).
+    """
+    from ..checkpoint import read_checkpoint
+    from ..hub import locate_model
+
+    found = locate_model(checkpoint, revision=revision)
+    if not isinstance(found, Path):
+        _folder_info(found, as_json)
+        return
     payload = read_checkpoint(checkpoint)
     summary = {
         "file": str(checkpoint),
@@ -39,9 +52,7 @@ def info(checkpoint: Path, as_json: bool) -> None:
            if summary["mid_epoch_batch"] else ""))
     click.echo(f"trained:  {trained}")
     click.echo(f"resume:   {'yes' if summary['resumable'] else 'no (no optimizer state)'}")
-    versions = summary["versions"]
-    click.echo(f"versions: genzoo {versions.get('genzoo')}, torch {versions.get('torch')}, "
-               f"plugin {versions.get('plugin')} {versions.get('plugin_version') or ''}".rstrip())
+    _versions_line(summary["versions"])
     click.echo("config:")
     for key, value in summary["config"].items():
         click.echo(f"  {key} = {value!r}")
@@ -49,3 +60,42 @@ def info(checkpoint: Path, as_json: bool) -> None:
         click.echo("last epoch:")
         for key, value in summary["metrics"].items():
             click.echo(f"  {key} = {value}")
+
+
+def _folder_info(folder: Any, as_json: bool) -> None:
+    """Show a model folder's ``config.json``."""
+    config = folder.config
+    summary = {
+        "folder": str(folder.path),
+        "repo": folder.repo_id,
+        "commit": folder.commit,
+        "model": config["model"],
+        "weights": config["weights"],
+        "trained": config.get("trained"),
+        "data": config.get("data"),
+        "config": config["config"],
+        "sampling_options": config.get("sampling_options", {}),
+        "versions": config["versions"],
+        "format_version": config["format_version"],
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    if folder.repo_id:
+        click.echo(f"repo:     {folder.repo_id} at commit {folder.commit}")
+    click.echo(f"folder:   {folder.path}")
+    click.echo(f"model:    {summary['model']}")
+    click.echo(f"weights:  {'the weight EMA of its run' if summary['weights'] == 'ema' else 'the trained weights'}")
+    trained = summary["trained"] or {}
+    if trained.get("epochs") is not None and trained.get("steps") is not None:
+        click.echo(f"trained:  {plural(trained['epochs'], 'epoch')}, {plural(trained['steps'], 'step')}"
+                   + (f" on {summary['data']}" if summary["data"] else ""))
+    _versions_line(summary["versions"])
+    click.echo("config:")
+    for key, value in summary["config"].items():
+        click.echo(f"  {key} = {value!r}")
+
+
+def _versions_line(versions: dict[str, Any]) -> None:
+    click.echo(f"versions: genzoo {versions.get('genzoo')}, torch {versions.get('torch')}, "
+               f"plugin {versions.get('plugin')} {versions.get('plugin_version') or ''}".rstrip())

@@ -1,4 +1,4 @@
-"""``genzoo sample``: images from a trained checkpoint."""
+"""``genzoo sample``: images from a trained checkpoint, a model folder or a Hub repository."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import click
                      "  genzoo sample runs/cgan/checkpoints/last.pt -n 16 --label 7 -o sevens.png\n"
                      "  genzoo sample runs/cgan/checkpoints/last.pt -n 30 --label 3 --label 8 --nrow 2\n"
                      "  genzoo sample runs/ddpm/checkpoints/last.pt --steps 50 -o fast.png\n"
-                     "  genzoo sample runs/vae/checkpoints/last.pt --set temperature=0.7 --weights raw")
+                     "  genzoo sample runs/vae/checkpoints/last.pt --set temperature=0.7 --weights raw\n"
+                     "  genzoo sample vae-mnist -n 16 -o vae.png              # an exported folder\n"
+                     "  genzoo sample user/vae-mnist --revision v1.0 -o vae.png  # a Hub repository")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True, help="How many images.")
 @click.option("-o", "--output", "output_value", type=click.Path(), default="samples.png",
@@ -34,22 +36,26 @@ import click
                    "training settings cannot change.")
 @click.option("--weights", type=click.Choice(["auto", "ema", "raw"]), default="auto", show_default=True,
               help="auto: the weight EMA when the run kept one, else the trained weights.")
+@click.option("--revision", metavar="REV",
+              help="For a Hub repository: a branch, tag or commit hash.  [default: main]")
 def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: int, device: str,
            nrow: int | None, labels: tuple[int, ...], steps: int | None, settings: tuple[str, ...],
-           weights: str) -> None:
+           weights: str, revision: str | None) -> None:
     """Draw images from a trained CHECKPOINT into a grid or a folder of PNGs.
 
-    An existing output is replaced only if genzoo sample wrote it (or with --force).
+    CHECKPOINT is a checkpoint file, a model folder genzoo export wrote, or a Hugging Face Hub
+    repository USER/NAME. An existing output is replaced only if genzoo sample wrote it (or
+    with --force).
     """
     import math
 
     import torch
 
-    from ..checkpoint import load
     from ..files import SAMPLE_IMAGE, check_output_file, check_output_folder, output_path, write_sample_image
     from ..labels import class_count
     from ..protocols import IterativeGenerator
     from ..memory import OutOfMemoryError, check_sample_size, is_out_of_memory
+    from ..hub import load_model
     from ..sampling import check_sampling_steps, finite_images
     from ..runner import resolve_device
     from . import model_name
@@ -77,8 +83,8 @@ def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: i
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
         overrides[key.strip()] = value.strip()
     try:
-        model = load(checkpoint, device=resolve_device(device), weights=weights,  # type: ignore[arg-type]
-                     **overrides)
+        model = load_model(checkpoint, revision=revision, device=resolve_device(device),
+                           weights=weights, **overrides)  # type: ignore[arg-type]
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
