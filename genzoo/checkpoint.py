@@ -323,9 +323,11 @@ def loading_weights(where: object, name: str,
     try:
         yield
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        lines = [line.strip() for line in str(err).strip().splitlines()]
+        # torch's "Error(s) in loading state_dict for VAE:" says what is wrong on its next line
+        detail = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else _first_line(err)
         raise CheckpointError(
-            f"the weights in {where} do not fit model {name!r} as {built_by} builds it: "
-            f"{_first_line(err)}"
+            f"the weights in {where} do not fit model {name!r} as {built_by} builds it: {detail}"
         ) from err
 
 
