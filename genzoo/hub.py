@@ -155,10 +155,10 @@ class ModelFolder:
         check_weights_choice(weights)
         device = resolve_device(device)
         if weights not in ("auto", self.weights):
-            other = {"ema": "the weight EMA of its run", "raw": "the trained weights, not averaged"}
-            raise CheckpointError(f"{self.name} holds {other[self.weights]} only, not "
-                                  f"weights={weights!r}; load it with weights='auto' (or load "
-                                  "the run's checkpoint, which holds both)")
+            held = {"ema": "the weight EMA of its run", "raw": "the trained weights (not averaged)"}
+            raise CheckpointError(f"{self.name} holds only {held[self.weights]}, so "
+                                  f"weights={weights!r} cannot be loaded from it; use "
+                                  "weights='auto' (the run's checkpoint holds both)")
         built_by = _installed_origin(self.model, self)
         model = rebuild_model(self.model, self.config["config"], self.path / CONFIG_FILE,
                               overrides=overrides, written_by=f" (written by {self.written_by})",
@@ -864,13 +864,14 @@ def _card(model: Any, name: str, config: dict[str, Any], known: _Known, license:
 
 
 def _training_section(known: _Known) -> list[str]:
+    from ._words import plural
     from .report.page import _duration as duration
 
     facts = []
     if known.data:
         facts.append(f"data: {known.data}")
-    if known.epochs is not None or known.steps is not None:
-        facts.append(f"{known.epochs} epochs, {known.steps} steps")
+    if known.epochs is not None and known.steps is not None:
+        facts.append(f"{plural(known.epochs, 'epoch')}, {plural(known.steps, 'step')}")
     if known.seconds:
         facts.append(f"training time: {duration(known.seconds)}"
                      + (f" on {known.device}" if known.device and known.device != "auto" else ""))
