@@ -325,6 +325,7 @@ def _snapshot(repo_id: str, revision: str | None, cache_dir: str | os.PathLike[s
     from .extras import require
 
     hub = require("huggingface_hub", "hub", f"loading {repo_id} from the Hugging Face Hub")
+    from huggingface_hub import constants as hub_constants
     from huggingface_hub import errors as hub_errors
 
     shown = f"{repo_id}@{revision}" if revision else repo_id
@@ -339,8 +340,8 @@ def _snapshot(repo_id: str, revision: str | None, cache_dir: str | os.PathLike[s
                        "Hugging Face Hub that this token may read (private or gated ones need "
                        "a token: hf auth login)") from err
     except hub_errors.LocalEntryNotFoundError as err:  # offline, or the Hub unreachable
-        cache = cache_dir or hub.constants.HF_HUB_CACHE
-        why = ("HF_HUB_OFFLINE is set" if hub.constants.HF_HUB_OFFLINE
+        cache = cache_dir or hub_constants.HF_HUB_CACHE
+        why = ("HF_HUB_OFFLINE is set" if hub_constants.HF_HUB_OFFLINE
                else "the Hub cannot be reached")
         whole = " wholly" if isinstance(err, hub_errors.IncompleteSnapshotError) else ""
         raise HubError(f"{shown} is not{whole} in the Hugging Face cache {cache} and {why}; "
@@ -937,9 +938,10 @@ def push_to_hub(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
     if not is_repo_id(repo_id):
         raise ConfigError(f"{repo_id!r} is not a Hub repository id; write it user/name")
     hub = require("huggingface_hub", "hub", "genzoo push")
+    from huggingface_hub import constants as hub_constants
     from huggingface_hub import errors as hub_errors
 
-    if hub.constants.HF_HUB_OFFLINE:
+    if hub_constants.HF_HUB_OFFLINE:
         raise HubError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it to push")
     token = token or hub.get_token()
     if not token:
