@@ -930,6 +930,7 @@ def push_to_hub(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
     from . import __version__
     from .extras import require
 
+    hub = require("huggingface_hub", "hub", "genzoo push")
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise CheckpointError(f"no model folder at {path}")
@@ -937,7 +938,6 @@ def push_to_hub(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
     _weights_metadata(path / WEIGHTS_FILE, str(path))
     if not is_repo_id(repo_id):
         raise ConfigError(f"{repo_id!r} is not a Hub repository id; write it user/name")
-    hub = require("huggingface_hub", "hub", "genzoo push")
     from huggingface_hub import constants as hub_constants
     from huggingface_hub import errors as hub_errors
 

@@ -109,6 +109,7 @@ def test_without_huggingface_hub_a_repo_names_the_extra_and_a_folder_still_loads
     with pytest.raises(MissingExtraError, match=r'pip install "genzoo\[hub\]"'):
         from_pretrained(REPO)
     from_pretrained(cached_repo[NEW])  # a folder needs safetensors only
+    user_error(invoke("push", cached_repo[NEW], REPO), 'pip install "genzoo[hub]"')
 
 
 def test_the_commands_take_a_repo_offline_in_a_fresh_process(cached_repo, offline, tmp_path):

@@ -7,8 +7,8 @@ torchvision (see :mod:`tests.install.environment`), pip resolving the declared d
 from the package index: once genzoo alone with its core dependencies (no plugin distribution,
 which could bring a package genzoo forgot), once ``genzoo[all]`` with every plugin distribution. From a folder
 outside the checkout, every module of genzoo and the plugins must then import, and the
-commands must work: ``list``, ``train``, ``sample``, ``info``, ``eval``, ``report``, and a named
-colour set read from generated files. With the core alone, each command that needs an extra
+commands must work: ``list``, ``train``, ``sample``, ``info``, ``export``, ``eval``, ``report``,
+and a named colour set read from generated files. With the core alone, each command that needs an extra
 must say which one, in one line.
 
 These tests fail when a subpackage is left out of the wheel, when a module genzoo imports is
@@ -219,6 +219,9 @@ def test_with_the_core_alone_list_train_sample_and_info_work(core):
     core.ok("sample", checkpoint, "-n", "8", "-o", "gan.png")
     assert (core.work / "gan.png").stat().st_size > 0
     assert json.loads(core.ok("info", checkpoint, "--json"))["model"] == "gan"
+    core.ok("export", "runs/gan", "gan-folder")  # safetensors is a core dependency
+    core.ok("sample", "gan-folder", "-n", "8", "-o", "folder.png")
+    assert (core.work / "folder.png").read_bytes() == (core.work / "gan.png").read_bytes()
 
 
 def test_with_the_core_alone_each_command_that_needs_an_extra_names_it(core):
@@ -232,6 +235,8 @@ def test_with_the_core_alone_each_command_that_needs_an_extra_names_it(core):
         "train", "gan", "--data", "mnist", *FAST, *TINY_GAN, "--report", "--out", run / "report")
     assert 'pip install "genzoo[datasets]"' in core.user_error(
         "train", "gan", "--data", "svhn", *FAST, *TINY_GAN, "--out", run / "svhn")
+    assert 'pip install "genzoo[hub]"' in core.user_error("sample", "someone/gan-mnist", "-o", "x.png")
+    assert 'pip install "genzoo[hub]"' in core.user_error("push", run / "folder", "someone/gan-mnist")
 
 
 def test_with_every_extra_and_plugin_every_module_imports(full):
