@@ -321,7 +321,7 @@ def _snapshot(repo_id: str, revision: str | None, cache_dir: str | os.PathLike[s
               token: str | None) -> str:
     """The folder of ``repo_id``'s snapshot in the Hugging Face cache, downloaded (the config
     and the weights only) unless it is there or the Hub cannot be reached."""
-    from . import __version__
+    from ._version import __version__
     from .extras import require
 
     hub = require("huggingface_hub", "hub", f"loading {repo_id} from the Hugging Face Hub")
@@ -927,7 +927,7 @@ def push_to_hub(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
         HubError: no token, ``HF_HUB_OFFLINE`` is set, or the Hub refuses or cannot be reached.
         MissingExtraError: huggingface_hub is not installed (``pip install "genzoo[hub]"``).
     """
-    from . import __version__
+    from ._version import __version__
     from .extras import require
 
     hub = require("huggingface_hub", "hub", "genzoo push")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,8 +46,10 @@ def glow_run(tiny_runs: Path, tmp_path: Path) -> Path:
     """The tiny glow run as ``genzoo train`` leaves one: with its train.toml (naming paths of
     the training machine) and an evaluation of its checkpoint."""
     run = shutil.copytree(tiny_runs / "glow", tmp_path / "glow-run")
-    spec = TrainSpec(model="glow", data="mnist", data_root="/home/someone/data", epochs=1,
-                     out="/home/someone/runs/glow", config={"levels": 2, "steps": 2, "hidden": 8})
+    spec = replace(TrainSpec.from_settings({"model": "glow", "data": "mnist", "epochs": 1,
+                                            "data_root": "/home/someone/data",
+                                            "out": "/home/someone/runs/glow"}),
+                   config={"levels": 2, "steps": 2, "hidden": 8})
     (run / "train.toml").write_text(spec_to_toml(spec))
     checkpoint = run / "checkpoints" / "last.pt"
     (run / "checkpoints" / "eval.json").write_text(

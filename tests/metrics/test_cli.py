@@ -183,3 +183,24 @@ def test_eval_help_has_examples():
     result = CliRunner().invoke(main, ["eval", "--help"])
     assert result.exit_code == 0 and "genzoo eval runs/vae/checkpoints/last.pt" in result.output
     assert "--compare" in result.output
+
+
+def test_eval_scores_a_model_folder_and_writes_its_result_here(user_cache, tmp_path, mnist_root,
+                                                              monkeypatch):
+    model = genzoo.build("vae", hidden_dim=32, seed=0)
+    checkpoint = tmp_path / "vae.pt"
+    model.save(checkpoint)
+    folder = model.save_pretrained(tmp_path / "vae-folder")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    args = ["-n", "200", "--data-root", str(mnist_root), "--no-download", *QUICK]
+    result = CliRunner().invoke(main, ["eval", str(folder), *args])  # the data: mnist
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json",
+                                                        "model.safetensors"]  # not written into
+    record = json.loads((here / "eval.json").read_text())
+    assert record["checkpoint"] == str(folder) and record["card"]["data"]["name"] == "mnist"
+    result = CliRunner().invoke(main, ["eval", str(checkpoint), *args])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "eval.json").read_text())["scores"] == record["scores"]
