@@ -158,7 +158,7 @@ class ModelFolder:
             held = {"ema": "the weight EMA of its run", "raw": "the trained weights (not averaged)"}
             raise CheckpointError(f"{self.name} holds only {held[self.weights]}, so "
                                   f"weights={weights!r} cannot be loaded from it; use "
-                                  "weights='auto' (the run's checkpoint holds both)")
+                                  "weights='auto' (a run's checkpoint holds both)")
         built_by = _installed_origin(self.model, self)
         model = rebuild_model(self.model, self.config["config"], self.path / CONFIG_FILE,
                               overrides=overrides, written_by=f" (written by {self.written_by})",
@@ -344,8 +344,9 @@ def _snapshot(repo_id: str, revision: str | None, cache_dir: str | os.PathLike[s
         why = ("HF_HUB_OFFLINE is set" if hub_constants.HF_HUB_OFFLINE
                else "the Hub cannot be reached")
         whole = " wholly" if isinstance(err, hub_errors.IncompleteSnapshotError) else ""
-        raise HubError(f"{shown} is not{whole} in the Hugging Face cache {cache} and {why}; "
-                       "download it once with the Hub in reach") from err
+        where = "" if whole else " a folder here, nor"
+        raise HubError(f"{shown} is not{where}{whole} in the Hugging Face cache {cache}, and "
+                       f"{why}; download it once with the Hub in reach") from err
     except hub_errors.HFValidationError as err:
         raise ConfigError(f"{repo_id!r} is not a valid Hub repository id: "
                           f"{first_line(err)}") from err

@@ -76,13 +76,13 @@ def test_a_repo_loads_offline_from_the_cache_by_branch_and_by_pinned_commit(cach
 
 
 def test_a_repo_missing_from_the_cache_offline_is_one_line(offline):
-    with pytest.raises(HubError, match=f"{REPO} is not in the Hugging Face cache .*HF_HUB_OFFLINE "
+    with pytest.raises(HubError, match=f"{REPO} is not a folder here, nor in the Hugging Face cache .*HF_HUB_OFFLINE "
                                        "is set"):
         from_pretrained(REPO)
 
 
 def test_a_revision_missing_from_the_cache_offline_is_one_line(cached_repo):
-    with pytest.raises(HubError, match=f"{REPO}@v2 is not in the Hugging Face cache"):
+    with pytest.raises(HubError, match=f"{REPO}@v2 is not a folder here, nor in the Hugging Face cache"):
         from_pretrained(REPO, revision="v2")
 
 
