@@ -43,9 +43,13 @@ def test_a_model_whose_installed_plugin_is_blocked_says_so(tiny_runs, tmp_path, 
     folder = export(tiny_runs / "ddpm", tmp_path / "ddpm")
     monkeypatch.setenv("GENZOO_BLOCK_PLUGINS", "ddpm")
     genzoo.reload_plugins()
-    with pytest.raises(UnknownModelError, match="installed genzoo-diffusion .* does not provide "
-                                                "it .*GENZOO_BLOCK_PLUGINS"):
-        from_pretrained(folder)
+    try:
+        with pytest.raises(UnknownModelError, match="installed genzoo-diffusion .* does not "
+                                                    "provide it .*GENZOO_BLOCK_PLUGINS"):
+            from_pretrained(folder)
+    finally:
+        monkeypatch.delenv("GENZOO_BLOCK_PLUGINS")
+        genzoo.reload_plugins()  # the next test finds the plugin again
 
 
 def test_a_config_field_the_plugin_does_not_know_names_both_versions(folder):
