@@ -875,7 +875,8 @@ def _training_section(known: _Known) -> list[str]:
     if known.epochs is not None and known.steps is not None:
         facts.append(f"{plural(known.epochs, 'epoch')}, {plural(known.steps, 'step')}")
     if known.seconds:
-        facts.append(f"training time: {duration(known.seconds)}"
+        took = duration(known.seconds) if known.seconds >= 1 else f"{known.seconds:.2f} s"
+        facts.append(f"training time: {took}"
                      + (f" on {known.device}" if known.device and known.device != "auto" else ""))
     if not facts and known.settings is None and not known.api_options:
         return []
