@@ -86,10 +86,16 @@ class TrainSpec:
                 of range.
         """
         check_names(settings, _SETTINGS, owner="train")
+        config = settings.get("config") or {}
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"train setting 'config' must be a table of model settings "
+                              f"([config] in a TOML file), got {type(config).__name__}")
         options = {k: v for k, v in settings.items() if k in _RUN_OPTIONS}
-        own = {k: v for k, v in settings.items() if k not in _RUN_OPTIONS}
-        return resolve_config(cls, {**own, "options": resolve_config(RunOptions, options, owner="train")},
+        own = {k: v for k, v in settings.items() if k not in _RUN_OPTIONS and k != "config"}
+        spec = resolve_config(cls, {**own, "options": resolve_config(RunOptions, options, owner="train")},
                               owner="train")
+        spec.config = dict(config)
+        return spec
 
     def settings(self) -> dict[str, Any]:
         """This spec in the flat form :meth:`from_settings` reads (``config`` last)."""

@@ -132,3 +132,12 @@ def test_unknown_settings_name_every_valid_one() -> None:
     for name in ("epochs", "batch_size", "precision", "ema_warmup", "config"):
         assert name in str(caught.value)
     assert "options" not in str(caught.value).split("Valid options: ")[1].split(", ")
+
+
+def test_from_settings_reads_what_settings_writes_config_table_included():
+    spec = TrainSpec.from_settings({"model": "vae", "epochs": 3, "precision": "fp32",
+                                    "config": {"hidden_dim": 32, "beta": "0.5"}})
+    again = TrainSpec.from_settings(spec.settings())
+    assert again == spec and again.config == {"hidden_dim": 32, "beta": "0.5"}
+    with pytest.raises(genzoo.ConfigError, match="'config' must be a table of model settings"):
+        TrainSpec.from_settings({"model": "vae", "config": "hidden_dim=32"})
