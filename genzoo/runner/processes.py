@@ -273,7 +273,7 @@ def resolve_strategy(name: str, world: World) -> str:
             warnings.warn(f"strategy={name!r} (--strategy {name}) shares training among processes "
                           "launched by torchrun, and this is one process: it trains the plain model; "
                           "launch it with torchrun --nproc-per-node N to train in N processes",
-                          stacklevel=4)
+                          stacklevel=5)  # the caller of model.fit
         return "none"
     return "ddp" if name == "auto" else name
 

@@ -11,6 +11,7 @@ from genzoo.runner import World
 from genzoo.runner.processes import Parallel, _fully_shard_by_module, resolve_strategy
 
 
+@pytest.mark.filterwarnings("ignore:strategy=.*one process")
 def test_strategies_resolve_to_ddp_under_torchrun_and_to_none_in_one_process():
     assert resolve_strategy("auto", World(rank=0, size=2)) == "ddp"
     assert resolve_strategy("fsdp", World(rank=1, size=2)) == "fsdp"
@@ -21,6 +22,7 @@ def test_strategies_resolve_to_ddp_under_torchrun_and_to_none_in_one_process():
         genzoo.build("vae", hidden_dim=8).fit([torch.rand(2, 1, 28, 28)], strategy="zero")
 
 
+@pytest.mark.filterwarnings("ignore:strategy=.*one process")
 def test_one_process_trains_the_plain_model_whatever_the_strategy():
     model = genzoo.build("vae", hidden_dim=8, seed=0)
     result = model.fit([torch.rand(4, 1, 28, 28)], epochs=1, strategy="fsdp", progress=False)
