@@ -31,8 +31,8 @@ from typing import Any, BinaryIO
 
 from .errors import OutputExistsError, UnsafeFileError
 
-__all__ = ["OutputKind", "SAMPLE_IMAGE", "EVAL_RESULT", "REPORT_PAGE", "SAMPLE_MARK",
-           "output_path", "check_output_file", "check_output_folder", "read_regular_file",
+__all__ = ["RUN_FOLDERS", "OutputKind", "SAMPLE_IMAGE", "EVAL_RESULT", "REPORT_PAGE",
+           "SAMPLE_MARK", "output_path", "check_output_file", "check_output_folder", "read_regular_file",
            "write_sample_image", "atomic_output", "probe_writable", "IMAGE_SUFFIXES"]
 
 #: What genzoo sample writes into every image (a PNG text chunk, a JPEG comment): it tells a
@@ -44,10 +44,11 @@ IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".webp")
 _JSON_LIMIT = 64 << 20
 #: The first bytes of an HTML file read to tell whether genzoo report wrote it.
 _HTML_HEAD = 64 << 10
-#: Files and folders of a run folder that belong to the run (checkpoints/*.json excepted:
-#: genzoo eval writes its results there).
+#: Files of a run folder that belong to the run.
 _RUN_FILES = ("checkpoints/last.pt", "train.toml", "run.json", "metrics.jsonl", "steps.jsonl")
-_RUN_FOLDERS = ("checkpoints", "grids", "tensorboard", ".genzoo")
+#: The folders of a run folder that belong to the run (``checkpoints/*.json`` excepted:
+#: genzoo eval writes its results there).
+RUN_FOLDERS = ("checkpoints", "grids", "tensorboard", ".genzoo")
 _SAMPLE_FILE = re.compile(r"^sample_\d+\.png$")
 
 
@@ -186,7 +187,7 @@ def _run_file(path: Path) -> str | None:
             continue
         relative = path.relative_to(folder).as_posix()
         first = relative.split("/", 1)[0]
-        if relative in _RUN_FILES or (first in _RUN_FOLDERS and not (
+        if relative in _RUN_FILES or (first in RUN_FOLDERS and not (
                 first == "checkpoints" and path.suffix == ".json")):
             what = "the checkpoint" if path.suffix == ".pt" else relative
             return f"{what} of the run {folder}"

@@ -50,7 +50,7 @@ from .checkpoint import (check_weights_choice, checkpoint_path, loading_weights,
                          model_from_payload, read_checkpoint, rebuild_model, versions)
 from .errors import (CheckpointError, ConfigError, HubError, OutputExistsError, PluginError,
                      UnknownModelError, UnsafeFileError)
-from .files import output_path, read_regular_file
+from .files import RUN_FOLDERS, output_path, read_regular_file
 
 if TYPE_CHECKING:
     from .report.collect import Evaluation
@@ -591,8 +591,8 @@ def _check_target(target: Path, inputs: tuple[Path, ...], force: bool) -> Path:
         if place == real or place.is_relative_to(real):
             raise OutputExistsError(f"the model folder {target} would hold the input {source}; "
                                     "export into another folder")
-        if source.is_dir() and real.is_relative_to(place) and real.relative_to(place).parts[0] in (
-                "checkpoints", "grids", "tensorboard", ".genzoo"):
+        if (source.is_dir() and real.is_relative_to(place)
+                and real.relative_to(place).parts[0] in RUN_FOLDERS):
             raise OutputExistsError(f"the model folder {target} is inside the run's own folders "
                                     f"of {source}; export into another folder")
     if os.path.lexists(target) and not target.is_dir():
