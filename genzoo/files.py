@@ -32,8 +32,9 @@ from typing import Any, BinaryIO
 from .errors import OutputExistsError, UnsafeFileError
 
 __all__ = ["RUN_FOLDERS", "OutputKind", "SAMPLE_IMAGE", "EVAL_RESULT", "REPORT_PAGE",
-           "SAMPLE_MARK", "output_path", "check_output_file", "check_output_folder", "read_regular_file",
-           "write_sample_image", "atomic_output", "probe_writable", "IMAGE_SUFFIXES"]
+           "SAMPLE_MARK", "output_path", "check_output_file", "check_output_folder",
+           "read_regular_file", "write_sample_image", "atomic_output", "probe_writable",
+           "IMAGE_SUFFIXES"]
 
 #: What genzoo sample writes into every image (a PNG text chunk, a JPEG comment): it tells a
 #: file genzoo may replace from one a person put there.
