@@ -112,6 +112,9 @@ ZOO = [
     Shipped("ddpm conditional", "ddpm", ("num_classes=10",), 3, 128,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100"),
             ("sampler=ddim", "sample_steps=10", "guidance=1.25")),
+    # The normalizing flow of the likelihood table (benchmarks/likelihood.py), as trained there.
+    Shipped("glow", "glow", (), 4, 64,
+            ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "200")),
 ]
 
 #: The marker a finished zoo run leaves in its folder: its configuration and time.

@@ -10,7 +10,7 @@ Build any registered model by name, train it on any iterable of image batches, s
 """
 
 from ._version import __version__
-from .build import broken_plugins, build, list_models, model_infos
+from .build import broken_plugins, build, list_models, list_pretrained, model_infos
 from .checkpoint import load
 from .errors import (
     BatchError,
@@ -41,7 +41,7 @@ from .protocols import (
     StepContext,
     Trainer,
 )
-from .registry import BrokenPlugin, ModelInfo
+from .registry import BrokenPlugin, ModelInfo, PretrainedInfo
 from .runner import FitResult, RunOptions
 
 __all__ = [
@@ -50,9 +50,11 @@ __all__ = [
     "load",
     "from_pretrained",
     "list_models",
+    "list_pretrained",
     "model_infos",
     "broken_plugins",
     "ModelInfo",
+    "PretrainedInfo",
     "BrokenPlugin",
     "hookimpl",
     "register_plugin",

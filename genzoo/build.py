@@ -13,7 +13,7 @@ from .config import check_seed
 from .errors import ConfigError, GenzooError, PluginError
 from .memory import format_bytes, memory_limit, training_memory
 from .plugins import registry
-from .registry import BrokenPlugin, ModelInfo
+from .registry import BrokenPlugin, ModelInfo, PretrainedInfo
 from .sampling import check_sampling_options
 
 __all__ = ["build", "list_models", "model_infos", "broken_plugins", "registry_name_of"]
@@ -153,6 +153,13 @@ def list_models(pattern: str = "*") -> list[str]:
 def model_infos(pattern: str = "*") -> list[ModelInfo]:
     """Each registered model with its plugin, distribution, version and summary."""
     return registry().infos(pattern)
+
+
+def list_pretrained(pattern: str = "*") -> list[PretrainedInfo]:
+    """The model folders installed plugins ship, loadable as ``"pretrained:NAME"`` by
+    :func:`genzoo.from_pretrained` and ``genzoo sample``/``eval``/``info``, filtered by a
+    shell-style ``pattern``; ``genzoo list --pretrained`` shows them with their scores."""
+    return registry().pretrained_infos(pattern)
 
 
 def broken_plugins() -> list[BrokenPlugin]:

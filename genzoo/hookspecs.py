@@ -19,6 +19,11 @@ def genzoo_register_models(register):
 
 
 @hookspec
+def genzoo_register_pretrained(register):
+    """Register shipped model folders by calling ``register(name, folder, summary="...")``."""
+
+
+@hookspec
 def genzoo_fit_start(model, run):
     """Called once when :meth:`~genzoo.GenerativeModel.fit` starts, after any resume."""
 

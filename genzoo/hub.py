@@ -39,6 +39,7 @@ import re
 import secrets
 import shutil
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["FOLDER_FORMAT", "FOLDER_FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "CARD_FILE",
            "GRID_FILE", "ModelFolder", "save_pretrained", "export", "from_pretrained",
            "open_model_folder", "locate_model", "load_model", "push_to_hub", "is_repo_id",
-           "read_folder_config"]
+           "is_pretrained_name", "read_folder_config", "EVAL_FILE", "PRETRAINED_PREFIX"]
 
 #: The ``format`` entry of every model folder's ``config.json``.
 FOLDER_FORMAT = "genzoo-model"
@@ -68,14 +69,18 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
 GRID_FILE = "samples.png"
+#: The ``genzoo eval`` result of the exported weights, copied from the run when it has one.
+EVAL_FILE = "eval.json"
 #: The files genzoo writes into a model folder, in the order they are put in place (the config
 #: last: a folder whose config is new has all its new files).
-_FOLDER_FILES = (WEIGHTS_FILE, GRID_FILE, CARD_FILE, CONFIG_FILE)
+_FOLDER_FILES = (WEIGHTS_FILE, GRID_FILE, EVAL_FILE, CARD_FILE, CONFIG_FILE)
 #: The most of a ``config.json`` read.
 _CONFIG_LIMIT = 16 << 20
 #: Checkpoint file suffixes: a path ending so names a file, never a Hub repository.
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 #: ``user/name``, as the Hub spells repository ids.
+#: What names a model folder a plugin ships (``pretrained:mnist-gan``).
+PRETRAINED_PREFIX = "pretrained:"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 #: The Hub's data set ids of the named data sets that have an official one.
 _HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist",
@@ -92,6 +97,26 @@ def is_repo_id(text: str) -> bool:
     in a checkpoint suffix such as ``.pt`` does not)."""
     return (isinstance(text, str) and bool(_REPO_ID.match(text)) and ".." not in text
             and not text.lower().endswith(_CHECKPOINT_SUFFIXES))
+
+
+def is_pretrained_name(text: Any) -> bool:
+    """Whether ``text`` names a shipped model folder: ``pretrained:NAME``."""
+    return isinstance(text, str) and text.startswith(PRETRAINED_PREFIX)
+
+
+def _shipped_folder(text: str, revision: str | None) -> ModelFolder:
+    """The model folder an installed plugin ships as ``text`` (``pretrained:NAME``), checked."""
+    from .plugins import registry
+
+    if revision is not None:
+        raise ConfigError(f"revision={revision!r} is for Hub repositories; {text} ships with "
+                          "an installed plugin (its version is the plugin's)")
+    info = registry().get_pretrained(text.removeprefix(PRETRAINED_PREFIX))
+    shown = f"{text} (from {info.origin})"
+    if not info.folder.is_dir():
+        raise CheckpointError(f"{shown}: its folder {info.folder} is missing; reinstall "
+                              f"{info.distribution or 'the plugin'}")
+    return ModelFolder(info.folder, read_folder_config(info.folder, shown=shown), pretrained=text)
 
 
 # -- reading a folder ---------------------------------------------------------------------------
@@ -111,10 +136,14 @@ class ModelFolder:
     config: dict[str, Any]
     repo_id: str | None = None
     commit: str | None = None
+    #: The name it was asked for as, ``pretrained:NAME``, for a folder a plugin ships.
+    pretrained: str | None = None
 
     @property
     def name(self) -> str:
-        """How messages name it: the folder, or ``user/name@commit``."""
+        """How messages name it: the folder, ``user/name@commit`` or ``pretrained:NAME``."""
+        if self.pretrained:
+            return self.pretrained
         return f"{self.repo_id}@{self.commit[:12]}" if self.repo_id and self.commit else str(self.path)
 
     @property
@@ -183,7 +212,8 @@ def open_model_folder(source: str | os.PathLike[str] | ModelFolder, *, revision:
     its ``config.json``; the weights are not read.
 
     Args:
-        source: A folder, or a Hub repository id ``user/name``.
+        source: A folder, a Hub repository id ``user/name``, or ``pretrained:NAME`` for a
+            folder an installed plugin ships (:func:`genzoo.list_pretrained`).
         revision: For a repository: a branch, a tag or a commit hash (default: ``main``).
         cache_dir: For a repository: the Hugging Face cache (default: huggingface_hub's,
             ``HF_HUB_CACHE``).
@@ -194,10 +224,13 @@ def open_model_folder(source: str | os.PathLike[str] | ModelFolder, *, revision:
             another library's), or one written by a newer genzoo.
         HubError: the repository or revision is not on the Hub or in the cache.
         MissingExtraError: a repository is asked for and huggingface_hub is not installed.
+        UnknownModelError: ``pretrained:NAME`` names no folder an installed plugin ships.
     """
     if isinstance(source, ModelFolder):
         return source
     text = os.fspath(checkpoint_path(source, "from_pretrained()"))
+    if is_pretrained_name(text):
+        return _shipped_folder(text, revision)
     path = Path(text).expanduser()
     if path.exists():
         if revision is not None:
@@ -368,13 +401,15 @@ def from_pretrained(source: str | os.PathLike[str], *, revision: str | None = No
 
     Example::
 
+        model = genzoo.from_pretrained("pretrained:mnist-flow-matching")  # shipped, no network
         model = genzoo.from_pretrained("runs/gan-export")         # a folder genzoo export wrote
         model = genzoo.from_pretrained("user/mnist-gan", revision="3f4c9a...")  # a pinned commit
         images = model.sample(16, seed=0)
 
     Args:
-        source: A folder genzoo export (or :func:`save_pretrained`) wrote, or a Hub repository
-            id ``user/name``.
+        source: A folder genzoo export (or :func:`save_pretrained`) wrote, a Hub repository
+            id ``user/name``, or ``pretrained:NAME`` for a folder an installed plugin ships
+            (:func:`genzoo.list_pretrained`; genzoo ships ``pretrained:mnist-gan`` and others).
         revision: For a repository: a branch, a tag, or a commit hash (which pins the files
             for good); default ``main``.
         device: Where to put the model.
@@ -418,6 +453,8 @@ def locate_model(source: str | os.PathLike[str], *, revision: str | None = None,
         HubError, MissingExtraError: as :func:`open_model_folder`.
     """
     path = checkpoint_path(source, "load()")
+    if is_pretrained_name(os.fspath(source)):
+        return _shipped_folder(os.fspath(source), revision)
     if path.is_file() or (not path.exists() and not is_repo_id(os.fspath(source))):
         if revision is not None:
             raise ConfigError(f"--revision is for Hub repositories; {path} is a checkpoint file")
@@ -467,14 +504,19 @@ class _Known:
     settings: str | None = None
     api_options: dict[str, Any] = field(default_factory=dict)
     grid: bytes | None = None
+    grid_caption: str = "The run's last sample grid."
     evaluations: list[str] = field(default_factory=list)
+    #: The latest ``genzoo eval`` result of the exported weights (copied as ``eval.json``).
+    evaluation: Evaluation | None = None
     notes: list[str] = field(default_factory=list)
 
 
 def save_pretrained(model: Any, folder: str | os.PathLike[str], *, force: bool = False,
-                    license: str | None = None) -> Path:
+                    license: str | None = None, repo_id: str | None = None,
+                    grid: int = 64) -> Path:
     """Write ``model`` as a model folder (``config.json``, ``model.safetensors``,
-    ``README.md``), which :func:`from_pretrained` loads in any process.
+    ``README.md`` and a grid of samples, ``samples.png``), which :func:`from_pretrained` loads
+    in any process.
 
     The model's current weights are written (for a run's weight EMA, export its checkpoint
     with :func:`export`). The folder is written beside ``folder`` and moved in place when
@@ -487,6 +529,10 @@ def save_pretrained(model: Any, folder: str | os.PathLike[str], *, force: bool =
             replaced, the others kept).
         license: The licence of the weights, as a Hub licence id (``"mit"``, ``"cc-by-4.0"``...)
             for the card; default ``"unknown"``.
+        repo_id: The id it will be loaded by (``user/name``), for the card's examples; default:
+            a placeholder, which :func:`push_to_hub` fills in.
+        grid: How many samples the card's grid shows (drawn with seed 0 in eval mode; the
+            model's training mode is restored); 0 for none.
 
     Returns:
         The folder.
@@ -495,17 +541,37 @@ def save_pretrained(model: Any, folder: str | os.PathLike[str], *, force: bool =
         OutputExistsError: ``folder`` is a file, or holds other files and ``force`` is not set.
         PluginError: the model was not built by name, so no plugin can rebuild it.
     """
-    return _write_folder(model, folder, _Known(), inputs=(), force=force, license=license)
+    known = _Known()
+    if grid:
+        known.grid = _sample_grid(model, grid)
+        known.grid_caption = f"{grid} samples drawn with seed 0 when the folder was written."
+    return _write_folder(model, folder, known, inputs=(), force=force, license=license,
+                         repo_id=repo_id)
+
+
+def _sample_grid(model: Any, count: int) -> bytes:
+    """A PNG of ``count`` samples of ``model`` (seed 0), as :func:`genzoo.runner` draws grids."""
+    import tempfile
+
+    from .runner.outputs import save_sample_grid
+
+    with tempfile.TemporaryDirectory(prefix="genzoo-grid-") as scratch:
+        path = Path(scratch) / GRID_FILE
+        save_sample_grid(model, path, count, seed=0)
+        return path.read_bytes()
 
 
 def export(source: str | os.PathLike[str], folder: str | os.PathLike[str], *,
-           weights: Weights = "auto", force: bool = False, license: str | None = None) -> Path:
+           weights: Weights = "auto", force: bool = False, license: str | None = None,
+           repo_id: str | None = None) -> Path:
     """Export a run (its folder, or a checkpoint file) as a model folder.
 
     The card gets what the run folder knows: the data and the ``train.toml`` it trained with
     (paths of the training machine left out), its training time, the ``genzoo eval`` results
-    of the checkpoint with their intervals and protocol card, bits/dim where measured, and
-    the last sample grid (copied as ``samples.png``).
+    of the checkpoint with their intervals and protocol card (also as the Hub's
+    ``model-index`` metadata), bits/dim where measured, and the last sample grid (copied as
+    ``samples.png``). The latest ``genzoo eval`` result of the exported weights is copied as
+    ``eval.json``.
 
     Args:
         source: A run folder (its ``checkpoints/last.pt`` is exported) or a checkpoint file.
@@ -517,6 +583,9 @@ def export(source: str | os.PathLike[str], folder: str | os.PathLike[str], *,
             replaced, the others kept).
         license: The licence of the weights for the card, as a Hub licence id; default
             ``"unknown"``.
+        repo_id: The id it will be loaded by (``user/name``, or ``pretrained:NAME`` for a
+            folder a plugin ships), for the card's examples; default: a placeholder, which
+            :func:`push_to_hub` fills in.
 
     Returns:
         The folder.
@@ -533,7 +602,8 @@ def export(source: str | os.PathLike[str], folder: str | os.PathLike[str], *,
     model, kind = model_from_payload(payload, checkpoint, weights=weights)
     known = _known_from_run(payload, checkpoint, run, kind)
     inputs = (checkpoint,) if run is None else (checkpoint, run)
-    return _write_folder(model, folder, known, inputs=inputs, force=force, license=license)
+    return _write_folder(model, folder, known, inputs=inputs, force=force, license=license,
+                         repo_id=repo_id)
 
 
 def _export_source(source: Path) -> tuple[Path, Path | None]:
@@ -556,15 +626,19 @@ def _export_source(source: Path) -> tuple[Path, Path | None]:
 
 
 def _write_folder(model: Any, folder: str | os.PathLike[str], known: _Known, *,
-                  inputs: tuple[Path, ...], force: bool, license: str | None) -> Path:
+                  inputs: tuple[Path, ...], force: bool, license: str | None,
+                  repo_id: str | None) -> Path:
     from safetensors.torch import save_model
 
     from .build import registry_name_of
 
     name = registry_name_of(model)
+    if repo_id is not None and not (is_repo_id(repo_id) or is_pretrained_name(repo_id)):
+        raise ConfigError(f"{repo_id!r} is not a Hub repository id (user/name) or a "
+                          "pretrained:NAME; name the id the folder will be loaded by")
     target = _check_target(output_path(folder, "the model folder"), inputs, force)
     config = _folder_config(model, name, known)
-    card = _card(model, name, config, known, license)
+    card = _card(model, name, config, known, license, repo_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.export"
     staging.mkdir()  # with the permissions a new folder gets: it becomes the folder
@@ -573,6 +647,8 @@ def _write_folder(model: Any, folder: str | os.PathLike[str], known: _Known, *,
                    metadata={"format": "pt", "genzoo_model": name, "genzoo_weights": known.weights})
         if known.grid is not None:
             (staging / GRID_FILE).write_bytes(known.grid)
+        if known.evaluation is not None:
+            shutil.copyfile(known.evaluation.source, staging / EVAL_FILE)
         (staging / CARD_FILE).write_text(card, encoding="utf-8")
         shutil.copymode(staging / CARD_FILE, staging / WEIGHTS_FILE)  # not safetensors' 0600
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -621,7 +697,7 @@ def _put_in_place(staging: Path, target: Path) -> None:
     for name in _FOLDER_FILES:
         if (staging / name).is_file():
             os.replace(staging / name, target / name)
-        elif name == GRID_FILE and os.path.lexists(target / name):
+        elif name in (GRID_FILE, EVAL_FILE) and os.path.lexists(target / name):
             (target / name).unlink()
 
 
@@ -704,6 +780,9 @@ def _known_from_run(payload: dict[str, Any], checkpoint: Path, run: Path | None,
                                "ones exported here, so it is not shown")
             continue
         known.evaluations.append(_evaluation_text(evaluation))
+        if known.evaluation is None or (evaluation.source.stat().st_mtime
+                                        >= known.evaluation.source.stat().st_mtime):
+            known.evaluation = evaluation
     return known
 
 
@@ -798,7 +877,13 @@ def _number(value: Any) -> str:
 
 # -- the model card ---------------------------------------------------------------------------
 
-def _card(model: Any, name: str, config: dict[str, Any], known: _Known, license: str | None) -> str:
+#: What a card says where the id it will be loaded by belongs, until :func:`push_to_hub` (or
+#: ``repo_id=``) names it.
+_REPO_PLACEHOLDER = "REPO"
+
+
+def _card(model: Any, name: str, config: dict[str, Any], known: _Known, license: str | None,
+          repo_id: str | None = None) -> str:
     """``README.md``: the Hub's YAML metadata, then what is known of the model."""
     from .plugins import registry
 
@@ -811,6 +896,8 @@ def _card(model: Any, name: str, config: dict[str, Any], known: _Known, license:
             ("pipeline_tag", "unconditional-image-generation")]
     if hub_data:
         meta.append(("datasets", [hub_data]))
+    if known.evaluation is not None:
+        meta.append(("model-index", _model_index(name, known, hub_data)))
     shape = "×".join(str(n) for n in config["image_shape"] or ())
     summary = f" ({info.summary})" if info and info.summary else ""
     written = config["versions"]
@@ -820,21 +907,28 @@ def _card(model: Any, name: str, config: dict[str, Any], known: _Known, license:
     weights = ("the exponential moving average of the trained weights"
                + (f" (decay {known.ema_decay})" if known.ema_decay is not None else "")
                if known.weights == "ema" else "the trained weights")
-    install = '"genzoo[hub]"' if written.get("plugin") in (None, "genzoo") else \
-        f'"genzoo[hub]" {written["plugin"]}'
+    shipped = is_pretrained_name(repo_id)
+    hub_extra = "genzoo" if shipped else '"genzoo[hub]"'
+    install = hub_extra if written.get("plugin") in (None, "genzoo") else \
+        f'{hub_extra} {written["plugin"]}'
+    cli_id = repo_id or _REPO_PLACEHOLDER
+    shown_id = json.dumps(repo_id) if repo_id else _REPO_PLACEHOLDER
     lines = ["---", *_yaml(meta), "---", "", f"# {title} (genzoo)", "",
              f"A `{name}` model{summary} from {plugin}, for genzoo {written['genzoo']}: it makes "
              f"{shape} images{f' of {classes} classes' if classes else ''}. The folder holds "
              f"{weights} as safetensors, and its config as JSON: loading it runs no code from it.",
              "", "## Use", "", "```sh", f"pip install {install}", "```", "", "```python",
-             "import genzoo", "", "model = genzoo.from_pretrained(REPO)  # this repository's "
-             "id (user/name), or this folder", "images = model.sample(16, seed=0)   "
+             "import genzoo", "", f"model = genzoo.from_pretrained({shown_id})"
+             + ("" if repo_id else "  # this repository's id (user/name), or this folder"),
+             "images = model.sample(16, seed=0)   "
              f"# 16×{shape} floats in [0, 1]", "```", "",
-             "or `genzoo sample REPO -n 64 -o samples.png`; `genzoo info REPO` shows the config. "
-             "Pin a commit with `revision=` (`--revision`) to keep getting these weights.", ""]
+             f"or `genzoo sample {cli_id} -n 64 -o samples.png`; `genzoo info {cli_id}` shows the "
+             "config. " + ("It ships with the plugin: no network is needed." if shipped else
+                           "Pin a commit with `revision=` (`--revision`) to keep getting these "
+                           "weights."), ""]
     if known.grid is not None:
         lines += ["## Samples", "", f"![Samples of {name}]({GRID_FILE})", "",
-                  "The run's last sample grid.", ""]
+                  known.grid_caption, ""]
     lines += _training_section(known)
     if known.evaluations or known.notes:
         lines += ["## Evaluation", ""]
@@ -848,7 +942,7 @@ def _card(model: Any, name: str, config: dict[str, Any], known: _Known, license:
         lines += ["## Evaluation", "", "Not evaluated: the run folder holds no `genzoo eval` "
                   "result of this checkpoint.", ""]
     options = config["sampling_options"]
-    example = (f" (they may be changed when loading: `genzoo.from_pretrained(REPO, "
+    example = (f" (they may be changed when loading: `genzoo.from_pretrained({shown_id}, "
                f"{next(iter(options))}=...)`)" if options else "")
     lines += ["## Config", "", "```toml", *(f"{key} = {json.dumps(value)}"
                                           for key, value in config["config"].items()), "```", "",
@@ -863,6 +957,25 @@ def _card(model: Any, name: str, config: dict[str, Any], known: _Known, license:
                      + (f", {trained['plugin']} {trained.get('plugin_version') or ''}".rstrip()
                         if trained.get("plugin") else ""))
     return "\n".join(lines) + "\n"
+
+
+def _model_index(name: str, known: _Known, hub_data: str | None) -> list[dict[str, Any]]:
+    """The Hub's ``model-index`` metadata: the latest evaluation's numbers, so that the Hub
+    shows them on the model's page."""
+    from .report.collect import EVAL_METRICS
+
+    evaluation = known.evaluation
+    assert evaluation is not None
+    data = known.data or evaluation.details.get("card.data.name", "images")
+    dataset: dict[str, Any] = {"name": str(data), "type": hub_data or str(data)}
+    words = evaluation.details.get("card.data.reference_split", "").split()
+    if len(words) >= 2 and words[-1] == "split":  # "mnist test split"
+        dataset["split"] = words[-2]
+    metrics = [{"type": key, "name": EVAL_METRICS.get(key, key).rstrip(" ↑↓"), "value": value}
+               for key, (value, *_rest) in evaluation.values.items() if math.isfinite(value)]
+    return [{"name": f"{name} ({data})", "results": [{
+        "task": {"type": "unconditional-image-generation", "name": "Image generation"},
+        "dataset": dataset, "metrics": metrics}]}]
 
 
 def _training_section(known: _Known) -> list[str]:
@@ -895,7 +1008,9 @@ def _yaml(entries: list[tuple[str, Any]]) -> list[str]:
     """YAML lines for ``entries`` (strings quoted as JSON, which YAML reads as written)."""
     lines = []
     for key, value in entries:
-        if isinstance(value, list):
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")  # YAML reads JSON
+        elif isinstance(value, list):
             lines.append(f"{key}:")
             lines += [f"- {json.dumps(item)}" for item in value]
         else:
@@ -954,8 +1069,9 @@ def push_to_hub(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
                                  f"exported by genzoo {config['versions'].get('genzoo')}")
     try:
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        commit = api.upload_folder(folder_path=str(path), repo_id=repo_id, repo_type="model",
-                                   commit_message=message, ignore_patterns=[".*", "**/.*"])
+        with _card_naming(path, repo_id) as upload:
+            commit = api.upload_folder(folder_path=str(upload), repo_id=repo_id, repo_type="model",
+                                       commit_message=message, ignore_patterns=[".*", "**/.*"])
     except hub_errors.HfHubHTTPError as err:
         raise HubError(f"the Hugging Face Hub refused to push to {repo_id}: "
                        f"{first_line(err)}") from err
@@ -967,3 +1083,24 @@ def push_to_hub(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
         raise HubError(f"cannot reach the Hugging Face Hub to push to {repo_id}: "
                        f"{type(err).__name__}: {first_line(err)}") from err
     return str(commit.commit_url if hasattr(commit, "commit_url") else commit)
+
+
+@contextlib.contextmanager
+def _card_naming(folder: Path, repo_id: str) -> Iterator[Path]:
+    """``folder`` as it is uploaded: where its card still has the placeholder for the id it is
+    loaded by, a copy whose card names ``repo_id`` (the folder itself is left as it is)."""
+    card = folder / CARD_FILE
+    text = card.read_text(encoding="utf-8") if card.is_file() else ""
+    named = text.replace(f"from_pretrained({_REPO_PLACEHOLDER}", f"from_pretrained({json.dumps(repo_id)}")
+    named = re.sub(rf"(`genzoo \w+ ){_REPO_PLACEHOLDER}\b", rf"\g<1>{repo_id}", named)
+    named = named.replace("  # this repository's id (user/name), or this folder", "")
+    if named == text:
+        yield folder
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="genzoo-push-") as scratch:
+        upload = Path(scratch) / folder.name
+        shutil.copytree(folder, upload, ignore=shutil.ignore_patterns(".*"))
+        (upload / CARD_FILE).write_text(named, encoding="utf-8")
+        yield upload

@@ -230,9 +230,11 @@ class GenerativeModel(nn.Module):
             raise CheckpointError(f"cannot save to {target}: {err.strerror or err}") from err
 
     def save_pretrained(self, folder: str | os.PathLike[str], *, force: bool = False,
-                        license: str | None = None) -> Path:
+                        license: str | None = None, repo_id: str | None = None,
+                        grid: int = 64) -> Path:
         """Write the model as a folder the Hugging Face Hub understands: ``config.json``,
-        ``model.safetensors`` and a model card, ``README.md`` (see :mod:`genzoo.hub`).
+        ``model.safetensors``, a model card, ``README.md``, and a grid of samples,
+        ``samples.png`` (see :func:`genzoo.hub.save_pretrained`).
 
         :func:`genzoo.from_pretrained` loads it in any process; ``genzoo push`` uploads it.
 
@@ -240,6 +242,8 @@ class GenerativeModel(nn.Module):
             folder: A new or empty folder, or one a previous export wrote.
             force: Also write into a folder that holds other files.
             license: The weights' licence for the card, as a Hub licence id.
+            repo_id: The id it will be loaded by (``user/name``), for the card's examples.
+            grid: How many samples the grid shows (seed 0); 0 for no grid.
 
         Returns:
             The folder.
@@ -249,7 +253,8 @@ class GenerativeModel(nn.Module):
         """
         from .hub import save_pretrained
 
-        return save_pretrained(self, folder, force=force, license=license)
+        return save_pretrained(self, folder, force=force, license=license, repo_id=repo_id,
+                               grid=grid)
 
     def extra_repr(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self.config, f.name)!r}"

@@ -18,13 +18,14 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .registry import BrokenPlugin, ModelInfo, Registry
+from .registry import BrokenPlugin, ModelInfo, PretrainedInfo, Registry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -194,7 +195,7 @@ def _register_checked(pm: pluggy.PluginManager, plugin: object, name: str | None
 
 
 def _guard_runner_hooks(pm: pluggy.PluginManager, plugin_name: str, origin: str) -> None:
-    """Make the plugin's runner hooks (every hook but ``genzoo_register_models``) report an
+    """Make the plugin's runner hooks (every hook but the registration ones) report an
     error against the plugin, as a warning, instead of ending the run that called them.
 
     A hook that fails is skipped from then on (until :func:`reload_plugins`), so a broken
@@ -202,7 +203,7 @@ def _guard_runner_hooks(pm: pluggy.PluginManager, plugin_name: str, origin: str)
     """
     plugin = pm.get_plugin(plugin_name)
     for hook_name in dir(pm.hook):
-        if not hook_name.startswith("genzoo_") or hook_name == "genzoo_register_models":
+        if not hook_name.startswith("genzoo_") or hook_name in _REGISTRATION_HOOKS:
             continue
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin is plugin and not impl.hookwrapper and not impl.wrapper:
@@ -230,16 +231,22 @@ def _guarded(function: Callable[..., Any], plugin: str, origin: str,
     return guarded
 
 
+#: The hooks through which a plugin registers what it provides, called once when it loads.
+_REGISTRATION_HOOKS = ("genzoo_register_models", "genzoo_register_pretrained")
+
+
 def _collect_models(pm: pluggy.PluginManager, reg: Registry, plugin_name: str,
                     dist: importlib.metadata.Distribution | None) -> None:
-    """Call one plugin's ``genzoo_register_models`` with a ``register`` bound to it."""
+    """Call one plugin's ``genzoo_register_models`` and ``genzoo_register_pretrained`` with a
+    ``register`` bound to it."""
     plugin = pm.get_plugin(plugin_name)
-    impls = [i for i in pm.hook.genzoo_register_models.get_hookimpls() if i.plugin is plugin]
     dist_name = dist.metadata["Name"] if dist is not None else None
     version = dist.version if dist is not None else None
-    for impl in impls:
-        impl.function(register=functools.partial(
-            _register_model, reg, plugin_name, dist_name, version))
+    for hook, register in ((pm.hook.genzoo_register_models, _register_model),
+                           (pm.hook.genzoo_register_pretrained, _register_pretrained)):
+        for impl in [i for i in hook.get_hookimpls() if i.plugin is plugin]:
+            impl.function(register=functools.partial(register, reg, plugin_name, dist_name,
+                                                     version))
 
 
 def _register_model(reg: Registry, plugin: str, dist: str | None, version: str | None,
@@ -251,3 +258,13 @@ def _register_model(reg: Registry, plugin: str, dist: str | None, version: str |
         )
     reg.add(ModelInfo(name=name, summary=summary.strip().splitlines()[0] if summary else "",
                       plugin=plugin, distribution=dist, version=version, factory=factory))
+
+
+def _register_pretrained(reg: Registry, plugin: str, dist: str | None, version: str | None,
+                         name: str, folder: str | os.PathLike[str], summary: str = "") -> None:
+    if not isinstance(folder, (str, os.PathLike)):
+        raise PluginError(f"plugin {plugin!r} registered pretrained {name!r} with folder "
+                          f"{folder!r}; pass the model folder's path")
+    reg.add_pretrained(PretrainedInfo(
+        name=name, folder=Path(folder), summary=summary.strip().splitlines()[0] if summary else "",
+        plugin=plugin, distribution=dist, version=version))

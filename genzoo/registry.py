@@ -11,13 +11,20 @@ import fnmatch
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import DuplicateModelError, PluginError, UnknownModelError
 
-__all__ = ["ModelInfo", "BrokenPlugin", "Registry"]
+__all__ = ["ModelInfo", "PretrainedInfo", "BrokenPlugin", "Registry"]
 
 Factory = Callable[..., Any]
+
+
+def _origin(distribution: str | None, version: str | None, plugin: str) -> str:
+    if distribution:
+        return f"{distribution} {version or ''}".strip()
+    return f"plugin {plugin!r}"
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,7 @@ class ModelInfo:
     @property
     def origin(self) -> str:
         """``"distribution version"`` where known, else the plugin name."""
-        if self.distribution:
-            return f"{self.distribution} {self.version or ''}".strip()
-        return f"plugin {self.plugin!r}"
+        return _origin(self.distribution, self.version, self.plugin)
 
     def load_factory(self) -> Factory:
         """Return the factory, importing it first if it was registered as ``"module:attr"``."""
@@ -68,6 +73,33 @@ class ModelInfo:
                 f"{self.factory!r}: {err}"
             ) from err
         return obj
+
+
+@dataclass(frozen=True)
+class PretrainedInfo:
+    """A model folder a plugin ships, loadable as ``"pretrained:NAME"``.
+
+    Attributes:
+        name: The name after ``pretrained:``.
+        folder: The model folder (``config.json``, ``model.safetensors``, ``README.md``...).
+        summary: One line saying what it is.
+        plugin: The plugin (entry-point name) that registered it.
+        distribution: The installed distribution that ships it (``None`` for a plugin
+            registered at run time).
+        version: That distribution's version.
+    """
+
+    name: str
+    folder: Path
+    summary: str
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """``"distribution version"`` where known, else the plugin name."""
+        return _origin(self.distribution, self.version, self.plugin)
 
 
 @dataclass(frozen=True)
@@ -102,6 +134,7 @@ class Registry:
     def __init__(self) -> None:
         self._models: dict[str, ModelInfo] = {}
         self._conflicts: dict[str, list[ModelInfo]] = {}
+        self._pretrained: dict[str, list[PretrainedInfo]] = {}
         self.broken: dict[str, BrokenPlugin] = {}
 
     def add(self, info: ModelInfo) -> None:
@@ -131,7 +164,49 @@ class Registry:
             del self._conflicts[name]
             for info in kept:
                 self.add(info)
+        self._pretrained = {name: kept for name, infos in self._pretrained.items()
+                            if (kept := [i for i in infos if i.plugin != plugin])}
         self.broken.pop(plugin, None)
+
+    def add_pretrained(self, info: PretrainedInfo) -> None:
+        """Register a shipped model folder; the same registration seen twice is a no-op."""
+        if not isinstance(info.name, str) or not info.name or info.name != info.name.strip() \
+                or ":" in info.name or "/" in info.name:
+            raise PluginError(
+                f"plugin {info.plugin!r} registered an invalid pretrained name {info.name!r}: "
+                "use a non-empty string without spaces around it, ':' or '/'"
+            )
+        known = self._pretrained.setdefault(info.name, [])
+        if not any(i.folder == info.folder and i.distribution == info.distribution for i in known):
+            known.append(info)
+
+    def get_pretrained(self, name: str) -> PretrainedInfo:
+        """The shipped model folder called ``name``.
+
+        Raises:
+            DuplicateModelError: two distributions ship a folder of that name.
+            UnknownModelError: none does; the message lists the names there are and the
+                closest match.
+        """
+        infos = self._pretrained.get(name, [])
+        if len(infos) == 1:
+            return infos[0]
+        if infos:
+            sources = " and ".join(f"{i.origin} (plugin {i.plugin!r})" for i in infos)
+            raise DuplicateModelError(
+                f"pretrained:{name} is shipped by more than one distribution: {sources}; "
+                "uninstall one of them, or block one with GENZOO_BLOCK_PLUGINS")
+        names = sorted(self._pretrained)
+        close = difflib.get_close_matches(str(name), names, n=1)
+        hint = f" Did you mean 'pretrained:{close[0]}'?" if close else ""
+        available = ", ".join(names) if names else "none (no installed plugin ships one)"
+        raise UnknownModelError(f"no pretrained model named {name!r}.{hint} Shipped: {available} "
+                                "(genzoo list --pretrained shows them)")
+
+    def pretrained_infos(self, pattern: str = "*") -> list[PretrainedInfo]:
+        """Every shipped model folder whose name matches ``pattern``, sorted by name."""
+        return sorted((i for infos in self._pretrained.values() for i in infos
+                       if fnmatch.fnmatchcase(i.name, pattern)), key=lambda i: (i.name, i.origin))
 
     def get(self, name: str) -> ModelInfo:
         """Return the model called ``name``.

@@ -23,12 +23,17 @@ Examples:
 @click.option("--license", "license_id", metavar="ID",
               help="The weights' licence for the model card, as a Hub licence id (mit, "
                    "apache-2.0, cc-by-4.0, ...).  [default: unknown]")
+@click.option("--repo", "repo_id", metavar="ID",
+              help="The id the folder will be loaded by (USER/NAME), for the card's examples.  "
+                   "[default: a placeholder that genzoo push fills in]")
 @click.option("--force", is_flag=True,
               help="Also write into a folder that holds other files (files of the same names "
                    "are replaced, the others kept).")
-def export(source: Path, folder: Path, weights: str, license_id: str | None, force: bool) -> None:
+def export(source: Path, folder: Path, weights: str, license_id: str | None, repo_id: str | None,
+           force: bool) -> None:
     """Export a run folder (its last checkpoint) or a checkpoint file as the model folder DIR:
-    config.json, model.safetensors, a model card (README.md) and the run's last sample grid.
+    config.json, model.safetensors, a model card (README.md), the run's last sample grid and
+    its latest genzoo eval result (eval.json).
 
     The card says what the run folder knows: its data and settings, training time, the
     genzoo eval results of the checkpoint and bits/dim where measured. DIR must be new, empty
@@ -38,7 +43,7 @@ def export(source: Path, folder: Path, weights: str, license_id: str | None, for
     from ..hub import export as export_folder, read_folder_config
 
     written = export_folder(source, folder, weights=weights, force=force,  # type: ignore[arg-type]
-                            license=license_id)
+                            license=license_id, repo_id=repo_id)
     config = read_folder_config(written)
     files = ", ".join(sorted(p.name for p in written.iterdir() if not p.name.startswith(".")))
     kind = "the weight EMA" if config["weights"] == "ema" else "the trained weights"

@@ -12,16 +12,24 @@ import click
 
 
 @click.command("list", epilog="\b\nExamples:\n  genzoo list\n  genzoo list 'v*' --json\n"
-                               "  genzoo list --datasets")
+                               "  genzoo list --datasets\n  genzoo list --pretrained")
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--datasets", is_flag=True,
               help="List the named data sets (for --data) instead of the models.")
-def list_command(pattern: str, as_json: bool, datasets: bool) -> None:
+@click.option("--pretrained", is_flag=True,
+              help="List the pretrained models the installed plugins ship (load one as "
+                   "pretrained:NAME), with their scores, instead of the models.")
+def list_command(pattern: str, as_json: bool, datasets: bool, pretrained: bool) -> None:
     """List the models that can be built, with their plugin, version and summary
-    (or, with --datasets, the named data sets)."""
+    (or, with --datasets, the named data sets; with --pretrained, the shipped models)."""
+    if datasets and pretrained:
+        raise click.UsageError("--datasets and --pretrained list different things; give one")
     if datasets:
         _list_datasets(pattern, as_json)
+        return
+    if pretrained:
+        _list_pretrained(pattern, as_json)
         return
     from ..build import broken_plugins, model_infos
 
@@ -44,6 +52,65 @@ def list_command(pattern: str, as_json: bool, datasets: bool) -> None:
     for b in broken:
         origin = f" ({b.distribution} {b.version})" if b.distribution else ""
         click.echo(f"broken plugin {b.name}{origin}: {b.reason}")
+
+
+def _list_pretrained(pattern: str, as_json: bool) -> None:
+    from ..build import list_pretrained
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a broken plugin's warning is genzoo list's to show
+        infos = list_pretrained(pattern)
+    entries = [{"name": f"pretrained:{i.name}", "summary": i.summary, "plugin": i.plugin,
+                "distribution": i.distribution, "version": i.version, "folder": str(i.folder),
+                **_shipped_facts(i.folder)} for i in infos]
+    if as_json:
+        click.echo(json.dumps({"pretrained": entries}, indent=2))
+        return
+
+    def number(value: Any, digits: int = 3) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    rows = [(e["name"], e["model"] or "?",
+             "-" if e["fid"] is None else f"{e['fid']:.2f} ({e['fid'] / e['floor_fid']:.1f}×)"
+             if e["floor_fid"] else f"{e['fid']:.2f}",
+             number(e["precision"]), number(e["recall"]), number(e["bits_per_dim"]),
+             f"{e['megabytes']:.1f}", e["summary"]) for e in entries]
+    _table(("NAME", "MODEL", "FID (× FLOOR)", "PRECISION", "RECALL", "BITS/DIM", "MB", "SUMMARY"),
+           rows)
+    if not infos:
+        click.echo(f"no pretrained model matches {pattern!r}")
+        return
+    click.echo("Scores: each folder's genzoo eval result (eval.json), FID beside its real-data "
+               "floor; its card (README.md in the folder) says how they were made.")
+    click.echo('Use: genzoo sample pretrained:NAME -o samples.png, or '
+               'genzoo.from_pretrained("pretrained:NAME")')
+
+
+def _shipped_facts(folder: Any) -> dict[str, Any]:
+    """A shipped folder's model, size and scores (from its config.json and eval.json; None
+    where it has none)."""
+    from ..hub import CONFIG_FILE, EVAL_FILE
+
+    def read(name: str) -> dict[str, Any]:
+        try:
+            value = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def score(record: dict[str, Any], part: str, key: str) -> float | None:
+        value = (record.get(part) or {}).get(key)
+        value = value.get("value") if isinstance(value, dict) else value
+        return float(value) if isinstance(value, (int, float)) else None
+
+    config, result = read(CONFIG_FILE), read(EVAL_FILE)
+    bits = result.get("bits_per_dim")
+    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+    return {"model": config.get("model"), "megabytes": size / 2**20,
+            "fid": score(result, "scores", "fid"), "floor_fid": score(result, "floor", "fid"),
+            "precision": score(result, "scores", "precision"),
+            "recall": score(result, "scores", "recall"),
+            "bits_per_dim": bits.get("bits_per_dim") if isinstance(bits, dict) else None}
 
 
 def _list_datasets(pattern: str, as_json: bool) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from genzoo.hub import CARD_FILE, CONFIG_FILE, GRID_FILE, export
+from genzoo.hub import CARD_FILE, CONFIG_FILE, EVAL_FILE, GRID_FILE, export
 from genzoo.metrics.results import Metrics, ProtocolCard, Scores
 from genzoo.training import TrainSpec, spec_to_toml
 
@@ -66,6 +66,15 @@ def test_the_card_carries_the_hub_metadata(glow_run, tmp_path):
     assert card.data.datasets == ["ylecun/mnist"]
     assert card.data.pipeline_tag == "unconditional-image-generation"
     assert json.loads((folder / CONFIG_FILE).read_text())["data"] == "mnist"
+    # the evaluation, as the Hub's model-index (huggingface_hub reads it into eval_results)
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results == {"fid": 12.5, "kid": 0.0123, "precision": 0.61, "recall": 0.52,
+                       "density": 0.93, "coverage": 0.71, "classifier_score": 8.1}
+    assert {r.dataset_type for r in card.data.eval_results} == {"ylecun/mnist"}
+    assert {r.task_type for r in card.data.eval_results} == {"unconditional-image-generation"}
+    # and the result itself travels with the folder
+    assert (folder / EVAL_FILE).read_bytes() == (
+        glow_run / "checkpoints" / "eval.json").read_bytes()
 
 
 def test_the_card_says_how_it_was_trained_without_the_machines_paths(glow_run, tmp_path):
@@ -95,8 +104,10 @@ def test_an_evaluation_of_other_weights_or_another_checkpoint_is_not_shown(tiny_
         json.dumps(_eval_record(run / "checkpoints" / "epoch_1.pt", "gan")))
     text = (export(run, tmp_path / "ema") / CARD_FILE).read_text()
     assert text.count("| FID ↓ |") == 1  # eval.json, evaluated with the EMA exported here
+    assert (tmp_path / "ema" / EVAL_FILE).read_bytes() == (run / "checkpoints" / "eval.json").read_bytes()
     text = (export(run, tmp_path / "raw", weights="raw") / CARD_FILE).read_text()
-    assert "| FID ↓ |" not in text
+    assert "| FID ↓ |" not in text and not (tmp_path / "raw" / EVAL_FILE).exists()
+    assert "model-index" not in text
     assert "eval.json in the run evaluated its EMA weights, not the ones exported here" in text
 
 

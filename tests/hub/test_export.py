@@ -117,13 +117,21 @@ def test_weights_raw_exports_the_trained_weights_of_a_run_with_an_ema(tiny_runs,
 
 def test_save_pretrained_writes_a_folder_from_a_model_in_memory(tmp_path):
     model = genzoo.build("conv-vae", seed=3, temperature=0.5, **TINY["conv-vae"])
-    folder = model.save_pretrained(tmp_path / "in-memory", license="mit")
-    assert sorted(p.name for p in folder.iterdir()) == [CARD_FILE, CONFIG_FILE, WEIGHTS_FILE]
+    folder = model.save_pretrained(tmp_path / "in-memory", license="mit", grid=9)
+    assert sorted(p.name for p in folder.iterdir()) == [CARD_FILE, CONFIG_FILE, WEIGHTS_FILE,
+                                                        GRID_FILE]
     loaded = from_pretrained(folder)
     assert loaded.config.temperature == 0.5
     assert torch.equal(loaded.sample(4, seed=2), model.sample(4, seed=2))
     card = (folder / CARD_FILE).read_text()
     assert 'license: "mit"' in card and "## Training" not in card
+    assert "9 samples drawn with seed 0" in card
+    from genzoo.runner.outputs import save_sample_grid  # the grid is the model's own samples
+
+    expected = save_sample_grid(model, tmp_path / "expected.png", 9, seed=0).read_bytes()
+    assert (folder / GRID_FILE).read_bytes() == expected
+    bare = model.save_pretrained(tmp_path / "no-grid", grid=0)
+    assert not (bare / GRID_FILE).exists() and "## Samples" not in (bare / CARD_FILE).read_text()
 
 
 class _Tied(genzoo.GenerativeModel):

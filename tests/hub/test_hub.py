@@ -157,7 +157,15 @@ def test_push_creates_the_repo_and_uploads_the_folder_in_one_commit(hub, tiny_ru
     assert repo.private and len(repo.commits) == 1
     oid, files = repo.commits[0]
     assert url == f"https://huggingface.co/{REPO}/commit/{oid}"
-    assert files == folder_files(folder) and ".notes.swp" not in files
+    here = folder_files(folder)
+    assert files.keys() == here.keys() and ".notes.swp" not in files
+    assert all(files[name] == here[name] for name in here if name != CARD_FILE)
+    # the card names the repository it was pushed to; the folder's own card keeps its placeholder
+    card, kept = files[CARD_FILE].decode(), here[CARD_FILE].decode()
+    assert f'genzoo.from_pretrained("{REPO}")' in card and f"`genzoo sample {REPO} -n 64" in card
+    assert "REPO" not in card and "genzoo.from_pretrained(REPO)" in kept
+    assert card.replace(REPO, "REPO").replace('"REPO"', "REPO") == kept.replace(
+        "  # this repository's id (user/name), or this folder", "")
     weights = (folder / WEIGHTS_FILE).read_bytes()
     assert hub.lfs == {hashlib.sha256(weights).hexdigest(): weights}  # the weights went by LFS
     posts = [c for c in hub.calls if c.method == "POST"]

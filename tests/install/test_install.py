@@ -222,6 +222,14 @@ def test_with_the_core_alone_list_train_sample_and_info_work(core):
     core.ok("export", "runs/gan", "gan-folder")  # safetensors is a core dependency
     core.ok("sample", "gan-folder", "-n", "8", "-o", "folder.png")
     assert (core.work / "folder.png").read_bytes() == (core.work / "gan.png").read_bytes()
+    # the weights the wheel ships, from its own files
+    listed = json.loads(core.ok("list", "--pretrained", "--json"))["pretrained"]
+    assert {e["name"] for e in listed} == {"pretrained:mnist-gan", "pretrained:mnist-dcgan",
+                                           "pretrained:mnist-vae"}
+    site = core.bin.parent.resolve()
+    assert all(Path(e["folder"]).resolve().is_relative_to(site) and e["fid"] for e in listed)
+    core.ok("sample", "pretrained:mnist-vae", "--label", "3", "-n", "8", "-o", "threes.png")
+    assert (core.work / "threes.png").stat().st_size > 0
 
 
 def test_with_the_core_alone_each_command_that_needs_an_extra_names_it(core):
@@ -244,6 +252,12 @@ def test_with_every_extra_and_plugin_every_module_imports(full):
     listed = full.ok("list")
     for model in ("gan", "vae", "dcgan", "conv-vae", "ddpm", "flow-matching", "glow", "realnvp"):
         assert f"\n{model} " in listed, listed
+    shipped = json.loads(full.ok("list", "--pretrained", "--json"))["pretrained"]
+    assert len(shipped) == 6 and all(e["fid"] for e in shipped)
+    loaded = full.ok("-c", "import sys, genzoo\nfor name in sys.argv[1:]:\n"
+                     "    print(genzoo.from_pretrained(name).sample(2, seed=0).shape[0])",
+                     *(e["name"] for e in shipped), program="python")
+    assert loaded.split() == ["2"] * 6
 
 
 def test_with_every_extra_train_eval_report_and_named_colour_sets_work(full):

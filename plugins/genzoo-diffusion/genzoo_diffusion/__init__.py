@@ -12,11 +12,12 @@ noise schedule (:mod:`genzoo_diffusion.schedule`) noises images (``add_noise``),
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from genzoo.plugin import hookimpl
 
-__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
+__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models", "genzoo_register_pretrained"]
 
 #: The genzoo plugin API this package is written against; a genzoo implementing another
 #: version reports the plugin as broken instead of loading it.
@@ -27,3 +28,11 @@ GENZOO_PLUGIN_API = 1
 def genzoo_register_models(register: Any) -> None:
     register("ddpm", "genzoo_diffusion.model:Diffusion",
              summary="Denoising diffusion on a UNet (epsilon or v prediction), DDPM or DDIM sampling, guidance")
+
+
+@hookimpl
+def genzoo_register_pretrained(register: Any) -> None:
+    """Register the model folders this package ships (``pretrained:NAME``)."""
+    shipped = Path(__file__).parent / "pretrained"
+    register("mnist-ddpm", shipped / "mnist-ddpm",
+             summary="class-conditional DDPM, 3 epochs on MNIST; 10 DDIM steps with guidance 1.25")

@@ -8,11 +8,12 @@ the model code is imported only when a flow is built.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from genzoo.plugin import hookimpl
 
-__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
+__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models", "genzoo_register_pretrained"]
 
 #: The genzoo plugin API this package is written against.
 GENZOO_PLUGIN_API = 1
@@ -25,3 +26,11 @@ def genzoo_register_models(register: Any) -> None:
              summary="Glow: multi-scale flow, actnorm + invertible 1x1 conv + affine coupling, exact likelihood")
     register("realnvp", "genzoo_flows.model:RealNVP",
              summary="RealNVP-style multi-scale flow, affine coupling with fixed channel reversal, exact likelihood")
+
+
+@hookimpl
+def genzoo_register_pretrained(register: Any) -> None:
+    """Register the model folders this package ships (``pretrained:NAME``)."""
+    shipped = Path(__file__).parent / "pretrained"
+    register("mnist-glow", shipped / "mnist-glow",
+             summary="Glow (2 levels x 8 steps), 4 epochs on MNIST; exact likelihood")

@@ -1,0 +1,163 @@
+"""Re-train, evaluate and re-export the pretrained models genzoo ships: one command for them all.
+
+Each shipped model (:data:`PRETRAINED`) is the best MNIST configuration of its family in the
+docs' quality table (:data:`quality.ZOO`), trained with the sampling options it is shipped with
+set in its config (they change nothing in training), so that the run's checkpoint, its
+``genzoo eval`` result and the exported folder all sample the same way. For each one, in order:
+
+1. ``genzoo train`` into ``OUT/<name>`` (a run already there with the same settings is kept);
+2. ``genzoo eval`` of its last checkpoint on MNIST (10,000 samples, seed 0) into the run's
+   ``checkpoints/eval.json`` (kept when it is newer than the checkpoint);
+3. ``genzoo export`` of the run into the ``pretrained/<name>`` folder of the distribution that
+   provides the model, where that distribution's ``genzoo_register_pretrained`` hook finds it.
+
+Then it writes the docs' table of them all, ``docs/guide/pretrained.csv``.
+
+Usage::
+
+    python benchmarks/pretrained.py                      # all of them (about 75 minutes on 2 cores)
+    python benchmarks/pretrained.py --only mnist-vae     # one
+    python benchmarks/pretrained.py --quick --out /tmp/p --dest /tmp/shipped  # a smoke run (CI)
+
+``make pretrained`` runs the first line. The data comes from ``--data-root`` or ``$GENZOO_DATA``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import ZOO, Shipped, checkpoint_of, train  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """A shipped pretrained model: its name, the zoo configuration it is, and the package that
+    ships it (its folder is ``<package>/pretrained/<name>``)."""
+
+    name: str
+    zoo: str
+    package: str
+
+    @property
+    def config(self) -> Shipped:
+        """The zoo configuration, its sampling options moved into its settings."""
+        shipped = next(c for c in ZOO if c.name == self.zoo)
+        return replace(shipped, name=self.name, settings=(*shipped.settings, *shipped.sampling),
+                       sampling=())
+
+    def destination(self) -> Path:
+        """Its folder in the installed (or editable) package that ships it."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or spec.origin is None:
+            raise SystemExit(f"{self.package} is not installed, so {self.name} has nowhere to go; "
+                             "run `make venv` (it installs the plugin distributions)")
+        return Path(spec.origin).parent / "pretrained" / self.name
+
+
+#: The models genzoo ships, cheapest first.
+PRETRAINED = [
+    Pretrained("mnist-vae", "vae conditional", "genzoo_vae"),
+    Pretrained("mnist-gan", "gan ema", "genzoo_gan"),
+    Pretrained("mnist-dcgan", "dcgan conditional", "genzoo_gan"),
+    Pretrained("mnist-ddpm", "ddpm conditional", "genzoo_diffusion"),
+    Pretrained("mnist-flow-matching", "flow-matching conditional", "genzoo_flow_matching"),
+    Pretrained("mnist-glow", "glow", "genzoo_flows"),
+]
+
+#: The licence of the shipped weights (genzoo's own).
+LICENSE = "apache-2.0"
+
+
+def genzoo(*arguments: str) -> None:
+    """Run ``python -m genzoo ARGUMENTS``, stopping this script when it fails."""
+    command = [sys.executable, "-m", "genzoo", *arguments]
+    print("$ genzoo " + " ".join(arguments), file=sys.stderr, flush=True)
+    status = subprocess.run(command, check=False).returncode
+    if status:
+        raise SystemExit(f"`genzoo {arguments[0]}` failed with exit status {status} (above)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/pretrained"),
+                        help="where the runs go (one folder each)  [default: runs/pretrained]")
+    parser.add_argument("--only", metavar="PATTERN", help="the shipped models matching this")
+    parser.add_argument("--dest", type=Path, metavar="DIR",
+                        help="export into DIR/<name> instead of the packages' pretrained folders")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 training steps each and 200 evaluation samples: a smoke run "
+                             "(with --dest, so nothing shipped is replaced)")
+    parser.add_argument("--no-eval", dest="evaluate", action="store_false",
+                        help="export without evaluating (the card then says it was not evaluated)")
+    parser.add_argument("--train-only", action="store_true", help="train, nothing else")
+    parser.add_argument("--data-root", default=os.environ.get("GENZOO_DATA"))
+    args = parser.parse_args()
+    if args.quick and not args.dest:
+        parser.error("--quick goes with --dest: a smoke run must not replace the shipped weights")
+    chosen = [p for p in PRETRAINED if fnmatch.fnmatchcase(p.name, args.only or "*")]
+    if not chosen:
+        parser.error(f"no shipped model matches {args.only!r}; they are: "
+                     + ", ".join(p.name for p in PRETRAINED))
+    data_root = ["--data-root", args.data_root] if args.data_root else []
+    for shipped in chosen:
+        run = args.out / shipped.name
+        train(shipped.config, run, args.data_root, 3 if args.quick else None)
+        if args.train_only:
+            continue
+        checkpoint = checkpoint_of(run)
+        result = checkpoint.parent / "eval.json"
+        if args.evaluate and not (result.is_file()
+                                  and result.stat().st_mtime > checkpoint.stat().st_mtime):
+            genzoo("eval", str(checkpoint), "--data", "mnist", "-n", "200" if args.quick else "10000",
+                   "--seed", "0", "--json", str(result), *data_root)
+        target = args.dest / shipped.name if args.dest else shipped.destination()
+        genzoo("export", str(run), str(target), "--license", LICENSE, "--force",
+               "--repo", f"pretrained:{shipped.name}")
+    if not args.dest and not args.train_only:
+        write_table(args.out, TABLE)
+        print(f"wrote {TABLE}", file=sys.stderr)
+
+
+#: The docs' table of the shipped models (docs/guide/sharing.rst includes it).
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "pretrained.csv"
+
+
+def write_table(runs: Path, path: Path) -> None:
+    """Write the table of every shipped model whose folder is in place: its scores (from the
+    folder's ``eval.json``), size and training time (from its run in ``runs``, where there)."""
+    rows = [["name", "model", "configuration", "FID ↓", "× floor", "precision ↑", "recall ↑",
+             "bits/dim ↓", "training time", "size"]]
+    for shipped in PRETRAINED:
+        folder = shipped.destination()
+        if not (folder / "config.json").is_file() or not (folder / "eval.json").is_file():
+            continue
+        result = json.loads((folder / "eval.json").read_text(encoding="utf-8"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        scores, floor = result["scores"], result["floor"]
+        bits = result.get("bits_per_dim") or {}
+        done = runs / shipped.name / "zoo.json"
+        seconds = json.loads(done.read_text(encoding="utf-8"))["seconds"] if done.is_file() else None
+        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
+        rows.append([f"``pretrained:{shipped.name}``", config["model"], shipped.zoo,
+                     f"{scores['fid']['value']:.2f}",
+                     f"{scores['fid']['value'] / floor['fid']['value']:.1f}×",
+                     f"{scores['precision']['value']:.3f}", f"{scores['recall']['value']:.3f}",
+                     f"{bits['bits_per_dim']:.3f}" if "bits_per_dim" in bits else "",
+                     f"{seconds // 60:.0f}:{seconds % 60:02.0f}" if seconds else "",
+                     f"{size:.1f} MB"])
+    with path.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
