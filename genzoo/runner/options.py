@@ -20,10 +20,11 @@ from ..extras import require
 __all__ = ["RunOptions", "OptionInfo", "Bounds", "PRECISIONS"]
 
 #: Every spelling of a precision genzoo takes (``fit(precision=...)``, ``--precision``,
-#: ``precision = ...`` in a TOML file), with the precision it means: ``"32"``, ``"bf16"`` or
-#: ``"16"``.
-PRECISIONS: dict[str, str] = {"32": "32", "bf16": "bf16", "16": "16", "fp32": "32", "32-true": "32",
-                              "bf16-mixed": "bf16", "fp16": "16", "16-mixed": "16"}
+#: ``precision = ...`` in a TOML file), with the precision it means: ``"32"``, ``"bf16"``,
+#: ``"16"`` or ``"auto"`` (the faster of ``"32"`` and ``"bf16"`` on the device:
+#: :func:`genzoo.devices.resolve_precision`).
+PRECISIONS: dict[str, str] = {"auto": "auto", "32": "32", "bf16": "bf16", "16": "16", "fp32": "32",
+                              "32-true": "32", "bf16-mixed": "bf16", "fp16": "16", "16-mixed": "16"}
 
 # the type of RunOptions.precision, made from the table so that the spellings are listed once
 _Precision = Literal[tuple(PRECISIONS)]  # type: ignore[valid-type]
@@ -115,9 +116,14 @@ class RunOptions:
     device: str = _option("auto", '``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, '
                                   '``"cuda:N"`` or ``"mps"``.')
     precision: _Precision = _option(
-        "32", '``"32"`` (full), ``"bf16"`` (bfloat16 autocast; CPU, CUDA, MPS) or ``"16"`` '
-              "(float16 autocast with a gradient scaler; CUDA only).",
-        "The other usual spellings (" + ", ".join(f'``"{k}"``' for k in PRECISIONS if PRECISIONS[k] != k)
+        "auto", '``"auto"`` (bfloat16 where the device runs it natively and faster, else full), '
+                '``"32"`` (full), ``"bf16"`` (bfloat16 autocast; CPU, CUDA, MPS) or ``"16"`` '
+                "(float16 autocast with a gradient scaler; CUDA only).",
+        '``"auto"`` is ``"32"`` on a CPU without native bfloat16, on MPS and on GPUs older than '
+        "compute capability 8.0, so it changes nothing there; see "
+        ":func:`genzoo.devices.resolve_precision`. A run records the precision it resolved to "
+        "and a resume keeps it. bfloat16 asked for on a CPU where it is slower is warned about, "
+        "with the measured slowdown. The other usual spellings (" + ", ".join(f'``"{k}"``' for k in PRECISIONS if PRECISIONS[k] != k)
         + ") are taken too, and stored as the name they mean.", spellings=PRECISIONS)
     seed: int | None = _option(None, "Seeds Python, NumPy and torch, so that a CPU run repeats "
                                      "exactly (``genzoo train`` seeds the weights with it too).")
