@@ -52,6 +52,7 @@ from .checkpoint import (check_weights_choice, checkpoint_path, loading_weights,
 from .errors import (CheckpointError, ConfigError, HubError, OutputExistsError, PluginError,
                      UnknownModelError, UnsafeFileError)
 from .files import RUN_FOLDERS, output_path, read_regular_file
+from .teacher import set_teacher_loader
 
 if TYPE_CHECKING:
     from .report.collect import Evaluation
@@ -485,6 +486,25 @@ def load_model(source: str | os.PathLike[str], *, revision: str | None = None,
     if isinstance(found, Path):
         return load(found, device=device, weights=weights, **overrides)
     return found.load(device=device, weights=weights, **overrides)
+
+
+def _load_teacher(source: str) -> tuple[Any, str]:
+    """A teacher named by a checkpoint file, a run folder (its last checkpoint), a model folder
+    or a Hub repository: the model, on the CPU, and the source a checkpoint records (an
+    absolute path, or the Hub id as given). Installed as :mod:`genzoo.teacher`'s loader."""
+    from .checkpoint import load
+    from .runner import LAST_CHECKPOINT
+
+    path = Path(source).expanduser()
+    if path.is_dir() and not (path / CONFIG_FILE).is_file() and (path / LAST_CHECKPOINT).is_file():
+        path = path / LAST_CHECKPOINT  # a run folder: its last checkpoint
+    found = locate_model(path if path.exists() else source)
+    if isinstance(found, Path):
+        return load(found), str(found.resolve())
+    return found.load(), str(path.resolve()) if path.exists() else source
+
+
+set_teacher_loader(_load_teacher)
 
 
 # -- writing a folder ---------------------------------------------------------------------------
