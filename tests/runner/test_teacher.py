@@ -170,6 +170,38 @@ def test_the_checkpoint_records_the_teachers_source_and_a_deterministic_hash(tmp
     assert weights_sha256(other) != record["sha256"]
 
 
+def test_a_teacher_loads_from_a_run_folder_or_a_model_folder(tmp_path):
+    teacher = genzoo.build("tiny-teacher", seed=1)
+    teacher.fit(data(), epochs=1, out=tmp_path / "run", progress=False)
+    from_run = genzoo.build("tiny-student", teacher=tmp_path / "run").teacher
+    assert from_run.source == str((tmp_path / "run" / LAST_CHECKPOINT).resolve())
+    assert from_run.sha256 == weights_sha256(teacher)
+    folder = teacher.save_pretrained(tmp_path / "folder")
+    from_folder = genzoo.build("tiny-student", teacher=str(folder)).teacher
+    assert from_folder.source == str(folder.resolve()) and from_folder.sha256 == from_run.sha256
+    with pytest.raises(genzoo.CheckpointError, match="no checkpoint file at"):
+        genzoo.build("tiny-student", teacher=tmp_path / "nothing.pt")
+    with pytest.raises(genzoo.ConfigError, match="teacher must be a trained model"):
+        genzoo.build("tiny-student", teacher=3)
+
+
+@pytest.mark.filterwarnings("ignore:bf16 autocast runs convolutions")
+def test_the_teacher_runs_on_the_training_device_in_the_training_precision_without_gradients():
+    seen = []
+
+    class Watching(TinyStudent):
+        def training_step(self, batch, step):  # type: ignore[no-untyped-def]
+            out = self.teacher.predict(batch.images)
+            seen.append((out.dtype, out.requires_grad, out.device, torch.is_grad_enabled()))
+            return super().training_step(batch, step)
+
+    student = Watching()
+    student.registry_name = "tiny-student"
+    student.set_teacher(Teacher(genzoo.build("tiny-teacher", seed=1)))
+    student.fit(data(), epochs=1, device="cpu", precision="bf16", progress=False)
+    assert seen and all(s == (torch.bfloat16, False, torch.device("cpu"), True) for s in seen)
+
+
 def test_a_student_that_shares_its_teachers_weights_is_refused(tmp_path):
     teacher_model = genzoo.build("tiny-teacher", seed=1)
     student = genzoo.build("tiny-student", seed=0, teacher=teacher_model)
