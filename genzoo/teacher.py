@@ -1,4 +1,4 @@
-"""Frozen teachers: the model a student (a :class:`~genzoo.protocols.Student`) trains against.
+"""Frozen teachers: the model a student (a :class:`~genzoo.Student`) trains against.
 
 A :class:`Teacher` wraps a trained model: frozen (eval mode, no parameter takes gradients),
 named by where it came from (:attr:`Teacher.source`) and by a hash of its weights
