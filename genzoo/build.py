@@ -30,7 +30,7 @@ def build(name: str, *, seed: int | None = None, teacher: Any = None, **config: 
             it was); otherwise from the global state.
         teacher: For a model that trains against a teacher (a :class:`~genzoo.Student`): the
             trained model it learns from, frozen in place, or a checkpoint file, run folder,
-            model folder or Hub repository id to load it from (see
+            model folder, Hub repository id or ``pretrained:NAME`` to load it from (see
             :class:`genzoo.teacher.Teacher`). It is handed to the model's ``set_teacher``
             under the same ``seed``.
         **config: Fields of the model's config to change from their defaults.

@@ -9,7 +9,8 @@ device and checkpoints record only its source and hash.
 
 :func:`as_teacher` turns what a user passes (``genzoo.build(NAME, teacher=...)``,
 ``genzoo train NAME --teacher ...``) into a :class:`Teacher`: a model object, or a checkpoint
-file, a run folder, a model folder or a Hugging Face Hub repository id, loaded through
+file, a run folder, a model folder, a Hugging Face Hub repository id or a shipped
+``pretrained:NAME``, loaded through
 :func:`genzoo.hub.load_model`. That loader sits in a layer above this module and above the
 runner, which also loads a run's recorded teacher on resume; :mod:`genzoo.hub` hands it down
 with :func:`set_teacher_loader` when it is imported (``import genzoo`` imports it, so it is

@@ -146,7 +146,8 @@ class _Spelling(click.Choice):
 @click.option("--batch-size", type=click.IntRange(1), help="Images per step.  [default: 64]")
 @click.option("--teacher", metavar="RUN|CKPT|FOLDER|USER/NAME",
               help="The trained model a student learns from: a run folder, a checkpoint, a model "
-                   "folder or a Hub repository (a resume without it uses the run's own).")
+                   "folder, a Hub repository or pretrained:NAME (a resume without it uses the "
+                   "run's own).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change a model setting (repeatable), e.g. --set latent_dim=64.")
 @_run_option_flags
