@@ -253,6 +253,8 @@ class _Run:
         step.teacher, step.precision = teacher, self.precision
         step.samples_folder = Path(opts.out) / TEACHER_SAMPLES if opts.out is not None else None
         step.stop_requested = lambda: self.signals.received is not None
+        if self.world.is_main and opts.progress is not False:
+            step.announce = _SamplesProgress()
         if opts.ema and self.parallel.sharded:  # FSDP gathers from its own storage: no swap
             raise ConfigError("ema= is not supported with strategy='fsdp' yet; use "
                               "strategy='ddp' (or train without ema)")
@@ -499,6 +501,21 @@ class _Run:
         self.hook("genzoo_checkpoint_saved", model=self.model, run=self.info, path=path)
 
 
+class _SamplesProgress:
+    """Says on stderr how far the teacher samples are, at most every 30 seconds (and at the end)."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, chunk: int, chunks: int) -> None:
+        now = time.monotonic()
+        if chunk == chunks or now - self._last >= 30:
+            self._last = now
+            print(f"genzoo: teacher samples: chunk {chunk} of {chunks} made"
+                  + (" (kept in the run folder; an interrupted run resumes here)" if chunk < chunks
+                     else ""), file=sys.stderr, flush=True)
+
+
 def _grad_norms(step: Step) -> dict[str, torch.Tensor]:
     """The step's gradient norms before clipping, as ``grad_norm_<optimizer>`` metrics."""
     norms = {f"grad_norm_{name}": norm for name, norm in step.grad_norms.items()}
@@ -570,7 +587,10 @@ class Step:
         self.samples_folder: Path | None = None
         #: Whether a signal asked the run to stop (set by the runner).
         self.stop_requested: Callable[[], bool] = lambda: False
+        #: Told ``(chunk, chunks)`` as teacher samples are made (set by the runner).
+        self.announce: Callable[[int, int], None] | None = None
         self._samples: dict[str, dict[str, torch.Tensor]] = {}
+        self._samples_asked: dict[str, tuple[int, int, int]] = {}
         self._params = {
             name: [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
             for name, opt in self.optimizers.items()
@@ -612,7 +632,12 @@ class Step:
             GenzooError: the model has no teacher in this run.
             CheckpointError: the folder holds another teacher's samples, or other settings'.
         """
+        asked = (count, chunk_size, seed)
         if name in self._samples:
+            if self._samples_asked[name] != asked:
+                raise ConfigError(f"teacher_samples({name!r}) was asked for count, chunk_size, seed "
+                                  f"{self._samples_asked[name]} before and {asked} now; give "
+                                  "other samples another name")
             return self._samples[name]
         if self.teacher is None:
             raise GenzooError("teacher_samples needs the model's teacher, and this run has none; "
@@ -628,10 +653,11 @@ class Step:
             folder, self.teacher, make, count=count, chunk_size=chunk_size, seed=seed,
             device=self.device,
             autocast=self.precision.autocast if self.precision is not None else None,
-            stop=None if world.size > 1 else self.stop_requested)  # no rank left waiting
+            stop=None if world.size > 1 else self.stop_requested,  # no rank left waiting
+            made=self.announce)
         if shared and world.is_main:
             world.all_true(True)
-        self._samples[name] = samples
+        self._samples[name], self._samples_asked[name] = samples, asked
         return samples
 
     def end_iteration(self) -> None:

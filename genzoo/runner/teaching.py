@@ -141,7 +141,8 @@ def generate_teacher_samples(folder: str | os.PathLike[str] | None, teacher: Tea
                              make: MakeSamples, *, count: int, chunk_size: int = 1000,
                              seed: int = 0, device: torch.device | str | None = None,
                              autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
-                             stop: Callable[[], bool] | None = None) -> dict[str, torch.Tensor]:
+                             stop: Callable[[], bool] | None = None,
+                             made: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
     """Make ``count`` teacher samples in chunks, into ``folder`` (resumable), and return them.
 
     Chunk ``i`` holds rows ``i * chunk_size`` onwards and is made by
@@ -165,6 +166,7 @@ def generate_teacher_samples(folder: str | os.PathLike[str] | None, teacher: Tea
             also restored after each chunk (a CUDA device).
         autocast: A context factory for the precision ``make`` runs in.
         stop: Asked between chunks; when it says ``True`` a :class:`SamplesStopped` is raised.
+        made: Told ``(chunk, chunks)`` after each chunk made (not those read back).
 
     Returns:
         Each entry's rows of all chunks, concatenated, on the CPU.
@@ -197,6 +199,8 @@ def generate_teacher_samples(folder: str | os.PathLike[str] | None, teacher: Tea
             part = _make_chunk(teacher, make, size, chunk_seed(int(seed), index), device, autocast)
             if file is not None:
                 _write_chunk(file, part, teacher, index, int(seed))
+            if made is not None:
+                made(index + 1, chunks)
         parts.append(part)
     names = list(parts[0])
     return {name: torch.cat([part[name] for part in parts]) for name in names}

@@ -390,3 +390,21 @@ def test_cli_student_resumes_with_its_recorded_teacher(tmp_path, tiny_root):
     other.save(tmp_path / "other.pt")
     user_error(invoke("train", "--resume", run, "--epochs", "3", "--teacher", tmp_path / "other.pt"),
                "another teacher", weights_sha256(other))
+
+
+def test_making_teacher_samples_is_reported_and_one_name_means_one_set(tmp_path, capsys):
+    path = teacher_file(tmp_path, seed=1)
+    genzoo.build("tiny-student", seed=0, pairs=7, teacher=path).fit(
+        data(), epochs=1, out=tmp_path / "run", max_steps=2)
+    assert "genzoo: teacher samples: chunk 3 of 3 made" in capsys.readouterr().err
+
+    class Greedy(TinyStudent):
+        def training_step(self, batch, step):  # type: ignore[no-untyped-def]
+            step.teacher_samples(self.make_pairs, count=3, chunk_size=3)
+            step.teacher_samples(self.make_pairs, count=6, chunk_size=3)
+
+    greedy = Greedy()
+    greedy.registry_name = "tiny-student"
+    greedy.set_teacher(Teacher(genzoo.load(path)))
+    with pytest.raises(genzoo.ConfigError, match="another name"):
+        greedy.fit(data(), epochs=1, progress=False)
