@@ -67,12 +67,15 @@ class OptionInfo:
         bounds: The range a number must lie in, or ``None``.
         spellings: For a choice of names, every spelling taken with the name it means (the
             field's value is that name), or ``None``.
+        metavar: How the ``genzoo train`` flag's help names its value (``URI``), or ``None``
+            for the type's name.
     """
 
     summary: str
     details: str = ""
     bounds: Bounds | None = None
     spellings: dict[str, str] | None = None
+    metavar: str | None = None
 
     @staticmethod
     def of(f: Any) -> OptionInfo:
@@ -83,8 +86,9 @@ class OptionInfo:
 
 
 def _option(default: Any, summary: str, details: str = "", *, bounds: Bounds | None = None,
-            spellings: dict[str, str] | None = None) -> Any:
-    return field(default=default, metadata={_INFO: OptionInfo(summary, details, bounds, spellings)})
+            spellings: dict[str, str] | None = None, metavar: str | None = None) -> Any:
+    return field(default=default,
+                 metadata={_INFO: OptionInfo(summary, details, bounds, spellings, metavar)})
 
 
 _AT_LEAST_1 = Bounds("at least 1", low=1)
@@ -154,12 +158,13 @@ class RunOptions:
         "``run.json``, ``train.toml``, ``eval.json`` and the exported model folder as artifacts; "
         "the MLflow run ends finished, failed or killed as the run does. The experiment is "
         "``MLFLOW_EXPERIMENT_NAME``, else ``genzoo``. Needs the mlflow package and a run folder "
-        "(``out``); see :mod:`genzoo.runner.trackers`.")
+        "(``out``); see :mod:`genzoo.runner.trackers`.", metavar="URI")
     wandb: str | None = _option(
         None, "Also log the run to Weights & Biases under this project.",
         "Online with W&B's login, or offline with ``WANDB_MODE=offline``. The settings go to "
         "the run's config, the scalars to its history, the grids as images and the exported "
-        "model folder as a model artifact. Needs the wandb package and a run folder (``out``).")
+        "model folder as a model artifact. Needs the wandb package and a run folder (``out``).",
+        metavar="PROJECT")
     report: bool = _option(False, "Keep the run folder's ``report.html`` (curves, grids, settings) "
                                   "up to date as the run goes.", "See :mod:`genzoo.report`.")
     max_steps: int | None = _option(None, "Stop after this many steps in all.",
