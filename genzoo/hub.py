@@ -87,8 +87,9 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._
 _HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist",
                  "cifar10": "uoft-cs/cifar10", "cifar100": "uoft-cs/cifar100",
                  "svhn": "ufldl-stanford/svhn"}
-#: Entries of ``train.toml`` that are paths on the training machine, left out of the card.
-_MACHINE_SETTINGS = ("out", "data_root", "resume")
+#: Entries of ``train.toml`` that are paths on the training machine, or where it logged (a
+#: tracking server's address, a W&B project), left out of the card.
+_MACHINE_SETTINGS = ("out", "data_root", "resume", "mlflow", "wandb")
 
 Weights = Literal["auto", "ema", "raw"]
 

@@ -26,7 +26,8 @@ __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NO
 #: the intervals of logs, grids and checkpoints, every option named ``*_every*``).
 RESUMABLE_OPTIONS = frozenset({"epochs", "out", "device", "precision", "progress", "tensorboard",
                                "log_every", "grid_every", "checkpoint_every", "max_steps",
-                               "data_root", "download", "report", "teacher"})
+                               "data_root", "download", "report", "teacher", "mlflow",
+                               "wandb"})
 # (a resumed run may name its teacher anew, moved or copied: the runner refuses other weights)
 
 

@@ -93,6 +93,8 @@ def _flag(f: dataclasses.Field[Any], hint: Any) -> Callable[[Any], Any]:
     if shown is not None and shown is not False:
         text += f"  [default: {shown}]"
     attrs: dict[str, Any] = {"default": None, "help": text}
+    if info.metavar is not None:
+        attrs["metavar"] = info.metavar
     if kind is bool:  # --name when it is off by default, else --name/--no-name
         if f.default is False:
             return click.option(f"--{name}", f.name, is_flag=True, **attrs)

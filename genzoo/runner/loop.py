@@ -48,13 +48,14 @@ from ..plugins import plugin_manager
 from ..teacher import Teacher
 from .optimization import Optimization, WeightEMA, learning_rates, resolve_optimizers
 from .options import RunOptions
-from .outputs import LossMeans, Progress, RunOutputs
+from .outputs import LossMeans, ModelFolderWriter, Progress, RunOutputs
 from .processes import Parallel, World, remove_older, resolve_strategy, save_sharded
 from .runfolder import RunFolder
-from .teaching import SamplesStopped, generate_teacher_samples, settle_teacher
 from .state import (LAST_CHECKPOINT, RandomStreams, RunState, capture_rng, check_data_order,
                     describe_data_order, find_resume, restore, restore_rng, save_checkpoint,
                     seed_everything, skip_batches)
+from .teaching import SamplesStopped, generate_teacher_samples, settle_teacher
+from .trackers import Status
 
 __all__ = ["fit", "RunInfo", "FitResult", "Step", "RunHooks", "StopSignals", "FiniteWatch",
            "check_finite_weights", "LAST_CHECKPOINT", "TEACHER_SAMPLES"]
@@ -89,7 +90,7 @@ class RunInfo:
 
 
 def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable[object] = (),
-        **options: Any) -> FitResult:
+        model_folder: ModelFolderWriter | None = None, **options: Any) -> FitResult:
     """Train ``model`` on ``data`` up to ``epochs`` epochs.
 
     Args:
@@ -98,10 +99,15 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
         epochs: The epoch to train up to, counting those of a resumed checkpoint.
         callbacks: Objects with :data:`genzoo.hookimpl` methods (``genzoo_epoch_end`` ...),
             registered for this run only.
+        model_folder: Writes the run's model folder, called as ``model_folder(run_folder,
+            target)`` when a run with trackers (``mlflow``, ``wandb``) finishes, for them to log
+            (:meth:`genzoo.GenerativeModel.fit` passes :func:`genzoo.hub.export`); ``None``:
+            the trackers get no model.
         **options: Fields of :class:`RunOptions`.
 
     Raises:
-        ConfigError: an option is unknown or invalid.
+        ConfigError: an option is unknown or invalid (a tracker without a run folder too).
+        TrackerError: a tracker (``mlflow``, ``wandb``) could not start; before the first step.
         BatchError: a batch has the wrong shape, dtype or value range.
         CheckpointError: the checkpoint to resume from cannot be used, or the data order
             differs from the one it recorded.
@@ -127,9 +133,13 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
             "data is a one-shot iterator; pass something iterable once per epoch, such as a "
             "DataLoader, a list of batches or genzoo.data.InMemoryLoader"
         )
+    if opts.out is None and (opts.mlflow is not None or opts.wandb is not None):
+        name = "mlflow" if opts.mlflow is not None else "wandb"
+        raise ConfigError(f"{name}= needs a run folder (out=): the trackers get what the run "
+                          "writes there; pass out=, or leave the tracker out")
     out = opts.out if World.from_env().is_main else None
     with RunFolder(out, resume=opts.resume):  # one run at a time, none replaced
-        return _Run(model, data, epochs, opts, callbacks).execute()
+        return _Run(model, data, epochs, opts, callbacks, model_folder).execute()
 
 
 class _Run:
@@ -142,7 +152,7 @@ class _Run:
     """
 
     def __init__(self, model: Any, data: Iterable[Any], epochs: int, opts: RunOptions,
-                 callbacks: Iterable[object]) -> None:
+                 callbacks: Iterable[object], model_folder: ModelFolderWriter | None = None) -> None:
         self.model, self.data, self.epochs, self.opts = model, data, epochs, opts
         self.world = World.from_env()
         self.device = resolve_device(opts.device, self.world.local_rank if self.world.size > 1 else None)
@@ -157,7 +167,8 @@ class _Run:
         self.result = FitResult(out=self.out)
         self.signals = StopSignals(opts.handle_signals)
         resolved = dataclasses.replace(opts, precision=self.precision.name)  # what run.json records
-        self.outputs = RunOutputs(self.out, resolved, collective=self.parallel.sharded)
+        self.outputs = RunOutputs(self.out, resolved, collective=self.parallel.sharded,
+                                  model_folder=model_folder)
         self.progress = Progress(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
@@ -195,9 +206,12 @@ class _Run:
 
     def execute(self) -> FitResult:
         self.world.setup(self.device)
+        ended: tuple[Status, int] = ("FAILED", 1)  # how the trackers mark the run
         try:
             with self.signals, torch.enable_grad():  # whatever the caller's grad mode
                 self._train()
+            received = self.signals.received
+            ended = ("KILLED", 128 + received) if received is not None else ("FINISHED", 0)
         except NonFiniteLossError as err:
             self.outputs.log_stop("non-finite loss", step=err.step, loss=err.name,
                                   value=str(err.value))
@@ -206,9 +220,12 @@ class _Run:
             if not is_out_of_memory(err):
                 raise
             self._out_of_memory(err)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one without the signal handling
+            ended = ("KILLED", 128 + signal.SIGINT)
+            raise
         finally:
             self.progress.close()
-            self.outputs.close()
+            self.outputs.close(*ended)
             self.world.teardown()
         stopped = self.signals.received
         if stopped is not None:

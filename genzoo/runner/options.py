@@ -68,12 +68,15 @@ class OptionInfo:
         bounds: The range a number must lie in, or ``None``.
         spellings: For a choice of names, every spelling taken with the name it means (the
             field's value is that name), or ``None``.
+        metavar: How the ``genzoo train`` flag's help names its value (``URI``), or ``None``
+            for the type's name.
     """
 
     summary: str
     details: str = ""
     bounds: Bounds | None = None
     spellings: dict[str, str] | None = None
+    metavar: str | None = None
 
     @staticmethod
     def of(f: Any) -> OptionInfo:
@@ -84,11 +87,14 @@ class OptionInfo:
 
 
 def _option(default: Any, summary: str, details: str = "", *, bounds: Bounds | None = None,
-            spellings: dict[str, str] | None = None) -> Any:
-    return field(default=default, metadata={_INFO: OptionInfo(summary, details, bounds, spellings)})
+            spellings: dict[str, str] | None = None, metavar: str | None = None) -> Any:
+    return field(default=default,
+                 metadata={_INFO: OptionInfo(summary, details, bounds, spellings, metavar)})
 
 
 _AT_LEAST_1 = Bounds("at least 1", low=1)
+#: What each tracker option names, for its error.
+_TRACKER_TARGETS = {"mlflow": "MLflow tracking URI (http://HOST:PORT)", "wandb": "W&B project"}
 _EPOCHS = Bounds("0 or a positive number of epochs", low=0)
 _STEPS = Bounds("0 or a positive number of steps", low=0)
 
@@ -151,6 +157,20 @@ class RunOptions:
                                     "epoch, and within a long epoch at most one every 30 seconds).")
     tensorboard: bool = _option(False, "Also log metrics to the run folder's ``tensorboard/``.",
                                 "Needs the tensorboard package.")
+    mlflow: str | None = _option(
+        None, "Also log the run to the MLflow tracking server at this URI "
+              "(``http://HOST:PORT``, or a local store such as ``sqlite:///mlflow.db``).",
+        "The settings go as parameters, the interval and epoch scalars as metrics, the grids, "
+        "``run.json``, ``train.toml``, ``eval.json`` and the exported model folder as artifacts; "
+        "the MLflow run ends finished, failed or killed as the run does. The experiment is "
+        "``MLFLOW_EXPERIMENT_NAME``, else ``genzoo``. Needs the mlflow package and a run folder "
+        "(``out``); see :mod:`genzoo.runner.trackers`.", metavar="URI")
+    wandb: str | None = _option(
+        None, "Also log the run to Weights & Biases under this project.",
+        "Online with W&B's login, or offline with ``WANDB_MODE=offline``. The settings go to "
+        "the run's config, the scalars to its history, the grids as images and the exported "
+        "model folder as a model artifact. Needs the wandb package and a run folder (``out``).",
+        metavar="PROJECT")
     report: bool = _option(False, "Keep the run folder's ``report.html`` (curves, grids, settings) "
                                   "up to date as the run goes.", "See :mod:`genzoo.report`.")
     max_steps: int | None = _option(None, "Stop after this many steps in all.",
@@ -199,6 +219,15 @@ class RunOptions:
             require("torch.utils.tensorboard", "tensorboard", "tensorboard=True (--tensorboard)")
         if self.report:
             require("matplotlib", "report", "report=True (--report)")
+        for name, extra in (("mlflow", "mlflow"), ("wandb", "wandb")):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{name} is empty (an unset shell variable?); give the "
+                                  f"{_TRACKER_TARGETS[name]}, or leave {name}=None to log nowhere")
+            setattr(self, name, value.strip())
+            require(extra, extra, f"{name}= (--{name})")  # before the run, as for tensorboard
         if self.out is not None:
             self.out = str(self.out)
             if not self.out.strip():  # Path("") is the current folder: an unset variable
