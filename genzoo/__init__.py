@@ -39,6 +39,7 @@ from .protocols import (
     LogLikelihood,
     Posterior,
     StepContext,
+    Student,
     Trainer,
 )
 from .registry import BrokenPlugin, ModelInfo, PretrainedInfo
@@ -66,6 +67,7 @@ __all__ = [
     "Encoder",
     "Trainer",
     "StepContext",
+    "Student",
     "OptimizerSpec",
     "Batch",
     "Posterior",

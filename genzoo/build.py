@@ -13,19 +13,26 @@ from .config import check_seed
 from .errors import ConfigError, GenzooError, PluginError
 from .memory import format_bytes, memory_limit, training_memory
 from .plugins import registry
+from .protocols import Student
 from .registry import BrokenPlugin, ModelInfo, PretrainedInfo
 from .sampling import check_sampling_options
+from .teacher import Teacher, as_teacher
 
 __all__ = ["build", "list_models", "model_infos", "broken_plugins", "registry_name_of"]
 
 
-def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
+def build(name: str, *, seed: int | None = None, teacher: Any = None, **config: Any) -> Any:
     """Build the model registered as ``name``, with config fields overridden by ``config``.
 
     Args:
         name: A registered model name; :func:`list_models` lists them.
         seed: Initialise the weights from this seed (torch's global random state is left as
             it was); otherwise from the global state.
+        teacher: For a model that trains against a teacher (a :class:`~genzoo.Student`): the
+            trained model it learns from, frozen in place, or a checkpoint file, run folder,
+            model folder, Hub repository id or ``pretrained:NAME`` to load it from (see
+            :class:`genzoo.teacher.Teacher`). It is handed to the model's ``set_teacher``
+            under the same ``seed``.
         **config: Fields of the model's config to change from their defaults.
 
     Raises:
@@ -33,7 +40,9 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
         ConfigError: a config key is unknown or a value has the wrong type.
         DuplicateModelError: two installed distributions register ``name``.
         ConfigError: the settings ask for a model too large for this machine's memory (the
-            message gives the estimate), or a config value is not finite.
+            message gives the estimate), or a config value is not finite, or ``teacher`` is
+            given to a model that takes none.
+        CheckpointError: the teacher cannot be loaded from the path or repository named.
         PluginError: the plugin's factory cannot be imported, raises, or returns nothing; the
             message names the plugin.
     """
@@ -41,13 +50,19 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
     info = registry().get(name)
     factory = info.load_factory()
     check_model_size(name, factory, config)
+    if teacher is not None and isinstance(factory, type) and not all(
+            hasattr(factory, member) for member in ("teacher_required", "set_teacher")):
+        raise _no_teacher(name)  # before a teacher is loaded for nothing
+    frozen = as_teacher(teacher) if teacher is not None else None
     try:
         if seed is None:
-            model = factory(**config)
+            model = _make(name, factory, config, frozen)
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                model = factory(**config)
+                model = _make(name, factory, config, frozen)
+    except _NoTeacher:
+        raise _no_teacher(name) from None
     except ConfigError as err:
         raise ConfigError(f"cannot build {name!r}: {err}") from None
     except GenzooError:
@@ -68,6 +83,28 @@ def build(name: str, *, seed: int | None = None, **config: Any) -> Any:
     except AttributeError:  # a frozen third-party object: save/load then cannot name it
         pass
     return model
+
+
+def _make(name: str, factory: Callable[..., Any], config: dict[str, Any],
+          teacher: Teacher | None) -> Any:
+    """The model from ``factory``, given ``teacher`` when there is one."""
+    model = factory(**config)
+    if teacher is not None:
+        if not isinstance(model, Student):
+            raise _NoTeacher
+        model.registry_name = name  # for the student's messages
+        model.set_teacher(teacher)
+    return model
+
+
+class _NoTeacher(Exception):
+    """A teacher was given to a model that is not a :class:`~genzoo.Student`."""
+
+
+def _no_teacher(name: str) -> ConfigError:
+    return ConfigError(f"cannot build {name!r} with a teacher: it takes none (it is not a "
+                       "genzoo.Student); drop --teacher (teacher=), or train a model that learns "
+                       "from one")
 
 
 def _settings(config: dict[str, Any]) -> str:

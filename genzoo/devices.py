@@ -3,19 +3,30 @@
 :func:`resolve_device` turns ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into a
 :class:`torch.device` that exists on this machine (one :class:`~genzoo.errors.DeviceError`
 otherwise); :class:`Precision` is a run's numeric precision on that device: full, bfloat16
-autocast, or float16 autocast with a gradient scaler.
+autocast, or float16 autocast with a gradient scaler. :func:`resolve_precision` turns
+``"auto"`` into the faster of full and bfloat16 precision on a device (:func:`native_bf16`,
+:func:`bf16_slowdown`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import platform
+import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from .errors import DeviceError, PrecisionError
 
-__all__ = ["resolve_device", "Precision"]
+__all__ = ["resolve_device", "Precision", "resolve_precision", "native_bf16", "bf16_slowdown",
+           "bf16_warning", "BF16_SLOWER"]
+
+#: bfloat16 counts as slower than full precision on a CPU when a convolution step takes this
+#: many times as long in it (a margin above 1 for the noise of a short measurement).
+BF16_SLOWER = 1.1
 
 
 def resolve_device(spec: str | torch.device = "auto", local_rank: int | None = None) -> torch.device:
@@ -71,7 +82,8 @@ class Precision:
     """The numeric precision of a run on one device.
 
     Args:
-        name: ``"32"``, ``"bf16"`` or ``"16"``.
+        name: ``"32"``, ``"bf16"``, ``"16"``, or ``"auto"`` (resolved by
+            :func:`resolve_precision`; :attr:`name` is then what it resolved to).
         device: The training device.
 
     Raises:
@@ -80,6 +92,8 @@ class Precision:
     """
 
     def __init__(self, name: str, device: torch.device) -> None:
+        self.requested = name
+        name = resolve_precision(name, device)
         self.name = name
         self.device = device
         if name == "32":
@@ -99,7 +113,7 @@ class Precision:
                 )
             self.dtype = torch.float16
         else:
-            raise PrecisionError(f"unknown precision {name!r}; use '32', 'bf16' or '16'")
+            raise PrecisionError(f"unknown precision {name!r}; use '32', 'bf16', '16' or 'auto'")
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """A context in which the forward pass runs in this precision."""
@@ -112,3 +126,143 @@ class Precision:
         if self.dtype is torch.float16:
             return torch.amp.GradScaler(self.device.type)
         return None
+
+
+# -- "auto": the faster precision ---------------------------------------------------------------
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The precision ``name`` means on ``device``: ``"auto"`` resolved, any other name as it is.
+
+    ``"auto"`` is ``"bf16"`` where the device computes in bfloat16 natively and faster:
+
+    * a CUDA GPU with native bfloat16 (compute capability 8.0 and newer: A100, RTX 30xx, H100);
+    * a CPU with native bfloat16 instructions (AVX-512-BF16 or AMX on x86, the BF16 extension on
+      Arm) on which a short measurement of a convolution step (:func:`bf16_slowdown`, once per
+      process, a fraction of a second) finds bfloat16 autocast faster than full precision;
+
+    and ``"32"`` everywhere else: a CPU without native bfloat16 (where bfloat16 convolutions
+    fall back to a slow reference kernel, about ten times slower), an older GPU, Apple's MPS.
+    float16 (``"16"``) is never chosen: it needs a gradient scaler and can overflow.
+    """
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bf16" if _cuda_native_bf16(device) else "32"
+    if device.type == "cpu":
+        native, _ = native_bf16()
+        if native:
+            slowdown = bf16_slowdown()
+            return "bf16" if slowdown is not None and slowdown < 1.0 else "32"
+    return "32"
+
+
+def _cuda_native_bf16(device: torch.device) -> bool:
+    if not torch.cuda.is_available():
+        return False
+    major, _ = torch.cuda.get_device_capability(device)
+    return major >= 8
+
+
+def native_bf16() -> tuple[bool, str]:
+    """Whether this machine's CPU computes in bfloat16 natively, and what it has, in words.
+
+    On x86 it needs AVX-512 (the vector width PyTorch's CPU kernels use, as
+    :func:`torch.backends.cpu.get_cpu_capability` reports it) with the AVX-512-BF16
+    instructions, or AMX tiles; on Arm the BF16 extension. A flag PyTorch reports without
+    AVX-512 itself (as some virtual machines show) does not count.
+
+    Returns:
+        ``(native, description)``, e.g. ``(False, "no native bf16: AVX2")``.
+    """
+    capability = _cpu_capability()
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64", "i386", "i686"):
+        amx = _torch_cpu_flag("_is_amx_tile_supported")
+        avx512_bf16 = capability.startswith("AVX512") and _torch_cpu_flag("_is_avx512_bf16_supported")
+        if amx or avx512_bf16:
+            return True, f"native bf16: {'AMX' if amx else 'AVX512-BF16'}"
+        return False, f"no native bf16: {capability}"
+    if machine in ("arm64", "aarch64"):
+        if "bf16" in _cpu_flags():
+            return True, "native bf16: Arm BF16"
+        return False, f"no native bf16: {capability or machine}"
+    return False, f"no native bf16: {machine or 'unknown CPU'}"
+
+
+def _cpu_capability() -> str:
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return "unknown"
+
+
+def _torch_cpu_flag(name: str) -> bool:
+    check = getattr(torch.cpu, name, None)
+    try:
+        return bool(check()) if callable(check) else False
+    except RuntimeError:
+        return False
+
+
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=1)
+def bf16_slowdown() -> float | None:
+    """How many times longer a small convolution step (forward and backward) takes under
+    bfloat16 autocast than in full precision on this CPU: above 1, bfloat16 is slower.
+
+    Measured once per process (the result is cached), in well under 0.3 seconds: a few
+    repetitions of a 3×3 convolution over a small batch, the fastest of each kept.
+
+    Returns:
+        The ratio, or ``None`` when this PyTorch cannot run a bfloat16 convolution on the CPU.
+    """
+    conv = torch.nn.Conv2d(32, 32, 3, padding=1)
+    x = torch.randn(4, 32, 16, 16, generator=torch.Generator().manual_seed(0))
+
+    def step(dtype: torch.dtype | None) -> float:
+        context = (torch.autocast("cpu", dtype=dtype) if dtype is not None
+                   else contextlib.nullcontext())
+        started = time.perf_counter()
+        with context:
+            conv(x).float().square().mean().backward()
+        return time.perf_counter() - started
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            best = {None: float("inf"), torch.bfloat16: float("inf")}
+            deadline = time.perf_counter() + 0.1
+            for repeat in range(5):
+                for dtype in best:
+                    seconds = step(dtype)
+                    if repeat:  # the first of each warms up
+                        best[dtype] = min(best[dtype], seconds)
+                if repeat >= 2 and time.perf_counter() > deadline:
+                    break
+    except RuntimeError:
+        return None
+    return best[torch.bfloat16] / best[None] if best[None] > 0 else None
+
+
+def bf16_warning(device: torch.device) -> str | None:
+    """The one-line warning for bfloat16 asked for where it runs slower than full precision
+    (a CPU without native bfloat16, measured by :func:`bf16_slowdown`), else ``None``."""
+    if device.type != "cpu":
+        return None
+    slowdown = bf16_slowdown()
+    if slowdown is None or slowdown < BF16_SLOWER:
+        return None
+    _, what = native_bf16()
+    return (f"bf16 autocast runs convolutions {slowdown:.1f}x slower than fp32 on this CPU "
+            f"({what}); use --precision fp32 or auto (precision='32' or 'auto')")

@@ -22,6 +22,7 @@ __all__ = [
     "OutputExistsError",
     "UnsafeFileError",
     "HubError",
+    "TrackerError",
 ]
 
 
@@ -96,3 +97,9 @@ class UnsafeFileError(GenzooError):
 class HubError(GenzooError):
     """The Hugging Face Hub cannot be reached, refuses a request, or has no such repository or
     revision; or a repository is asked for offline (``HF_HUB_OFFLINE``) and is not in the cache."""
+
+
+class TrackerError(GenzooError):
+    """An experiment tracker the run asks for (``--mlflow``, ``--wandb``) could not start: its
+    server does not answer, its URI or login is wrong. Raised before the run's first step; a
+    tracker that fails later costs a warning, never the run."""

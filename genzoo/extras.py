@@ -14,7 +14,10 @@ from types import ModuleType
 
 from .errors import GenzooError
 
-__all__ = ["EXTRAS", "MissingExtraError", "require"]
+__all__ = ["EXTRAS", "NOT_IN_ALL", "MissingExtraError", "require"]
+
+#: The extras that ``genzoo[all]`` leaves out (the experiment trackers, whose packages are large).
+NOT_IN_ALL = frozenset({"mlflow", "wandb"})
 
 #: Each extra and the distributions it brings, as ``pyproject.toml`` declares them.
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -24,6 +27,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "tensorboard": ("tensorboard",),
     "datasets": ("scipy",),
     "hub": ("huggingface_hub",),
+    "mlflow": ("mlflow",),
+    "wandb": ("wandb",),
 }
 
 

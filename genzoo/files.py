@@ -48,8 +48,8 @@ _HTML_HEAD = 64 << 10
 #: Files of a run folder that belong to the run.
 _RUN_FILES = ("checkpoints/last.pt", "train.toml", "run.json", "metrics.jsonl", "steps.jsonl")
 #: The folders of a run folder that belong to the run (``checkpoints/*.json`` excepted:
-#: genzoo eval writes its results there).
-RUN_FOLDERS = ("checkpoints", "grids", "tensorboard", ".genzoo")
+#: genzoo eval writes its results there); ``teacher/`` holds a student's teacher samples.
+RUN_FOLDERS = ("checkpoints", "grids", "tensorboard", ".genzoo", "teacher")
 _SAMPLE_FILE = re.compile(r"^sample_\d+\.png$")
 
 

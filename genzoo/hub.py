@@ -52,6 +52,7 @@ from .checkpoint import (check_weights_choice, checkpoint_path, loading_weights,
 from .errors import (CheckpointError, ConfigError, HubError, OutputExistsError, PluginError,
                      UnknownModelError, UnsafeFileError)
 from .files import RUN_FOLDERS, output_path, read_regular_file
+from .teacher import set_teacher_loader
 
 if TYPE_CHECKING:
     from .report.collect import Evaluation
@@ -86,8 +87,9 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._
 _HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist",
                  "cifar10": "uoft-cs/cifar10", "cifar100": "uoft-cs/cifar100",
                  "svhn": "ufldl-stanford/svhn"}
-#: Entries of ``train.toml`` that are paths on the training machine, left out of the card.
-_MACHINE_SETTINGS = ("out", "data_root", "resume")
+#: Entries of ``train.toml`` that are paths on the training machine, or where it logged (a
+#: tracking server's address, a W&B project), left out of the card.
+_MACHINE_SETTINGS = ("out", "data_root", "resume", "mlflow", "wandb")
 
 Weights = Literal["auto", "ema", "raw"]
 
@@ -485,6 +487,25 @@ def load_model(source: str | os.PathLike[str], *, revision: str | None = None,
     if isinstance(found, Path):
         return load(found, device=device, weights=weights, **overrides)
     return found.load(device=device, weights=weights, **overrides)
+
+
+def _load_teacher(source: str) -> tuple[Any, str]:
+    """A teacher named by a checkpoint file, a run folder (its last checkpoint), a model folder
+    or a Hub repository: the model, on the CPU, and the source a checkpoint records (an
+    absolute path, or the Hub id as given). Installed as :mod:`genzoo.teacher`'s loader."""
+    from .checkpoint import load
+    from .runner import LAST_CHECKPOINT
+
+    path = Path(source).expanduser()
+    if path.is_dir() and not (path / CONFIG_FILE).is_file() and (path / LAST_CHECKPOINT).is_file():
+        path = path / LAST_CHECKPOINT  # a run folder: its last checkpoint
+    found = locate_model(path if path.exists() else source)
+    if isinstance(found, Path):
+        return load(found), str(found.resolve())
+    return found.load(), str(path.resolve()) if path.exists() else source
+
+
+set_teacher_loader(_load_teacher)
 
 
 # -- writing a folder ---------------------------------------------------------------------------

@@ -204,9 +204,11 @@ class GenerativeModel(nn.Module):
         Returns:
             What the run did: epochs, steps, last metrics and the files written.
         """
+        from .hub import export
         from .runner import fit
 
-        return fit(self, data, epochs=epochs, **options)
+        # the trackers (mlflow=, wandb=) log the model folder of a run that finishes
+        return fit(self, data, epochs=epochs, model_folder=export, **options)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model's weights and config to ``path`` atomically.

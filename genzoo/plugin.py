@@ -29,6 +29,8 @@ The names, each linked to its documentation where genzoo defines it:
   :func:`~genzoo.sampling.eval_mode`, :class:`~genzoo.Generator`,
   :class:`~genzoo.IterativeGenerator`, :class:`~genzoo.Encoder`, :class:`~genzoo.Trainer`,
   :class:`~genzoo.DensityModel`;
+* students and their teachers: :class:`~genzoo.Student` (a model that trains against a frozen
+  teacher), :class:`~genzoo.teacher.Teacher`;
 * training: :class:`~genzoo.Batch`, :class:`~genzoo.StepContext`, :func:`~genzoo.optim.adam`,
   :class:`~genzoo.OptimizerSpec`, :func:`~genzoo.runner.optimization.ema_decay`,
   :func:`~genzoo.runner.optimization.lerp_towards`;
@@ -69,12 +71,14 @@ from .protocols import (
     LogLikelihood,
     Posterior,
     StepContext,
+    Student,
     Trainer,
 )
 from .runner.optimization import ema_decay, lerp_towards
 from .sampling import (MAX_SAMPLING_STEPS, check_sampling_steps, eval_mode, generate_in_chunks,
                        sample_generator, sampling_option, sampling_progress)
 from .shapes import conv_plan
+from .teacher import Teacher
 
 __all__ = [
     # declaring the plugin
@@ -88,6 +92,9 @@ __all__ = [
     "Encoder",
     "Trainer",
     "DensityModel",
+    # students and their teachers
+    "Student",
+    "Teacher",
     # training
     "Batch",
     "StepContext",

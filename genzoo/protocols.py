@@ -8,15 +8,16 @@ runner can draw reconstruction grids for it. Subclassing :class:`genzoo.Generati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 
 from .optim import OptimizerSpec
+from .teacher import Teacher
 
 __all__ = ["Batch", "Posterior", "Generator", "IterativeGenerator", "Encoder", "Trainer",
-           "StepContext", "LogLikelihood", "DensityModel"]
+           "StepContext", "LogLikelihood", "DensityModel", "Student"]
 
 
 class Batch(NamedTuple):
@@ -117,6 +118,27 @@ class StepContext(Protocol):
         """
         ...
 
+    def teacher_samples(self, make: Callable[[Teacher, int, torch.Generator], Mapping[str, torch.Tensor]],
+                        *, count: int, chunk_size: int = 1000, seed: int = 0,
+                        name: str = "samples") -> dict[str, torch.Tensor]:
+        """Samples of the model's teacher (a :class:`Student`'s), made once for the whole run.
+
+        The first call makes ``count`` samples, ``chunk_size`` at a time, each chunk by
+        ``make(teacher, n, generator)`` (a dict of ``n``-row tensors, such as reflow's noise
+        and the teacher's image for it) with its own CPU generator seeded from ``seed`` and
+        the chunk's number; in the run folder (``teacher/NAME/``) each chunk is written as it
+        is made, so a run interrupted while making them keeps the chunks already made and its
+        resume makes only the rest, the same as one uninterrupted run would have. The chunks
+        are tied to the teacher's weight hash (another teacher is refused) and re-used by
+        later calls, resumes and runs in the same folder. The teacher runs without gradients
+        in the training precision; torch's global random state is left as it was, so a
+        resumed run stays exact.
+
+        Returns:
+            The samples, each entry all chunks' rows concatenated, on the CPU.
+        """
+        ...
+
 
 @runtime_checkable
 class Trainer(Protocol):
@@ -136,6 +158,44 @@ class Trainer(Protocol):
         Returns:
             The step's losses and other scalars by name, as 0-d tensors (left on the device;
             the runner reads them back once per logging interval).
+        """
+        ...
+
+
+@runtime_checkable
+class Student(Protocol):
+    """A model that trains against a frozen teacher: a distilled student, a reflowed model.
+
+    A model says that it takes a teacher by having these three members; ``teacher_required``
+    says whether it cannot train without one. :func:`genzoo.build` (``teacher=``) and
+    ``genzoo train --teacher`` hand the teacher over through :meth:`set_teacher`; a model that
+    is not a :class:`Student` given a teacher is refused with a :class:`~genzoo.ConfigError`,
+    and ``fit`` refuses to train a student whose teacher is required but missing.
+
+    The runner puts the teacher on the training device (eval mode, no gradients; the student's
+    ``training_step``, which calls it, runs in the training precision) and records its source
+    and weight hash in every checkpoint, never its weights: the teacher is not part of the
+    student's ``state_dict``, optimizers or weight EMA (a student must not register
+    ``teacher.model`` as a submodule; the runner refuses one that shares its weights).
+    A resume refuses a different teacher, and without one loads the run's recorded teacher
+    again when its source still holds the same weights. Sampling needs no teacher: a trained
+    student loads and samples without one.
+    """
+
+    teacher_required: bool
+    """Whether the model cannot train without a teacher (``False``: a teacher is optional)."""
+
+    teacher: Teacher | None
+    """The teacher :meth:`set_teacher` was given, or ``None``."""
+
+    def set_teacher(self, teacher: Teacher) -> None:
+        """Take ``teacher`` (frozen, on the CPU until ``fit`` moves it) and keep it as
+        :attr:`teacher`.
+
+        Called once, by :func:`genzoo.build` after the model is made (under the same seed),
+        or by the runner before the optimizers are made when a resume loads the run's recorded
+        teacher. It may initialise the student's weights from the teacher's, in place (a
+        resume then restores the checkpoint's weights over them); it must not add parameters.
         """
         ...
 

@@ -26,7 +26,9 @@ __all__ = ["TrainSpec", "run_training", "spec_to_toml", "RESUMABLE_OPTIONS", "NO
 #: the intervals of logs, grids and checkpoints, every option named ``*_every*``).
 RESUMABLE_OPTIONS = frozenset({"epochs", "out", "device", "precision", "progress", "tensorboard",
                                "log_every", "grid_every", "checkpoint_every", "max_steps",
-                               "data_root", "download", "report"})
+                               "data_root", "download", "report", "teacher", "mlflow",
+                               "wandb"})
+# (a resumed run may name its teacher anew, moved or copied: the runner refuses other weights)
 
 
 def may_change_on_resume(option: str) -> bool:
@@ -60,6 +62,9 @@ class TrainSpec:
         image_size: Resize the images to this size (square).
         epochs: Train up to this epoch.
         batch_size: Images per step.
+        teacher: For a model that trains against a teacher (a :class:`~genzoo.Student`): the
+            checkpoint, run folder, model folder or Hub repository of the trained model it
+            learns from (``train.toml`` records it as an absolute path).
         options: How the run trains (:class:`genzoo.RunOptions`: the run folder, device,
             precision, seed...); its ``seed`` also seeds the model's weights.
         config: Model config overrides (strings are parsed to the field's type).
@@ -73,6 +78,7 @@ class TrainSpec:
     image_size: int | None = None
     epochs: int = 10
     batch_size: int = 64
+    teacher: str | None = None
     options: RunOptions = field(default_factory=RunOptions)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -120,10 +126,11 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     from .data.sources import check_source
 
     try:
-        build(spec.model, **spec.config)  # fail on a bad name or setting before loading any data
+        probe = build(spec.model, **spec.config)  # a bad name or setting: before any data
     except Exception as err:
         raise_if_broken_plugin(err)
         raise
+    _check_teacher(spec, probe)
     check_source(spec.data, "--data")  # '' would be the current folder
     world = World.from_env()
     opts = spec.options
@@ -138,7 +145,7 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
         images = load_source(spec.data, root=spec.data_root, download=spec.download,
                              channels=spec.channels, size=spec.image_size)
         config = {"image_shape": images.image_shape, **spec.config}
-        model = build(spec.model, seed=opts.seed, **config)
+        model = build(spec.model, seed=opts.seed, teacher=spec.teacher, **config)
         check_data_labels(images, model, spec.model)
         if spec.batch_size > len(images):
             # a warning, not a refusal: the run is sound (each epoch is one step on every
@@ -159,6 +166,20 @@ def run_training(spec: TrainSpec) -> tuple[FitResult, Path | None]:
     return result, out
 
 
+def _check_teacher(spec: TrainSpec, model: Any) -> None:
+    """Refuse ``--teacher`` for a model that takes none, and a new run of a model that requires
+    one without it (a resume finds the run's recorded teacher)."""
+    from .protocols import Student
+
+    if spec.teacher is not None and not isinstance(model, Student):
+        raise ConfigError(f"model {spec.model!r} takes no teacher (it is not a genzoo.Student); "
+                          "drop --teacher, or train a model that learns from one")
+    if (spec.teacher is None and spec.options.resume is None and isinstance(model, Student)
+            and model.teacher_required):
+        raise ConfigError(f"model {spec.model!r} trains against a teacher: pass --teacher "
+                          "RUN_OR_CHECKPOINT_OR_FOLDER naming the trained model it learns from")
+
+
 class _RunSettingsFile:
     """Writes ``train.toml`` once the run has really started (a refused resume writes nothing)."""
 
@@ -170,8 +191,10 @@ class _RunSettingsFile:
         # --set values arrive as strings; write them back parsed to the model's field types
         config = getattr(model, "config", None)
         typed = {k: getattr(config, k, v) for k, v in self.spec.config.items()}
+        teacher = getattr(model, "teacher", None)  # where the run's teacher was loaded from
+        source = getattr(teacher, "source", None) or self.spec.teacher
         text = spec_to_toml(replace(self.spec, config=typed, data=portable_data(self.spec.data),
-                                    data_root=_absolute(self.spec.data_root)))
+                                    data_root=_absolute(self.spec.data_root), teacher=source))
         (self.out / "train.toml").write_text(text, encoding="utf-8")
 
 

@@ -147,6 +147,7 @@ _ONE_WORKER = {
     "tests/test_examples.py": "examples",
     "tests/install/test_install.py": "install",
     "tests/runner/test_distributed.py": "distributed",
+    "tests/trackers/test_mlflow.py": "mlflow",  # one mlflow server pair per run, not per worker
 }
 #: The longest-running modules (about a minute or more each, see ``pytest --durations``): they
 #: start first, so that the short tests fill the workers' time beside them instead of after.

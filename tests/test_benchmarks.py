@@ -177,3 +177,12 @@ def test_likelihood_benchmark_prints_bits_per_dim_beside_cpu_time(mnist_root, tm
     assert "| vae |" in out and "ELBO" in out and "IWAE bound, K=5" in out and "1.05" in out
     (row,) = json.loads((tmp_path / "rows.json").read_text())
     assert row["train_cpu_seconds"] > 0 and [s["kind"] for s in row["scores"]] == ["bound", "bound"]
+
+
+def test_precision_benchmark_times_a_training_step_in_each_precision(capsys):
+    precision = _benchmark_module("precision")  # (flow-matching, its default, is a separate plugin)
+    assert precision.main(["--quick", "--model", "vae", "--precisions", "32,auto"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 32 ") or line.startswith("| auto ")]
+    assert len(rows) == 2 and rows[0].startswith("| 32 | 32 |") and rows[0].endswith("| 1.00x |")
+    assert "native bf16" in out  # the CPU's bf16 support, which explains what auto chose

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genzoo.extras import EXTRAS, MissingExtraError, require
+from genzoo.extras import EXTRAS, NOT_IN_ALL, MissingExtraError, require
 from tests.cli import FAST, TINY_GAN, invoke, tiny_root, user_error  # noqa: F401
 from tests.data.writers import write_svhn
 
@@ -30,8 +30,11 @@ def test_the_extras_table_is_what_pyproject_declares():
     for extra, packages in EXTRAS.items():
         names = {line.split(">")[0].split("=")[0].split("<")[0].strip() for line in declared[extra]}
         assert set(packages) <= names, (extra, packages, declared[extra])
-    assert set(EXTRAS) <= {e.removeprefix("genzoo[").rstrip("]") for e in
-                           declared["all"][0].removeprefix("genzoo[").rstrip("]").split(",")}
+    def bundled(name: str) -> set[str]:
+        return set(declared[name][0].removeprefix("genzoo[").rstrip("]").split(","))
+
+    assert bundled("all") == set(EXTRAS) - NOT_IN_ALL
+    assert bundled("test") == {"all"} | NOT_IN_ALL  # the tests need every extra
 
 
 def test_require_imports_or_names_the_extra(monkeypatch):
@@ -67,6 +70,18 @@ def test_training_options_that_need_an_extra_fail_before_the_run(monkeypatch, tm
     user_error(invoke("train", "gan", "--data", "mnist", "--data-root", tiny_root, *FAST, *TINY_GAN,
                       "--epochs", "1", flag, "--out", out), f'pip install "genzoo[{extra}]"')
     assert not (out / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(("flag", "value", "package"), [("--mlflow", "http://127.0.0.1:9", "mlflow"),
+                                                       ("--wandb", "genzoo-tests", "wandb")])
+def test_tracker_options_without_their_package_fail_before_the_run(monkeypatch, tmp_path, tiny_root,
+                                                                  flag, value, package):
+    _hide(monkeypatch, package)
+    out = tmp_path / "run"
+    message = user_error(invoke("train", "gan", "--data", "mnist", "--data-root", tiny_root, *FAST,
+                                *TINY_GAN, "--epochs", "1", flag, value, "--out", out),
+                         f"{package}= ({flag}) needs {package}", f'pip install "genzoo[{package}]"')
+    assert not (out / "checkpoints").exists(), message
 
 
 def test_svhn_without_scipy_names_the_datasets_extra(monkeypatch, tmp_path):

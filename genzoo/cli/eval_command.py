@@ -177,6 +177,14 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     click.echo(format_card(metrics))
     _write(out, record)
     click.echo(f"wrote {out}")
+    if isinstance(found, Path):  # a run that logged to MLflow gets its evaluation there too
+        from ..runner.trackers import log_to_recorded_runs
+
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            logged = log_to_recorded_runs(found.parent.parent, out, "eval")
+        if logged:
+            click.echo(logged)
 
 
 def _write(out: Path, record: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ Examples:
   genzoo train --config run.toml --seed 3                 # options override the file
   torchrun --nproc_per_node=2 -m genzoo train gan --strategy fsdp   # 2 processes, sharded
   genzoo train vae --lr-schedule cosine --warmup-steps 500 --max-norm 1 --ema 0.999
+  genzoo train STUDENT --teacher runs/flow-matching --out runs/student   # learns from a teacher
 """
 
 
@@ -92,6 +93,8 @@ def _flag(f: dataclasses.Field[Any], hint: Any) -> Callable[[Any], Any]:
     if shown is not None and shown is not False:
         text += f"  [default: {shown}]"
     attrs: dict[str, Any] = {"default": None, "help": text}
+    if info.metavar is not None:
+        attrs["metavar"] = info.metavar
     if kind is bool:  # --name when it is off by default, else --name/--no-name
         if f.default is False:
             return click.option(f"--{name}", f.name, is_flag=True, **attrs)
@@ -143,6 +146,10 @@ class _Spelling(click.Choice):
 @click.option("--image-size", type=click.IntRange(1), help="Resize the images to this size (square).")
 @click.option("--epochs", type=click.IntRange(1), help="Train up to this epoch.  [default: 10]")
 @click.option("--batch-size", type=click.IntRange(1), help="Images per step.  [default: 64]")
+@click.option("--teacher", metavar="RUN|CKPT|FOLDER|USER/NAME",
+              help="The trained model a student learns from: a run folder, a checkpoint, a model "
+                   "folder, a Hub repository or pretrained:NAME (a resume without it uses the "
+                   "run's own).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change a model setting (repeatable), e.g. --set latent_dim=64.")
 @_run_option_flags
@@ -264,6 +271,8 @@ def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict
             f"keeps its model, data and seed (from {folder / 'train.toml'}); only {safe} may "
             "change. Start a new run with another --out to change the others")
     values = {**base, **{k: v for k, v in given.items() if may_change_on_resume(k)}}
+    if given.get("teacher") is None:  # the runner loads the checkpoint's own, checked by hash
+        values.pop("teacher", None)
     values["resume"] = str(checkpoint)
     values["out"] = given.get("out") or str(folder)
     return values, {**base_config, **config}

@@ -202,10 +202,14 @@ def real_data_floor(space: FeatureSpace, n: int, data: EvalData | Callable[[], E
         return Scores.from_record(cached["scores"]), int(cached["n"])
     real = data if isinstance(data, EvalData) else data()
     if real.fingerprint != space.data["fingerprint"]:
+        fix = (f"the cached network {space.path} was trained on other files of that name: "
+               "delete it, and the next evaluation trains one on these"
+               if space.path is not None and space.data["name"] == real.name
+               else "use that data's feature space")
         raise MetricsError(
             f"the feature space is of {space.data['name']} (fingerprint "
             f"{space.data['fingerprint'][:12]}) but the data is {real.name} (fingerprint "
-            f"{real.fingerprint[:12]}); use that data's feature space"
+            f"{real.fingerprint[:12]}); {fix}"
         )
     floor_n = min(n, len(real.train))
     features, probs = space.features(fixed_subset(real.train.images, floor_n), batch_size=batch_size)

@@ -3,9 +3,10 @@
 Its modules, each owning one kind of data: :mod:`.options` (the run options),
 :mod:`.loop` (``fit``, the training loop, the step lent to the model, the run's hooks),
 :mod:`.state` (the run state checkpoints hold, resumption, random states, the data order),
-:mod:`.outputs` (logs, grids, progress, the report), :mod:`.runfolder` (claiming the run
-folder), :mod:`.optimization` (optimizers, schedules, weight EMA) and :mod:`.processes`
-(several processes: DDP, FSDP2 and sharded checkpoints).
+:mod:`.outputs` (logs, grids, progress, the report), :mod:`.trackers` (MLflow, Weights &
+Biases), :mod:`.runfolder` (claiming the run folder), :mod:`.optimization` (optimizers,
+schedules, weight EMA) and :mod:`.processes` (several processes: DDP, FSDP2 and sharded
+checkpoints).
 """
 
 from ..devices import Precision, resolve_device

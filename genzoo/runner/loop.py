@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -39,22 +39,29 @@ from .. import hookspecs
 from .._words import model_label, plural
 from ..batches import RangeWatch, to_batch
 from ..config import resolve_config
-from ..devices import Precision, resolve_device
-from ..errors import BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError
+from ..devices import Precision, bf16_warning, resolve_device
+from ..errors import (BatchError, CheckpointError, ConfigError, GenzooError, NonFiniteLossError,
+                      PrecisionError)
 from ..labels import LabelWatch, check_labels, class_count
 from ..memory import OutOfMemoryError, check_training_memory, is_out_of_memory
 from ..plugins import plugin_manager
+from ..teacher import Teacher
 from .optimization import Optimization, WeightEMA, learning_rates, resolve_optimizers
 from .options import RunOptions
-from .outputs import LossMeans, Progress, RunOutputs
+from .outputs import LossMeans, ModelFolderWriter, Progress, RunOutputs
 from .processes import Parallel, World, remove_older, resolve_strategy, save_sharded
 from .runfolder import RunFolder
 from .state import (LAST_CHECKPOINT, RandomStreams, RunState, capture_rng, check_data_order,
                     describe_data_order, find_resume, restore, restore_rng, save_checkpoint,
                     seed_everything, skip_batches)
+from .teaching import SamplesStopped, generate_teacher_samples, settle_teacher
+from .trackers import Status
 
 __all__ = ["fit", "RunInfo", "FitResult", "Step", "RunHooks", "StopSignals", "FiniteWatch",
-           "check_finite_weights", "LAST_CHECKPOINT"]
+           "check_finite_weights", "LAST_CHECKPOINT", "TEACHER_SAMPLES"]
+
+#: Where in the run folder :meth:`Step.teacher_samples` keeps a student's teacher samples.
+TEACHER_SAMPLES = Path("teacher")
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -64,7 +71,7 @@ class RunInfo:
         out: The run folder, or ``None`` when nothing is written (and on ranks other than 0).
         epochs: The epoch the run trains up to.
         device: The training device.
-        precision: ``"32"``, ``"bf16"`` or ``"16"``.
+        precision: ``"32"``, ``"bf16"`` or ``"16"`` (what ``"auto"`` resolved to).
         strategy: How the processes share the work: ``"none"`` (one process), ``"ddp"`` or
             ``"fsdp"``.
         rank: This process's rank.
@@ -83,7 +90,7 @@ class RunInfo:
 
 
 def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable[object] = (),
-        **options: Any) -> FitResult:
+        model_folder: ModelFolderWriter | None = None, **options: Any) -> FitResult:
     """Train ``model`` on ``data`` up to ``epochs`` epochs.
 
     Args:
@@ -92,10 +99,15 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
         epochs: The epoch to train up to, counting those of a resumed checkpoint.
         callbacks: Objects with :data:`genzoo.hookimpl` methods (``genzoo_epoch_end`` ...),
             registered for this run only.
+        model_folder: Writes the run's model folder, called as ``model_folder(run_folder,
+            target)`` when a run with trackers (``mlflow``, ``wandb``) finishes, for them to log
+            (:meth:`genzoo.GenerativeModel.fit` passes :func:`genzoo.hub.export`); ``None``:
+            the trackers get no model.
         **options: Fields of :class:`RunOptions`.
 
     Raises:
-        ConfigError: an option is unknown or invalid.
+        ConfigError: an option is unknown or invalid (a tracker without a run folder too).
+        TrackerError: a tracker (``mlflow``, ``wandb``) could not start; before the first step.
         BatchError: a batch has the wrong shape, dtype or value range.
         CheckpointError: the checkpoint to resume from cannot be used, or the data order
             differs from the one it recorded.
@@ -121,9 +133,13 @@ def fit(model: Any, data: Iterable[Any], *, epochs: int = 1, callbacks: Iterable
             "data is a one-shot iterator; pass something iterable once per epoch, such as a "
             "DataLoader, a list of batches or genzoo.data.InMemoryLoader"
         )
+    if opts.out is None and (opts.mlflow is not None or opts.wandb is not None):
+        name = "mlflow" if opts.mlflow is not None else "wandb"
+        raise ConfigError(f"{name}= needs a run folder (out=): the trackers get what the run "
+                          "writes there; pass out=, or leave the tracker out")
     out = opts.out if World.from_env().is_main else None
     with RunFolder(out, resume=opts.resume):  # one run at a time, none replaced
-        return _Run(model, data, epochs, opts, callbacks).execute()
+        return _Run(model, data, epochs, opts, callbacks, model_folder).execute()
 
 
 class _Run:
@@ -136,11 +152,12 @@ class _Run:
     """
 
     def __init__(self, model: Any, data: Iterable[Any], epochs: int, opts: RunOptions,
-                 callbacks: Iterable[object]) -> None:
+                 callbacks: Iterable[object], model_folder: ModelFolderWriter | None = None) -> None:
         self.model, self.data, self.epochs, self.opts = model, data, epochs, opts
         self.world = World.from_env()
         self.device = resolve_device(opts.device, self.world.local_rank if self.world.size > 1 else None)
-        self.precision = Precision(opts.precision, self.device)
+        self.found = find_resume(model, opts)  # the checkpoint to resume, read and checked
+        self.precision = self._precision()
         self.parallel = Parallel(resolve_strategy(opts.strategy, self.world), self.world, self.device)
         self.parallel.check_precision(self.precision.name)
         self.out = Path(opts.out) if opts.out is not None and self.world.is_main else None
@@ -149,7 +166,9 @@ class _Run:
         self.hook = RunHooks(callbacks)
         self.result = FitResult(out=self.out)
         self.signals = StopSignals(opts.handle_signals)
-        self.outputs = RunOutputs(self.out, opts, collective=self.parallel.sharded)
+        resolved = dataclasses.replace(opts, precision=self.precision.name)  # what run.json records
+        self.outputs = RunOutputs(self.out, resolved, collective=self.parallel.sharded,
+                                  model_folder=model_folder)
         self.progress = Progress(opts.progress if self.world.is_main else False)
         self.fixed_real: torch.Tensor | None = None
         self.range_watch = RangeWatch()
@@ -161,17 +180,38 @@ class _Run:
         self.streams: RandomStreams | None = None
         self.state = RunState(world_size=self.world.size, strategy=self.parallel.strategy,
                               data_order=describe_data_order(data, self.world.size),
-                              run=dataclasses.asdict(opts))
+                              run=dataclasses.asdict(resolved))
         self._checkpoint_due = False  # a step checkpoint fell on an epoch's last batch
         self._interval = (0.0, 0)  # when the logging interval started, images since
+
+    def _precision(self) -> Precision:
+        """The run's precision: ``"auto"`` resolved, or on a resume the precision the run
+        recorded (so that it goes on exactly); bfloat16 asked for where it is slower, warned of."""
+        asked = self.opts.precision
+        if asked == "auto" and self.found is not None:
+            recorded = self.found[0].run.get("precision")
+            if recorded in ("32", "bf16", "16"):
+                try:
+                    return Precision(recorded, self.device)
+                except PrecisionError:
+                    pass  # resumed on a device without it (fp16 off CUDA): choose afresh
+        precision = Precision(asked, self.device)
+        if asked == "bf16" and self.world.is_main:
+            reason = bf16_warning(self.device)
+            if reason is not None:
+                warnings.warn(reason, stacklevel=5)  # the caller of model.fit
+        return precision
 
     # -- the run ------------------------------------------------------------------------------
 
     def execute(self) -> FitResult:
         self.world.setup(self.device)
+        ended: tuple[Status, int] = ("FAILED", 1)  # how the trackers mark the run
         try:
             with self.signals, torch.enable_grad():  # whatever the caller's grad mode
                 self._train()
+            received = self.signals.received
+            ended = ("KILLED", 128 + received) if received is not None else ("FINISHED", 0)
         except NonFiniteLossError as err:
             self.outputs.log_stop("non-finite loss", step=err.step, loss=err.name,
                                   value=str(err.value))
@@ -180,9 +220,12 @@ class _Run:
             if not is_out_of_memory(err):
                 raise
             self._out_of_memory(err)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one without the signal handling
+            ended = ("KILLED", 128 + signal.SIGINT)
+            raise
         finally:
             self.progress.close()
-            self.outputs.close()
+            self.outputs.close(*ended)
             self.world.teardown()
         stopped = self.signals.received
         if stopped is not None:
@@ -206,13 +249,17 @@ class _Run:
         ) from err
 
     def _train(self) -> None:
-        model, opts = self.model, self.opts
-        found = find_resume(model, opts)
+        model, opts, found = self.model, self.opts, self.found
+        teacher = settle_teacher(model, found[0].teacher if found is not None else None,
+                                 found[2] if found is not None else None)
         if opts.seed is not None and found is None:
             seed_everything(opts.seed)
         if self.device.type == "cpu":  # before the first step, not as a crash in the middle
             check_training_memory(model, ema=bool(opts.ema), what=model_label(model))
         model.to(self.device)
+        if teacher is not None:  # frozen, in eval mode; not the student's: no DDP, no optimizer
+            teacher.to(self.device)
+            self.state.teacher = teacher.record()
         model.train()
         self.parallel.prepare_model(model)
         batches = self.world.shard(self.data)
@@ -220,6 +267,11 @@ class _Run:
         self.parallel.prepare_optimizers(self.optimization.optimizers)
         step = self.step = Step(self.optimization.optimizers, self.precision.make_scaler(),
                                 self.device, self.parallel, max_norms=self.optimization.max_norms)
+        step.teacher, step.precision = teacher, self.precision
+        step.samples_folder = Path(opts.out) / TEACHER_SAMPLES if opts.out is not None else None
+        step.stop_requested = lambda: self.signals.received is not None
+        if self.world.is_main and opts.progress is not False:
+            step.announce = _SamplesProgress()
         if opts.ema and self.parallel.sharded:  # FSDP gathers from its own storage: no swap
             raise ConfigError("ema= is not supported with strategy='fsdp' yet; use "
                               "strategy='ddp' (or train without ema)")
@@ -291,6 +343,9 @@ class _Run:
             with self.precision.autocast():
                 try:
                     step_losses = model.training_step(batch, step)
+                except SamplesStopped:  # a signal while the teacher's samples were being made
+                    completed = False
+                    break
                 except (IndexError, RuntimeError) as err:  # a bad label, not a bug: say so
                     check_labels(batch.labels, self.label_watch.classes, cause=err)
                     raise
@@ -314,7 +369,7 @@ class _Run:
         self.label_watch.check()
         self._check_finite()
         means.update(learning_rates(step.optimizers))
-        if steps_done == 0 and skip == 0:
+        if steps_done == 0 and skip == 0 and completed:
             raise BatchError(
                 "the data yielded no batches this epoch; check the dataset is not empty "
                 "(and that batch_size is not larger than it with drop_last=True)"
@@ -463,6 +518,21 @@ class _Run:
         self.hook("genzoo_checkpoint_saved", model=self.model, run=self.info, path=path)
 
 
+class _SamplesProgress:
+    """Says on stderr how far the teacher samples are, at most every 30 seconds (and at the end)."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, chunk: int, chunks: int) -> None:
+        now = time.monotonic()
+        if chunk == chunks or now - self._last >= 30:
+            self._last = now
+            print(f"genzoo: teacher samples: chunk {chunk} of {chunks} made"
+                  + (" (kept in the run folder; an interrupted run resumes here)" if chunk < chunks
+                     else ""), file=sys.stderr, flush=True)
+
+
 def _grad_norms(step: Step) -> dict[str, torch.Tensor]:
     """The step's gradient norms before clipping, as ``grad_norm_<optimizer>`` metrics."""
     norms = {f"grad_norm_{name}": norm for name, norm in step.grad_norms.items()}
@@ -526,6 +596,18 @@ class Step:
         self.parallel = parallel or Parallel("none", World(), device)
         self.epoch = 0
         self.index = 0
+        #: The student's teacher in this run (set by the runner), or ``None``.
+        self.teacher: Teacher | None = None
+        #: The run's precision (set by the runner; ``None``: full precision).
+        self.precision: Precision | None = None
+        #: Where :meth:`teacher_samples` keeps its chunks (``None``: in memory only).
+        self.samples_folder: Path | None = None
+        #: Whether a signal asked the run to stop (set by the runner).
+        self.stop_requested: Callable[[], bool] = lambda: False
+        #: Told ``(chunk, chunks)`` as teacher samples are made (set by the runner).
+        self.announce: Callable[[int, int], None] | None = None
+        self._samples: dict[str, dict[str, torch.Tensor]] = {}
+        self._samples_asked: dict[str, tuple[int, int, int]] = {}
         self._params = {
             name: [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
             for name, opt in self.optimizers.items()
@@ -554,6 +636,46 @@ class Step:
             self.scaler.step(opt)
         else:
             opt.step()
+
+    def teacher_samples(self, make: Callable[[Teacher, int, torch.Generator], Mapping[str, torch.Tensor]],
+                        *, count: int, chunk_size: int = 1000, seed: int = 0,
+                        name: str = "samples") -> dict[str, torch.Tensor]:
+        """Samples of the student's teacher, made once for the whole run: see
+        :meth:`genzoo.StepContext.teacher_samples`. They are kept in the run folder's
+        ``teacher/NAME/`` (:func:`~genzoo.runner.teaching.generate_teacher_samples`); a signal
+        while they are made stops the run after the chunk in hand, before this step.
+
+        Raises:
+            GenzooError: the model has no teacher in this run.
+            CheckpointError: the folder holds another teacher's samples, or other settings'.
+        """
+        asked = (count, chunk_size, seed)
+        if name in self._samples:
+            if self._samples_asked[name] != asked:
+                raise ConfigError(f"teacher_samples({name!r}) was asked for count, chunk_size, seed "
+                                  f"{self._samples_asked[name]} before and {asked} now; give "
+                                  "other samples another name")
+            return self._samples[name]
+        if self.teacher is None:
+            raise GenzooError("teacher_samples needs the model's teacher, and this run has none; "
+                              "train a genzoo.Student built with a teacher (--teacher, teacher=)")
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ConfigError(f"teacher_samples: name must be a plain folder name, got {name!r}")
+        folder = self.samples_folder / name if self.samples_folder is not None else None
+        world = self.parallel.world
+        shared = world.size > 1 and folder is not None  # rank 0 makes them, the others read them
+        if shared and not world.is_main:
+            world.all_true(True)
+        samples = generate_teacher_samples(
+            folder, self.teacher, make, count=count, chunk_size=chunk_size, seed=seed,
+            device=self.device,
+            autocast=self.precision.autocast if self.precision is not None else None,
+            stop=None if world.size > 1 else self.stop_requested,  # no rank left waiting
+            made=self.announce)
+        if shared and world.is_main:
+            world.all_true(True)
+        self._samples[name], self._samples_asked[name] = samples, asked
+        return samples
 
     def end_iteration(self) -> None:
         """Finish one iteration: one scaler update however many optimizers stepped."""

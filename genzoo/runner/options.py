@@ -20,10 +20,11 @@ from ..extras import require
 __all__ = ["RunOptions", "OptionInfo", "Bounds", "PRECISIONS"]
 
 #: Every spelling of a precision genzoo takes (``fit(precision=...)``, ``--precision``,
-#: ``precision = ...`` in a TOML file), with the precision it means: ``"32"``, ``"bf16"`` or
-#: ``"16"``.
-PRECISIONS: dict[str, str] = {"32": "32", "bf16": "bf16", "16": "16", "fp32": "32", "32-true": "32",
-                              "bf16-mixed": "bf16", "fp16": "16", "16-mixed": "16"}
+#: ``precision = ...`` in a TOML file), with the precision it means: ``"32"``, ``"bf16"``,
+#: ``"16"`` or ``"auto"`` (the faster of ``"32"`` and ``"bf16"`` on the device:
+#: :func:`genzoo.devices.resolve_precision`).
+PRECISIONS: dict[str, str] = {"auto": "auto", "32": "32", "bf16": "bf16", "16": "16", "fp32": "32",
+                              "32-true": "32", "bf16-mixed": "bf16", "fp16": "16", "16-mixed": "16"}
 
 # the type of RunOptions.precision, made from the table so that the spellings are listed once
 _Precision = Literal[tuple(PRECISIONS)]  # type: ignore[valid-type]
@@ -67,12 +68,15 @@ class OptionInfo:
         bounds: The range a number must lie in, or ``None``.
         spellings: For a choice of names, every spelling taken with the name it means (the
             field's value is that name), or ``None``.
+        metavar: How the ``genzoo train`` flag's help names its value (``URI``), or ``None``
+            for the type's name.
     """
 
     summary: str
     details: str = ""
     bounds: Bounds | None = None
     spellings: dict[str, str] | None = None
+    metavar: str | None = None
 
     @staticmethod
     def of(f: Any) -> OptionInfo:
@@ -83,11 +87,14 @@ class OptionInfo:
 
 
 def _option(default: Any, summary: str, details: str = "", *, bounds: Bounds | None = None,
-            spellings: dict[str, str] | None = None) -> Any:
-    return field(default=default, metadata={_INFO: OptionInfo(summary, details, bounds, spellings)})
+            spellings: dict[str, str] | None = None, metavar: str | None = None) -> Any:
+    return field(default=default,
+                 metadata={_INFO: OptionInfo(summary, details, bounds, spellings, metavar)})
 
 
 _AT_LEAST_1 = Bounds("at least 1", low=1)
+#: What each tracker option names, for its error.
+_TRACKER_TARGETS = {"mlflow": "MLflow tracking URI (http://HOST:PORT)", "wandb": "W&B project"}
 _EPOCHS = Bounds("0 or a positive number of epochs", low=0)
 _STEPS = Bounds("0 or a positive number of steps", low=0)
 
@@ -115,9 +122,14 @@ class RunOptions:
     device: str = _option("auto", '``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, '
                                   '``"cuda:N"`` or ``"mps"``.')
     precision: _Precision = _option(
-        "32", '``"32"`` (full), ``"bf16"`` (bfloat16 autocast; CPU, CUDA, MPS) or ``"16"`` '
-              "(float16 autocast with a gradient scaler; CUDA only).",
-        "The other usual spellings (" + ", ".join(f'``"{k}"``' for k in PRECISIONS if PRECISIONS[k] != k)
+        "auto", '``"auto"`` (bfloat16 where the device runs it natively and faster, else full), '
+                '``"32"`` (full), ``"bf16"`` (bfloat16 autocast; CPU, CUDA, MPS) or ``"16"`` '
+                "(float16 autocast with a gradient scaler; CUDA only).",
+        '``"auto"`` is ``"32"`` on a CPU without native bfloat16, on MPS and on GPUs older than '
+        "compute capability 8.0, so it changes nothing there; see "
+        ":func:`genzoo.devices.resolve_precision`. A run records the precision it resolved to "
+        "and a resume keeps it. bfloat16 asked for on a CPU where it is slower is warned about, "
+        "with the measured slowdown. The other usual spellings (" + ", ".join(f'``"{k}"``' for k in PRECISIONS if PRECISIONS[k] != k)
         + ") are taken too, and stored as the name they mean.", spellings=PRECISIONS)
     seed: int | None = _option(None, "Seeds Python, NumPy and torch, so that a CPU run repeats "
                                      "exactly (``genzoo train`` seeds the weights with it too).")
@@ -145,6 +157,20 @@ class RunOptions:
                                     "epoch, and within a long epoch at most one every 30 seconds).")
     tensorboard: bool = _option(False, "Also log metrics to the run folder's ``tensorboard/``.",
                                 "Needs the tensorboard package.")
+    mlflow: str | None = _option(
+        None, "Also log the run to the MLflow tracking server at this URI "
+              "(``http://HOST:PORT``, or a local store such as ``sqlite:///mlflow.db``).",
+        "The settings go as parameters, the interval and epoch scalars as metrics, the grids, "
+        "``run.json``, ``train.toml``, ``eval.json`` and the exported model folder as artifacts; "
+        "the MLflow run ends finished, failed or killed as the run does. The experiment is "
+        "``MLFLOW_EXPERIMENT_NAME``, else ``genzoo``. Needs the mlflow package and a run folder "
+        "(``out``); see :mod:`genzoo.runner.trackers`.", metavar="URI")
+    wandb: str | None = _option(
+        None, "Also log the run to Weights & Biases under this project.",
+        "Online with W&B's login, or offline with ``WANDB_MODE=offline``. The settings go to "
+        "the run's config, the scalars to its history, the grids as images and the exported "
+        "model folder as a model artifact. Needs the wandb package and a run folder (``out``).",
+        metavar="PROJECT")
     report: bool = _option(False, "Keep the run folder's ``report.html`` (curves, grids, settings) "
                                   "up to date as the run goes.", "See :mod:`genzoo.report`.")
     max_steps: int | None = _option(None, "Stop after this many steps in all.",
@@ -193,6 +219,15 @@ class RunOptions:
             require("torch.utils.tensorboard", "tensorboard", "tensorboard=True (--tensorboard)")
         if self.report:
             require("matplotlib", "report", "report=True (--report)")
+        for name, extra in (("mlflow", "mlflow"), ("wandb", "wandb")):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{name} is empty (an unset shell variable?); give the "
+                                  f"{_TRACKER_TARGETS[name]}, or leave {name}=None to log nowhere")
+            setattr(self, name, value.strip())
+            require(extra, extra, f"{name}= (--{name})")  # before the run, as for tensorboard
         if self.out is not None:
             self.out = str(self.out)
             if not self.out.strip():  # Path("") is the current folder: an unset variable

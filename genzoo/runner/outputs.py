@@ -1,6 +1,7 @@
 """Everything a run writes and shows: the run folder's files (``run.json``, sample grids, the
-metrics logs, TensorBoard, the report page), the losses averaged per logging interval, and the
-progress shown while training (a bar on a terminal, plain lines elsewhere).
+metrics logs, TensorBoard, the report page), the experiment trackers that get copies of them
+(:mod:`.trackers`), the losses averaged per logging interval, and the progress shown while
+training (a bar on a terminal, plain lines elsewhere).
 
 The logs are JSON Lines: ``metrics.jsonl`` holds a line per epoch, ``steps.jsonl`` one per
 logging interval. Only rank 0 writes; on other ranks (and without ``out=``) every method of
@@ -14,9 +15,10 @@ import dataclasses
 import json
 import math
 import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,9 +30,14 @@ from ..extras import require
 from ..protocols import Encoder
 from ..sampling import NonFiniteSamplesError, eval_mode
 from .options import RunOptions
+from .trackers import Status, Trackers, make_trackers, recorded_trackers
 
-__all__ = ["RunOutputs", "save_sample_grid", "save_reconstruction_grid", "reconstruction_rows",
-           "reconstruction_row_length", "LossMeans", "MetricsLog", "Progress", "TensorBoardLog"]
+#: Writes a run's model folder: called as ``model_folder(run_folder, target)``.
+ModelFolderWriter = Callable[[Path, Path], object]
+
+__all__ = ["RunOutputs", "ModelFolderWriter", "save_sample_grid", "save_reconstruction_grid",
+           "reconstruction_rows", "reconstruction_row_length", "LossMeans", "MetricsLog", "Progress",
+           "TensorBoardLog"]
 
 
 #: While a run goes, ``report.html`` is rewritten at most this often (and always at the end).
@@ -42,28 +49,42 @@ class RunOutputs:
 
     With ``collective=True`` (a sharded model, whose forward pass gathers its weights from every
     rank), ranks that write nothing still draw the grids' samples alongside rank 0.
+    ``model_folder`` writes the run's model folder for the trackers when the run finishes
+    (:func:`genzoo.hub.export`, which :meth:`genzoo.GenerativeModel.fit` passes).
     """
 
-    def __init__(self, out: Path | None, opts: RunOptions, collective: bool = False) -> None:
+    def __init__(self, out: Path | None, opts: RunOptions, collective: bool = False,
+                 model_folder: ModelFolderWriter | None = None) -> None:
         self.out = out
         self.opts = opts
         self.collective = collective
+        self.model_folder = model_folder
         self.metrics_log = MetricsLog(out / "metrics.jsonl") if out is not None else None
         self.steps_log = MetricsLog(out / "steps.jsonl") if out is not None else None
         self.tensorboard: TensorBoardLog | None = None
+        self.trackers = Trackers([])
         self._report_written = 0.0
 
     def start(self, model: Any, epochs: int, resumed_epoch: int, resumed_step: int = 0) -> None:
-        """Write ``run.json``, open TensorBoard, and drop log lines a resume repeats (those past
-        the checkpoint, and the partial line of the epoch it resumes)."""
+        """Start the trackers (a resumed run continues their runs), write ``run.json``, open
+        TensorBoard, and drop log lines a resume repeats (those past the checkpoint, and the
+        partial line of the epoch it resumes).
+
+        Raises:
+            TrackerError: a tracker could not start.
+        """
         if self.out is None or self.metrics_log is None or self.steps_log is None:
             return
         self.out.mkdir(parents=True, exist_ok=True)
         name = getattr(model, "registry_name", "") or type(model).__name__
-        record = {"model": name,
-                  "config": model.config_dict() if hasattr(model, "config_dict") else {},
-                  "epochs": epochs, "run": dataclasses.asdict(self.opts),
-                  "versions": versions(name)}
+        record: dict[str, Any] = {
+            "model": name, "config": model.config_dict() if hasattr(model, "config_dict") else {},
+            "epochs": epochs, "run": dataclasses.asdict(self.opts), "versions": versions(name)}
+        if self.opts.mlflow is not None or self.opts.wandb is not None:
+            resumed = resumed_epoch > 0 or resumed_step > 0
+            previous = recorded_trackers(self.out) if resumed else {}
+            self.trackers = make_trackers(self.opts.mlflow, self.opts.wandb, self.out)
+            record["trackers"] = self.trackers.start(_params(record), previous)
         (self.out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         if self.opts.tensorboard:
             self.tensorboard = TensorBoardLog(self.out / "tensorboard")
@@ -89,9 +110,11 @@ class RunOutputs:
                          record["step"], "step")
 
     def log_scalars(self, values: dict[str, float], step: int, prefix: str) -> None:
-        """Scalars to TensorBoard, when it is on."""
+        """Scalars to TensorBoard and the trackers, when they are on."""
         if self.tensorboard is not None:
             self.tensorboard.write(values, step, prefix)
+        if self.trackers:
+            self.trackers.log_metrics({f"{prefix}/{k}": v for k, v in values.items()}, step)
 
     def refresh_report(self, final: bool = False) -> None:
         """Rewrite ``report.html`` when ``report=True``: at most every :data:`REPORT_SECONDS`
@@ -128,13 +151,47 @@ class RunOutputs:
                 written.append(save(path))
             except NonFiniteSamplesError as err:  # the run goes on; a black grid would hide it
                 warnings.warn(f"{path.name} was not written: {err}", RuntimeWarning, stacklevel=2)
+                continue
+            if self.trackers:
+                self.trackers.log_image(path)
         return written
 
-    def close(self) -> None:
-        """Close TensorBoard's writer."""
+    def close(self, status: Status = "FINISHED", exit_code: int = 0) -> None:
+        """Close TensorBoard's writer; end the trackers' runs with ``status`` (how the run
+        ended), after logging the run's files and, for a finished run, its model folder."""
         if self.tensorboard is not None:
             self.tensorboard.close()
             self.tensorboard = None
+        if not self.trackers or self.out is None:
+            return
+        for name in ("run.json", "train.toml"):
+            self.trackers.log_file(self.out / name, "run")
+        self.trackers.log_file(self.out / "checkpoints" / "eval.json", "eval")
+        if status == "FINISHED" and self.model_folder is not None:
+            self._log_model_folder(self.model_folder)
+        self.trackers.finish(status, exit_code)
+
+    def _log_model_folder(self, write: ModelFolderWriter) -> None:
+        """Export the run's model folder into a temporary folder and log it to the trackers."""
+        assert self.out is not None
+        with tempfile.TemporaryDirectory(prefix="genzoo-model-") as staging:
+            try:
+                folder = Path(staging) / "model"
+                write(self.out, folder)
+            except Exception as err:  # e.g. a model built without a registered name
+                warnings.warn(f"the model folder was not logged to the trackers: {err}",
+                              RuntimeWarning, stacklevel=3)
+                return
+            self.trackers.log_model(folder)
+
+
+def _params(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's settings as tracker parameters: ``model``, ``epochs``, the model's config as
+    ``config.NAME`` and the run options by name (``None`` left out), as plain JSON values."""
+    params: dict[str, Any] = {"model": record["model"], "epochs": record["epochs"]}
+    params.update({f"config.{k}": v for k, v in record["config"].items()})
+    params.update({k: v for k, v in record["run"].items() if v is not None})
+    return json.loads(json.dumps(params, default=str))
 
 
 def save_sample_grid(model: Any, path: Path, n: int, seed: int) -> Path:

@@ -68,7 +68,10 @@ class RunState:
         world_size: How many processes trained.
         strategy: ``"none"``, ``"ddp"`` or ``"fsdp"``.
         sharded: A sharded run's DCP folder (weights and optimizer states), else ``None``.
-        run: The run options (:class:`~genzoo.RunOptions` as a dict).
+        run: The run options (:class:`~genzoo.RunOptions` as a dict), ``precision`` as it
+            resolved (``"auto"`` never: a resume goes on in the precision recorded here).
+        teacher: A student's teacher (:meth:`genzoo.teacher.Teacher.record`: its source, the
+            SHA-256 of its weights and its model name), never its weights; ``None`` without one.
     """
 
     epoch: int = 0
@@ -86,6 +89,7 @@ class RunState:
     strategy: str = "none"
     sharded: str | None = None
     run: dict[str, Any] = field(default_factory=dict)
+    teacher: dict[str, Any] | None = None
 
     @classmethod
     def from_checkpoint(cls, payload: Mapping[str, Any]) -> RunState:

@@ -235,7 +235,7 @@ def test_resume_errors(tiny_root: Path) -> None:
     (["vae", "--set", "hidden_dim"], ["--set", "'hidden_dim' is not KEY=VALUE"]),
     (["nosuch"], ["no model named 'nosuch'", "Available models: ", "gan", "vae"]),
     ([], ["name the model to train"]),
-    (["vae", "--precision", "64"], ["'--precision'", "'64' is not one of '32', 'bf16', '16'"]),
+    (["vae", "--precision", "64"], ["'--precision'", "'64' is not one of 'auto', '32', 'bf16', '16'"]),
     (["vae", "--epochs", "0"], ["'--epochs'", "0 is not in the range"]),
     (["vae", "--batch-size", "many"], ["'--batch-size'", "'many' is not a valid integer"]),
     (["vae", "--device", "banana"], ["unknown device 'banana'"]),

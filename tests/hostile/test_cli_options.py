@@ -121,9 +121,12 @@ CASES = [
          says=("'-1' is not an interval",)),
     Case("train-grid-every-a-fraction", _train("--grid-every", "1.5"),
          says=("'1.5' is not an interval",)),
-    Case("train-precision-8", _train("--precision", "8"), says=("'8' is not one of '32', 'bf16', '16'",)),
+    Case("train-precision-8", _train("--precision", "8"), says=("'8' is not one of 'auto', '32', 'bf16', '16'",)),
     Case("train-precision-16-on-cpu", _train("--precision", "16"),
          says=("precision '16'", "CUDA only"), after=_no_run),
+    Case("train-teacher-for-a-model-without-one", _train("--teacher", "{vae_run}"),
+         says=("takes no teacher", "drop --teacher"), after=_no_run),
+    Case("train-teacher-empty", _train("--teacher", ""), says=("takes no teacher",), after=_no_run),
     Case("train-seed-beyond-64-bits", _train("--seed", "99999999999999999999"),
          says=("seed 99999999999999999999 does not fit in 64 bits",), after=_no_run),
     # --- train: --set ----------------------------------------------------------------------------

@@ -172,3 +172,15 @@ def test_bad_inputs_are_refused(classifier):
         evaluate(torch.rand(10, 1, 28, 28), n=20, space=classifier)
     with pytest.raises(MetricsError, match="resamples must be an integer of at least 10"):
         Bootstrap(resamples=5)
+
+
+def test_a_cached_network_of_other_files_of_the_same_name_says_to_delete_it(
+        classifier, mnist_test, make_idx_root):
+    """A cache made from other files named mnist (an older download, a stand-in) is not used
+    against these: the error names the cache file to delete."""
+    other = make_idx_root("MNIST", train=64, test=16, seed=7)
+    with pytest.raises(MetricsError) as caught:
+        evaluate(mnist_test[:16], space=classifier, root=other, download=False, bootstrap=QUICK)
+    message = str(caught.value)
+    assert f"the cached network {classifier.path} was trained on other files" in message
+    assert "delete it" in message and "\n" not in message
