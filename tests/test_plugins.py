@@ -117,15 +117,17 @@ def test_import_is_lazy_and_discovery_imports_no_model_code(tmp_path: Path) -> N
 
 def test_plugins_are_discovered_once(monkeypatch: pytest.MonkeyPatch) -> None:
     loads: list[str] = []
-    original = importlib.metadata.EntryPoint.load
+    # Once a package imports the importlib_metadata backport (mlflow does), its finder answers
+    # entry_points() with the backport's EntryPoint: count the loads of either.
+    backport = sys.modules.get("importlib_metadata")
+    for kind in {importlib.metadata.EntryPoint, *([backport.EntryPoint] if backport else [])}:
+        def counting_load(self: importlib.metadata.EntryPoint, original=kind.load) -> object:
+            if self.group == "genzoo":
+                loads.append(self.name)
+                time.sleep(0.02)  # widen the window in which racing threads could discover twice
+            return original(self)
 
-    def counting_load(self: importlib.metadata.EntryPoint) -> object:
-        if self.group == "genzoo":
-            loads.append(self.name)
-            time.sleep(0.02)  # widen the window in which racing threads could discover twice
-        return original(self)
-
-    monkeypatch.setattr(importlib.metadata.EntryPoint, "load", counting_load)
+        monkeypatch.setattr(kind, "load", counting_load)
     genzoo.reload_plugins()
     assert genzoo.plugins._state is None
     assert loads == []  # reloading discovers nothing by itself

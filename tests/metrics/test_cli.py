@@ -198,7 +198,8 @@ def test_eval_scores_a_model_folder_and_writes_its_result_here(user_cache, tmp_p
     result = CliRunner().invoke(main, ["eval", str(folder), *args])  # the data: mnist
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json",
-                                                        "model.safetensors"]  # not written into
+                                                        "model.safetensors",
+                                                        "samples.png"]  # not written into
     record = json.loads((here / "eval.json").read_text())
     assert record["checkpoint"] == str(folder) and record["card"]["data"]["name"] == "mnist"
     result = CliRunner().invoke(main, ["eval", str(checkpoint), *args])
