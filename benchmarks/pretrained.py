@@ -135,8 +135,8 @@ TABLE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "pretrained.csv
 def write_table(runs: Path, path: Path) -> None:
     """Write the table of every shipped model whose folder is in place: its scores (from the
     folder's ``eval.json``), size and training time (from its run in ``runs``, where there)."""
-    rows = [["name", "model", "configuration", "FID ↓", "× floor", "precision ↑", "recall ↑",
-             "bits/dim ↓", "training time", "size"]]
+    rows = [["name", "configuration", "FID ↓", "× floor", "precision ↑", "recall ↑",
+             "bits/dim ↓", "training", "size"]]
     for shipped in PRETRAINED:
         folder = shipped.destination()
         if not (folder / "config.json").is_file() or not (folder / "eval.json").is_file():
@@ -148,7 +148,7 @@ def write_table(runs: Path, path: Path) -> None:
         done = runs / shipped.name / "zoo.json"
         seconds = json.loads(done.read_text(encoding="utf-8"))["seconds"] if done.is_file() else None
         size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
-        rows.append([f"``pretrained:{shipped.name}``", config["model"], shipped.zoo,
+        rows.append([f"``pretrained:{shipped.name}``", f"{shipped.zoo} (``{config['model']}``)",
                      f"{scores['fid']['value']:.2f}",
                      f"{scores['fid']['value'] / floor['fid']['value']:.1f}×",
                      f"{scores['precision']['value']:.3f}", f"{scores['recall']['value']:.3f}",

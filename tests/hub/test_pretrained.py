@@ -24,8 +24,8 @@ from tests.hub.conftest import TINY
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: What genzoo and its plugin distributions ship, and the model each one is.
-SHIPPED = {"mnist-gan": "gan", "mnist-vae": "vae", "mnist-dcgan": "dcgan",
-           "mnist-flow-matching": "flow-matching", "mnist-ddpm": "ddpm", "mnist-glow": "glow"}
+SHIPPED = {"mnist-vae": "vae", "mnist-gan": "gan", "mnist-dcgan": "dcgan", "mnist-ddpm": "ddpm",
+           "mnist-flow-matching": "flow-matching", "mnist-glow": "glow"}
 #: The most the six folders may weigh together.
 MAX_MEGABYTES = 30
 
@@ -176,3 +176,17 @@ def test_one_command_retrains_evaluates_and_reexports_them(mnist_root, tmp_path)
     assert model.registry_name == "vae" and model.config.num_classes == 10
     assert json.loads((tmp_path / "runs" / "mnist-vae" / "zoo.json").read_text())["config"][
         "max_steps"] == 3
+
+
+def test_the_docs_table_of_shipped_models_is_their_eval_json():
+    import csv
+
+    with (REPO_ROOT / "docs" / "guide" / "pretrained.csv").open(encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["name"] for row in rows] == [f"``pretrained:{name}``" for name in SHIPPED]
+    for row in rows:
+        name = row["name"].strip("`").removeprefix("pretrained:")
+        result = json.loads((genzoo.list_pretrained(name)[0].folder / EVAL_FILE).read_text())
+        assert row["FID ↓"] == f"{result['scores']['fid']['value']:.2f}", name
+        assert row["precision ↑"] == f"{result['scores']['precision']['value']:.3f}", name
+        assert row["recall ↑"] == f"{result['scores']['recall']['value']:.3f}", name
