@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
-import importlib.util
 import json
 import os
 import subprocess
@@ -41,12 +40,10 @@ from quality import ZOO, Shipped, checkpoint_of, train  # noqa: E402
 
 @dataclass(frozen=True)
 class Pretrained:
-    """A shipped pretrained model: its name, the zoo configuration it is, and the package that
-    ships it (its folder is ``<package>/pretrained/<name>``)."""
+    """A shipped pretrained model: its name and the zoo configuration it is."""
 
     name: str
     zoo: str
-    package: str
 
     @property
     def config(self) -> Shipped:
@@ -56,22 +53,24 @@ class Pretrained:
                        sampling=())
 
     def destination(self) -> Path:
-        """Its folder in the installed (or editable) package that ships it."""
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or spec.origin is None:
-            raise SystemExit(f"{self.package} is not installed, so {self.name} has nowhere to go; "
+        """Its folder, where the installed (or editable) plugin that ships it registers it."""
+        import genzoo
+
+        shipped = genzoo.list_pretrained(self.name)
+        if not shipped:
+            raise SystemExit(f"no installed plugin ships {self.name}, so it has nowhere to go; "
                              "run `make venv` (it installs the plugin distributions)")
-        return Path(spec.origin).parent / "pretrained" / self.name
+        return shipped[0].folder
 
 
 #: The models genzoo ships, cheapest first.
 PRETRAINED = [
-    Pretrained("mnist-vae", "vae conditional", "genzoo_vae"),
-    Pretrained("mnist-gan", "gan ema", "genzoo_gan"),
-    Pretrained("mnist-dcgan", "dcgan conditional", "genzoo_gan"),
-    Pretrained("mnist-ddpm", "ddpm conditional", "genzoo_diffusion"),
-    Pretrained("mnist-flow-matching", "flow-matching conditional", "genzoo_flow_matching"),
-    Pretrained("mnist-glow", "glow", "genzoo_flows"),
+    Pretrained("mnist-vae", "vae conditional"),
+    Pretrained("mnist-gan", "gan ema"),
+    Pretrained("mnist-dcgan", "dcgan conditional"),
+    Pretrained("mnist-ddpm", "ddpm conditional"),
+    Pretrained("mnist-flow-matching", "flow-matching conditional"),
+    Pretrained("mnist-glow", "glow"),
 ]
 
 #: The licence of the shipped weights (genzoo's own).
@@ -137,24 +136,20 @@ def write_table(runs: Path, path: Path) -> None:
     folder's ``eval.json``), size and training time (from its run in ``runs``, where there)."""
     rows = [["name", "configuration", "FID ↓", "× floor", "precision ↑", "recall ↑",
              "bits/dim ↓", "training", "size"]]
+    from genzoo.hub import folder_summary
+
     for shipped in PRETRAINED:
-        folder = shipped.destination()
-        if not (folder / "config.json").is_file() or not (folder / "eval.json").is_file():
+        facts = folder_summary(shipped.destination())
+        if facts["model"] is None or facts["fid"] is None:
             continue
-        result = json.loads((folder / "eval.json").read_text(encoding="utf-8"))
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        scores, floor = result["scores"], result["floor"]
-        bits = result.get("bits_per_dim") or {}
         done = runs / shipped.name / "zoo.json"
         seconds = json.loads(done.read_text(encoding="utf-8"))["seconds"] if done.is_file() else None
-        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
-        rows.append([f"``pretrained:{shipped.name}``", f"{shipped.zoo} (``{config['model']}``)",
-                     f"{scores['fid']['value']:.2f}",
-                     f"{scores['fid']['value'] / floor['fid']['value']:.1f}×",
-                     f"{scores['precision']['value']:.3f}", f"{scores['recall']['value']:.3f}",
-                     f"{bits['bits_per_dim']:.3f}" if "bits_per_dim" in bits else "",
+        rows.append([f"``pretrained:{shipped.name}``", f"{shipped.zoo} (``{facts['model']}``)",
+                     f"{facts['fid']:.2f}", f"{facts['fid'] / facts['floor_fid']:.1f}×",
+                     f"{facts['precision']:.3f}", f"{facts['recall']:.3f}",
+                     f"{facts['bits_per_dim']:.3f}" if facts["bits_per_dim"] is not None else "",
                      f"{seconds // 60:.0f}:{seconds % 60:02.0f}" if seconds else "",
-                     f"{size:.1f} MB"])
+                     f"{facts['megabytes']:.1f} MB"])
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
 

@@ -60,7 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["FOLDER_FORMAT", "FOLDER_FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "CARD_FILE",
            "GRID_FILE", "ModelFolder", "save_pretrained", "export", "from_pretrained",
            "open_model_folder", "locate_model", "load_model", "push_to_hub", "is_repo_id",
-           "is_pretrained_name", "read_folder_config", "EVAL_FILE", "PRETRAINED_PREFIX"]
+           "is_pretrained_name", "read_folder_config", "folder_summary", "EVAL_FILE",
+           "PRETRAINED_PREFIX"]
 
 #: The ``format`` entry of every model folder's ``config.json``.
 FOLDER_FORMAT = "genzoo-model"
@@ -875,13 +876,39 @@ def _evaluation_text(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in the regular file ``path``; ``{}`` where there is none or it cannot be
+    read."""
+    try:
+        record = json.loads(read_regular_file(path, limit=_CONFIG_LIMIT))
+    except (OSError, UnsafeFileError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def folder_summary(folder: Path) -> dict[str, Any]:
+    """What ``genzoo list --pretrained`` shows of a model folder: its ``model``, its size in
+    ``megabytes``, and from its ``eval.json`` the ``fid`` and its real-data floor
+    (``floor_fid``), ``precision``, ``recall`` and ``bits_per_dim``; ``None`` for what the
+    folder does not hold."""
+    def score(record: dict[str, Any], part: str, key: str) -> float | None:
+        value = (record.get(part) or {}).get(key)
+        value = value.get("value") if isinstance(value, dict) else value
+        return float(value) if isinstance(value, (int, float)) else None
+
+    config, result = _read_json(folder / CONFIG_FILE), _read_json(folder / EVAL_FILE)
+    bits = result.get("bits_per_dim")
+    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+    return {"model": config.get("model"), "megabytes": size / 2**20,
+            "fid": score(result, "scores", "fid"), "floor_fid": score(result, "floor", "fid"),
+            "precision": score(result, "scores", "precision"),
+            "recall": score(result, "scores", "recall"),
+            "bits_per_dim": bits.get("bits_per_dim") if isinstance(bits, dict) else None}
+
+
 def _bits_per_dim(source: Path) -> str | None:
     """The bits/dim a ``genzoo eval`` result holds, as a sentence."""
-    try:
-        record = json.loads(read_regular_file(source, limit=_CONFIG_LIMIT))
-    except (OSError, UnsafeFileError, ValueError):
-        return None
-    bits = record.get("bits_per_dim") if isinstance(record, dict) else None
+    bits = _read_json(source).get("bits_per_dim")
     if not isinstance(bits, dict) or "bits_per_dim" not in bits:
         return None
     where = " ".join(str(bits[k]) for k in ("dataset", "split") if bits.get(k))

@@ -56,13 +56,14 @@ def list_command(pattern: str, as_json: bool, datasets: bool, pretrained: bool) 
 
 def _list_pretrained(pattern: str, as_json: bool) -> None:
     from ..build import list_pretrained
+    from ..hub import folder_summary
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a broken plugin's warning is genzoo list's to show
         infos = list_pretrained(pattern)
     entries = [{"name": f"pretrained:{i.name}", "summary": i.summary, "plugin": i.plugin,
                 "distribution": i.distribution, "version": i.version, "folder": str(i.folder),
-                **_shipped_facts(i.folder)} for i in infos]
+                **folder_summary(i.folder)} for i in infos]
     if as_json:
         click.echo(json.dumps({"pretrained": entries}, indent=2))
         return
@@ -84,33 +85,6 @@ def _list_pretrained(pattern: str, as_json: bool) -> None:
                "floor; its card (README.md in the folder) says how they were made.")
     click.echo('Use: genzoo sample pretrained:NAME -o samples.png, or '
                'genzoo.from_pretrained("pretrained:NAME")')
-
-
-def _shipped_facts(folder: Any) -> dict[str, Any]:
-    """A shipped folder's model, size and scores (from its config.json and eval.json; None
-    where it has none)."""
-    from ..hub import CONFIG_FILE, EVAL_FILE
-
-    def read(name: str) -> dict[str, Any]:
-        try:
-            value = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return value if isinstance(value, dict) else {}
-
-    def score(record: dict[str, Any], part: str, key: str) -> float | None:
-        value = (record.get(part) or {}).get(key)
-        value = value.get("value") if isinstance(value, dict) else value
-        return float(value) if isinstance(value, (int, float)) else None
-
-    config, result = read(CONFIG_FILE), read(EVAL_FILE)
-    bits = result.get("bits_per_dim")
-    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
-    return {"model": config.get("model"), "megabytes": size / 2**20,
-            "fid": score(result, "scores", "fid"), "floor_fid": score(result, "floor", "fid"),
-            "precision": score(result, "scores", "precision"),
-            "recall": score(result, "scores", "recall"),
-            "bits_per_dim": bits.get("bits_per_dim") if isinstance(bits, dict) else None}
 
 
 def _list_datasets(pattern: str, as_json: bool) -> None:
