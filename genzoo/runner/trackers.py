@@ -368,12 +368,13 @@ def make_trackers(mlflow: str | None, wandb: str | None, folder: Path) -> Tracke
     Raises:
         MissingExtraError: a tracker's package is not installed.
     """
-    name = folder.resolve().name or "run"
+    folder = folder.resolve()
+    name = folder.name or "run"
     trackers: list[Tracker] = []
     if mlflow is not None:
-        trackers.append(MlflowTracker(mlflow, name, folder.resolve()))
+        trackers.append(MlflowTracker(mlflow, name, folder))
     if wandb is not None:
-        trackers.append(WandbTracker(wandb, name, folder.resolve()))
+        trackers.append(WandbTracker(wandb, name, folder))
     return Trackers(trackers)
 
 
