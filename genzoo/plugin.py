@@ -41,7 +41,10 @@ The names, each linked to its documentation where genzoo defines it:
 * class labels: :func:`~genzoo.labels.batch_labels`, :func:`~genzoo.labels.cycle_labels`,
   :func:`~genzoo.labels.one_hot`, :func:`~genzoo.labels.class_labels`,
   :func:`~genzoo.labels.drop_labels`;
-* shared networks: :class:`~genzoo.nn.UNet`, :func:`~genzoo.nn.check_unet_options`,
+* shared networks: :class:`~genzoo.nn.UNet`, :class:`~genzoo.nn.UNetOptions` (the UNet
+  families' shared config fields), :func:`~genzoo.nn.check_unet_options`,
+  :func:`~genzoo.nn.path.interpolate` and :func:`~genzoo.nn.path.sample_times` (the straight
+  noise-to-data path and its training times),
   :func:`~genzoo.nn.guided`, :func:`~genzoo.shapes.conv_plan`;
 * encoders and likelihoods: :class:`~genzoo.Posterior`, :class:`~genzoo.LogLikelihood`,
   :func:`~genzoo.metrics.likelihood.dequantize`, :func:`~genzoo.metrics.bits_per_dim`;
@@ -59,7 +62,7 @@ from .errors import BatchError, ConfigError, GenzooError
 from .hookspecs import hookimpl
 from .labels import batch_labels, class_labels, cycle_labels, drop_labels, one_hot
 from .model import GenerativeModel
-from .nn import UNet, check_unet_options, guided
+from .nn import UNet, UNetOptions, check_unet_options, guided, interpolate, sample_times
 from .optim import OptimizerSpec, adam
 from .plugins import PLUGIN_API_VERSION
 from .protocols import (
@@ -117,8 +120,11 @@ __all__ = [
     "drop_labels",
     # shared networks
     "UNet",
+    "UNetOptions",
     "check_unet_options",
     "guided",
+    "interpolate",
+    "sample_times",
     "conv_plan",
     # encoders and likelihoods
     "Posterior",

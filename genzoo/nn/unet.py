@@ -117,6 +117,9 @@ class UNet(nn.Module):
         patch_size: 1, or 2 to run the whole network at half the resolution (a stride-2 stem
             and a pixel-shuffle head): about four times fewer operations.
         dropout: Dropout in the residual blocks.
+        time_inputs: Times the network takes per image: 1 (``t``: a denoiser, a velocity), or 2
+            (``t`` and a second time, such as the end of a jump: a mean velocity, a shortcut),
+            each given its own sinusoidal features before the shared time MLP.
         channels_last: Keep the convolution weights in channels-last memory format and convert
             inputs to it: faster on CPUs (about 1.4× at these sizes) and on GPUs with tensor cores.
 
@@ -132,7 +135,7 @@ class UNet(nn.Module):
     def __init__(self, channels: int = 1, *, base_width: int = 32,
                  channel_mults: tuple[int, ...] = (1, 2), blocks_per_level: int = 1,
                  num_classes: int = 0, norm_groups: int = 8, patch_size: int = 1,
-                 dropout: float = 0.0, channels_last: bool = True) -> None:
+                 dropout: float = 0.0, time_inputs: int = 1, channels_last: bool = True) -> None:
         super().__init__()
         if channels < 1 or base_width < 2 or blocks_per_level < 1 or norm_groups < 1:
             raise ValueError("channels and blocks_per_level must be positive, base_width at least 2")
@@ -142,11 +145,14 @@ class UNet(nn.Module):
             raise ValueError(f"patch_size must be 1 or 2, got {patch_size}")
         if num_classes < 0 or not 0 <= dropout < 1:
             raise ValueError("num_classes must be 0 or more, dropout in [0, 1)")
+        if time_inputs not in (1, 2):
+            raise ValueError(f"time_inputs must be 1 or 2, got {time_inputs}")
+        self.time_inputs = time_inputs
         self.channels, self.patch_size, self.num_classes = channels, patch_size, num_classes
         self.levels = len(channel_mults)
         emb_dim = 4 * base_width
         self.time_width = base_width
-        self.time = nn.Sequential(nn.Linear(base_width, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.time = nn.Sequential(nn.Linear(base_width * time_inputs, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.classes = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
         self.stem = nn.Conv2d(channels, base_width, 3 if patch_size == 1 else 2 * patch_size,
                               stride=patch_size, padding=1 if patch_size == 1 else patch_size // 2)
@@ -198,7 +204,8 @@ class UNet(nn.Module):
 
         Args:
             x: ``N×C×H×W`` images (any scale; the model decides).
-            t: ``N`` times in ``[0, 1]``, or one time for all.
+            t: ``N`` times in ``[0, 1]``, or one time for all; ``N×2`` (or two for all) for a
+                network of two ``time_inputs``.
             labels: ``N`` class labels in ``[0, num_classes]`` (``num_classes`` is the null
                 class); ``None`` is the null class for all. Ignored by an unconditional network.
 
@@ -210,8 +217,9 @@ class UNet(nn.Module):
         if c != self.channels or h % self.size_multiple or w % self.size_multiple:
             raise ValueError(f"the UNet takes {self.channels}-channel images with height and width "
                              f"multiples of {self.size_multiple}, got {c}×{h}×{w}")
-        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(n)
-        emb = self.time(timestep_embedding(t, self.time_width).to(x.dtype))
+        t = torch.as_tensor(t, device=x.device).reshape(-1, self.time_inputs).expand(n, -1)
+        emb = self.time(torch.cat([timestep_embedding(t[:, i], self.time_width)
+                                   for i in range(self.time_inputs)], dim=1).to(x.dtype))
         if self.classes is not None:
             if labels is None:
                 labels = torch.full((n,), self.null_label, device=x.device, dtype=torch.long)
