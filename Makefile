@@ -28,7 +28,8 @@ endif
 
 # The plugin distributions shipped beside the core, each a package of its own (installed
 # editable into the same environment, as a user would pip-install them).
-PLUGIN_DISTRIBUTIONS := plugins/genzoo-diffusion plugins/genzoo-flow-matching plugins/genzoo-flows
+PLUGIN_DISTRIBUTIONS := plugins/genzoo-diffusion plugins/genzoo-flow-matching plugins/genzoo-flows \
+	plugins/genzoo-few-step
 
 GAN_EPOCHS ?= 20
 VAE_EPOCHS ?= 20

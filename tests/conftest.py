@@ -116,7 +116,8 @@ def _no_tty_progress(monkeypatch: pytest.MonkeyPatch) -> None:
 #: Plugin distributions of this repository's ``plugins/`` folder, installed beside genzoo by
 #: ``make``. The core's tests see only genzoo's built-in plugins, as a user who installed genzoo
 #: alone does; each of these distributions has its own tests.
-SEPARATE_PLUGIN_DISTRIBUTIONS = frozenset({"genzoo-flows", "genzoo-diffusion", "genzoo-flow-matching"})
+SEPARATE_PLUGIN_DISTRIBUTIONS = frozenset({"genzoo-flows", "genzoo-diffusion", "genzoo-flow-matching",
+                                            "genzoo-few-step"})
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ DOCS = ROOT / "docs"
 
 #: Packages whose modules' ``__all__`` names must all be documented.
 DOCUMENTED_PACKAGES = ("genzoo", "genzoo_gan", "genzoo_vae", "genzoo_flows", "genzoo_diffusion",
-                       "genzoo_flow_matching")
+                       "genzoo_flow_matching", "genzoo_few_step")
 
 
 @dataclass

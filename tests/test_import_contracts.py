@@ -28,7 +28,8 @@ PLUGIN_CONTRACT = "importlinter:contract:plugins-use-the-plugin-api"
 #: Where the shipped plugin packages live in the checkout (genzoo_gan, genzoo_vae under
 #: plugins/; each plugin distribution's package in its own folder).
 IMPORT_PATHS = [ROOT, ROOT / "plugins", ROOT / "plugins" / "genzoo-diffusion",
-                ROOT / "plugins" / "genzoo-flow-matching", ROOT / "plugins" / "genzoo-flows"]
+                ROOT / "plugins" / "genzoo-flow-matching", ROOT / "plugins" / "genzoo-flows",
+                ROOT / "plugins" / "genzoo-few-step"]
 
 
 def lint(config: Path, *paths: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

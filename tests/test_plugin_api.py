@@ -95,7 +95,8 @@ def test_the_likelihood_helpers_are_the_metrics_ones(name: str) -> None:
 
 
 @pytest.mark.parametrize("package", ["genzoo_gan", "genzoo_vae", "genzoo_diffusion",
-                                     "genzoo_flow_matching", "genzoo_flows"])
+                                     "genzoo_flow_matching", "genzoo_flows",
+                                     "genzoo_few_step"])
 def test_every_shipped_plugin_declares_the_api_it_targets(package: str) -> None:
     module = importlib.import_module(package)
     assert module.GENZOO_PLUGIN_API == genzoo.plugin.PLUGIN_API_VERSION

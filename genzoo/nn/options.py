@@ -62,12 +62,13 @@ class UNetOptions:
         if not 0 <= self.label_dropout < 1:
             raise ValueError(f"label_dropout must be in [0, 1), got {self.label_dropout}")
 
-    def build_unet(self, *, time_inputs: int = 1) -> UNet:
-        """The :class:`~genzoo.nn.UNet` these options describe (``time_inputs`` as the UNet's)."""
+    def build_unet(self, *, time_inputs: int = 1, time_scale: float = 1000.0) -> UNet:
+        """The :class:`~genzoo.nn.UNet` these options describe (``time_inputs`` and
+        ``time_scale`` as the UNet's)."""
         return UNet(self.image_shape[0], base_width=self.base_width,
                     channel_mults=self.channel_mults, blocks_per_level=self.blocks_per_level,
                     num_classes=self.num_classes, patch_size=self.patch_size,
-                    dropout=self.dropout, time_inputs=time_inputs)
+                    dropout=self.dropout, time_inputs=time_inputs, time_scale=time_scale)
 
     def training_labels(self, batch: Batch, model: str) -> torch.Tensor | None:
         """A training batch's labels for the network: ``None`` for an unconditional model;

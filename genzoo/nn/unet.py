@@ -25,15 +25,16 @@ from torch import nn
 __all__ = ["UNet", "check_unet_options", "timestep_embedding"]
 
 
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0,
+                       scale: float = 1000.0) -> torch.Tensor:
     """Sinusoidal features of times ``t`` in ``[0, 1]``: ``N×dim`` (``dim`` even).
 
-    ``t`` is scaled by 1000 first, so the frequencies suit a continuous time in ``[0, 1]`` as
-    they suit the integer steps of a 1000-step diffusion chain.
+    ``t`` is multiplied by ``scale`` first: 1000 makes the frequencies suit a continuous time in
+    ``[0, 1]`` as they suit the integer steps of a 1000-step diffusion chain.
     """
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    angles = (t.float() * 1000)[:, None] * freqs[None, :]
+    angles = (t.float() * scale)[:, None] * freqs[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
@@ -120,6 +121,10 @@ class UNet(nn.Module):
         time_inputs: Times the network takes per image: 1 (``t``: a denoiser, a velocity), or 2
             (``t`` and a second time, such as the end of a jump: a mean velocity, a shortcut),
             each given its own sinusoidal features before the shared time MLP.
+        time_scale: What times are multiplied by before their sinusoidal features
+            (:func:`timestep_embedding`): 1000 suits a network used at given times; a network
+            differentiated in time (MeanFlow's ``d/dt``) wants 1, or the fastest features'
+            derivatives (1000 times larger) swamp its target.
         channels_last: Keep the convolution weights in channels-last memory format and convert
             inputs to it: faster on CPUs (about 1.4× at these sizes) and on GPUs with tensor cores.
 
@@ -135,7 +140,8 @@ class UNet(nn.Module):
     def __init__(self, channels: int = 1, *, base_width: int = 32,
                  channel_mults: tuple[int, ...] = (1, 2), blocks_per_level: int = 1,
                  num_classes: int = 0, norm_groups: int = 8, patch_size: int = 1,
-                 dropout: float = 0.0, time_inputs: int = 1, channels_last: bool = True) -> None:
+                 dropout: float = 0.0, time_inputs: int = 1, time_scale: float = 1000.0,
+                 channels_last: bool = True) -> None:
         super().__init__()
         if channels < 1 or base_width < 2 or blocks_per_level < 1 or norm_groups < 1:
             raise ValueError("channels and blocks_per_level must be positive, base_width at least 2")
@@ -147,7 +153,7 @@ class UNet(nn.Module):
             raise ValueError("num_classes must be 0 or more, dropout in [0, 1)")
         if time_inputs not in (1, 2):
             raise ValueError(f"time_inputs must be 1 or 2, got {time_inputs}")
-        self.time_inputs = time_inputs
+        self.time_inputs, self.time_scale = time_inputs, float(time_scale)
         self.channels, self.patch_size, self.num_classes = channels, patch_size, num_classes
         self.levels = len(channel_mults)
         emb_dim = 4 * base_width
@@ -218,7 +224,7 @@ class UNet(nn.Module):
             raise ValueError(f"the UNet takes {self.channels}-channel images with height and width "
                              f"multiples of {self.size_multiple}, got {c}×{h}×{w}")
         t = torch.as_tensor(t, device=x.device).reshape(-1, self.time_inputs).expand(n, -1)
-        emb = self.time(torch.cat([timestep_embedding(t[:, i], self.time_width)
+        emb = self.time(torch.cat([timestep_embedding(t[:, i], self.time_width, scale=self.time_scale)
                                    for i in range(self.time_inputs)], dim=1).to(x.dtype))
         if self.classes is not None:
             if labels is None:
