@@ -79,3 +79,28 @@ def test_check_unet_options_names_what_is_wrong():
     with pytest.raises(ValueError, match="dropout"):
         check_unet_options((1, 28, 28), base_width=8, channel_mults=(1, 2), blocks_per_level=1,
                            patch_size=2, dropout=1.0)
+
+
+def test_two_time_inputs_take_n_by_2_times_and_both_matter():
+    net = _trained_a_little(UNet(1, base_width=8, time_inputs=2))
+    net.eval()
+    assert net.time[0].in_features == 2 * 8
+    x = torch.randn(3, 1, 28, 28)
+    t = torch.tensor([[0.2, 0.5], [0.4, 0.9], [0.7, 0.7]])
+    out = net(x, t)
+    assert out.shape == x.shape
+    later = t.clone()
+    later[:, 1] += 0.1
+    assert not torch.allclose(out, net(x, later))  # the second time changes the output
+    earlier = t.clone()
+    earlier[:, 0] -= 0.1
+    assert not torch.allclose(out, net(x, earlier))
+    assert torch.allclose(net(x, torch.tensor([0.2, 0.5])), net(x, t[:1].expand(3, -1)))  # two for all
+
+
+def test_one_time_input_is_the_default_and_three_are_refused():
+    assert UNet(1, base_width=8).time_inputs == 1
+    assert UNet(1, base_width=8).time[0].in_features == 8
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match=f"time_inputs must be 1 or 2, got {bad}"):
+            UNet(1, base_width=8, time_inputs=bad)

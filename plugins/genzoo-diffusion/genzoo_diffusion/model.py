@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.plugin import (
-    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNet, adam, batch_labels,
-    check_unet_options, class_labels, drop_labels, generate_in_chunks, guided, sampling_option,
-    sampling_progress,
+    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, adam, class_labels,
+    generate_in_chunks, guided, sampling_option, sampling_progress,
 )
 
 from .samplers import SAMPLERS, sampling_timesteps
@@ -32,20 +31,15 @@ SamplerName = Literal["ddim", "ddpm"]
 
 
 @dataclass(frozen=True)
-class DiffusionConfig:
+class DiffusionConfig(UNetOptions):
     """The diffusion model's options.
 
+    The UNet and class-conditioning options (``image_shape``, ``base_width``,
+    ``channel_mults``, ``blocks_per_level``, ``patch_size``, ``dropout``, ``num_classes``,
+    ``label_dropout``) come first, from :class:`~genzoo.nn.UNetOptions`; the diffusion ones
+    follow.
+
     Attributes:
-        image_shape: ``(channels, height, width)``; height and width must be multiples of
-            ``patch_size * 2 ** (len(channel_mults) - 1)`` (28 and 32 are, with the defaults).
-        base_width: UNet channels at its first resolution.
-        channel_mults: UNet width multiplier per resolution.
-        blocks_per_level: UNet residual blocks per resolution.
-        patch_size: 2 runs the UNet at half the image resolution (four times cheaper), 1 at full.
-        dropout: Dropout in the UNet's residual blocks.
-        num_classes: Classes of a class-conditional model (batches must carry labels); 0: none.
-        label_dropout: How often a training label is replaced by the null class, so that the
-            same network learns the unconditional prediction that guidance needs.
         timesteps: Diffusion steps ``T`` the model is trained on.
         schedule: ``"cosine"`` (Nichol & Dhariwal) or ``"linear"`` (Ho et al.) noise schedule.
         prediction: What the network predicts: ``"epsilon"`` (the noise) or ``"v"`` (the
@@ -61,14 +55,6 @@ class DiffusionConfig:
     after training: ``genzoo.load(path, guidance=3.0)``, ``genzoo sample CKPT --set ...``.
     """
 
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    base_width: int = 32
-    channel_mults: tuple[int, ...] = (1, 2)
-    blocks_per_level: int = 1
-    patch_size: int = 2
-    dropout: float = 0.0
-    num_classes: int = 0
-    label_dropout: float = 0.1
     timesteps: int = 1000
     schedule: Literal["cosine", "linear"] = "cosine"
     prediction: Prediction = "v"
@@ -79,12 +65,7 @@ class DiffusionConfig:
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
-        check_unet_options(self.image_shape, base_width=self.base_width,
-                           channel_mults=self.channel_mults, blocks_per_level=self.blocks_per_level,
-                           patch_size=self.patch_size, num_classes=self.num_classes,
-                           dropout=self.dropout)
-        if not 0 <= self.label_dropout < 1:
-            raise ValueError(f"label_dropout must be in [0, 1), got {self.label_dropout}")
+        super().__post_init__()
         if self.timesteps < 1:
             raise ValueError(f"timesteps must be positive, got {self.timesteps}")
         if not 1 <= self.sample_steps <= self.timesteps:
@@ -119,9 +100,7 @@ class Diffusion(GenerativeModel):
     def __init__(self, config: DiffusionConfig | None = None, /, **overrides: object) -> None:
         super().__init__(config, **overrides)
         cfg = self.config
-        self.net = UNet(cfg.image_shape[0], base_width=cfg.base_width, channel_mults=cfg.channel_mults,
-                        blocks_per_level=cfg.blocks_per_level, num_classes=cfg.num_classes,
-                        patch_size=cfg.patch_size, dropout=cfg.dropout)
+        self.net = cfg.build_unet()
         self.schedule = NoiseSchedule(cfg.schedule, cfg.timesteps)
 
     def _predict(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,
@@ -144,10 +123,7 @@ class Diffusion(GenerativeModel):
     def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
         cfg = self.config
         images = batch.images
-        labels = None
-        if cfg.num_classes:
-            labels = drop_labels(batch_labels(batch, cfg.num_classes, "ddpm"), cfg.label_dropout,
-                                 self.net.null_label)
+        labels = cfg.training_labels(batch, "ddpm")
         t = torch.randint(0, cfg.timesteps, (images.shape[0],), device=images.device)
         noise = torch.randn_like(images, dtype=torch.float32)
         loss = self.loss(images, t, noise, labels)

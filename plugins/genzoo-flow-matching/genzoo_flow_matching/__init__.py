@@ -1,7 +1,7 @@
 """genzoo-flow-matching: conditional flow matching, registered with genzoo as ``"flow-matching"``.
 
 The model (:mod:`genzoo_flow_matching.model`) trains a UNet velocity field on the straight path
-from noise to data (:mod:`genzoo_flow_matching.path`) and samples by integrating it with an ODE
+from noise to data (:mod:`genzoo.nn.path`) and samples by integrating it with an ODE
 solver (:mod:`genzoo_flow_matching.solvers`) in a few steps.
 """
 

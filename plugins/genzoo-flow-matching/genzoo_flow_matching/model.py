@@ -1,7 +1,7 @@
 """Conditional flow matching on a UNet velocity field, for 28×28 and 32×32 images.
 
 Training draws a time ``t`` and Gaussian noise per image, puts the image on the straight path
-from the noise (:func:`~genzoo_flow_matching.path.interpolate`) and regresses the path's
+from the noise (:func:`~genzoo.nn.path.interpolate`) and regresses the path's
 velocity with a :class:`genzoo.nn.UNet`. Sampling integrates the learned field from noise
 (``t = 0``) to data (``t = 1``) with an ODE solver (:mod:`genzoo_flow_matching.solvers`) in
 ``sample_steps`` steps. With ``num_classes`` the field is class-conditional and is sampled with
@@ -17,11 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.plugin import (
-    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNet, adam, batch_labels,
-    check_unet_options, class_labels, drop_labels, generate_in_chunks, guided, sampling_option,
+    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, adam, class_labels,
+    generate_in_chunks, guided, interpolate, sample_times, sampling_option,
 )
 
-from .path import interpolate, sample_times, target_velocity
 from .solvers import SOLVERS, integrate, time_grid
 
 __all__ = ["FlowMatchingConfig", "FlowMatching"]
@@ -30,20 +29,15 @@ Sampler = Literal["euler", "midpoint", "heun"]
 
 
 @dataclass(frozen=True)
-class FlowMatchingConfig:
+class FlowMatchingConfig(UNetOptions):
     """The flow-matching model's options.
 
+    The UNet and class-conditioning options (``image_shape``, ``base_width``,
+    ``channel_mults``, ``blocks_per_level``, ``patch_size``, ``dropout``, ``num_classes``,
+    ``label_dropout``) come first, from :class:`~genzoo.nn.UNetOptions`; the flow-matching
+    ones follow.
+
     Attributes:
-        image_shape: ``(channels, height, width)``; height and width must be multiples of
-            ``patch_size * 2 ** (len(channel_mults) - 1)`` (28 and 32 are, with the defaults).
-        base_width: UNet channels at its first resolution.
-        channel_mults: UNet width multiplier per resolution.
-        blocks_per_level: UNet residual blocks per resolution.
-        patch_size: 2 runs the UNet at half the image resolution (four times cheaper), 1 at full.
-        dropout: Dropout in the UNet's residual blocks.
-        num_classes: Classes of a class-conditional model (batches must carry labels); 0: none.
-        label_dropout: How often a training label is replaced by the null class, so that the
-            same network learns the unconditional field that guidance needs.
         time_sampling: ``"uniform"`` or ``"logit-normal"`` training times.
         sampler: The ODE solver: ``"euler"`` (one velocity per step), ``"midpoint"`` or
             ``"heun"`` (two per step, second order).
@@ -57,14 +51,6 @@ class FlowMatchingConfig:
     after training: ``genzoo.load(path, guidance=3.0)``, ``genzoo sample CKPT --set ...``.
     """
 
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    base_width: int = 32
-    channel_mults: tuple[int, ...] = (1, 2)
-    blocks_per_level: int = 1
-    patch_size: int = 2
-    dropout: float = 0.0
-    num_classes: int = 0
-    label_dropout: float = 0.1
     time_sampling: Literal["uniform", "logit-normal"] = "logit-normal"
     sampler: Sampler = sampling_option("heun")
     sample_steps: int = sampling_option(10, minimum=1, maximum=MAX_SAMPLING_STEPS)
@@ -73,12 +59,7 @@ class FlowMatchingConfig:
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
-        check_unet_options(self.image_shape, base_width=self.base_width,
-                           channel_mults=self.channel_mults, blocks_per_level=self.blocks_per_level,
-                           patch_size=self.patch_size, num_classes=self.num_classes,
-                           dropout=self.dropout)
-        if not 0 <= self.label_dropout < 1:
-            raise ValueError(f"label_dropout must be in [0, 1), got {self.label_dropout}")
+        super().__post_init__()
         if self.sample_steps < 1 or self.time_shift <= 0 or self.guidance < 0 or self.lr <= 0:
             raise ValueError("sample_steps must be at least 1; time_shift and lr positive; "
                              "guidance 0 or more")
@@ -107,18 +88,18 @@ class FlowMatching(GenerativeModel):
     def __init__(self, config: FlowMatchingConfig | None = None, /, **overrides: object) -> None:
         super().__init__(config, **overrides)
         cfg = self.config
-        self.net = UNet(cfg.image_shape[0], base_width=cfg.base_width, channel_mults=cfg.channel_mults,
-                        blocks_per_level=cfg.blocks_per_level, num_classes=cfg.num_classes,
-                        patch_size=cfg.patch_size, dropout=cfg.dropout)
+        self.net = cfg.build_unet()
 
     # -- training -------------------------------------------------------------------------
 
     def loss(self, images: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
              labels: torch.Tensor | None = None) -> torch.Tensor:
-        """The velocity regression loss for ``images`` in ``[0, 1]`` at times ``t``."""
+        """The velocity regression loss for ``images`` in ``[0, 1]`` at times ``t``: the
+        network at the path's point ``interpolate(x, noise, t)`` against the path's velocity
+        ``x - noise`` (the same at every time)."""
         x = images * 2 - 1
         predicted = self.net(interpolate(x, noise, t), t, labels)
-        return F.mse_loss(predicted.float(), target_velocity(x, noise).float())
+        return F.mse_loss(predicted.float(), (x - noise).float())
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"flow": adam(self.parameters(), self.config.lr)}
@@ -126,10 +107,7 @@ class FlowMatching(GenerativeModel):
     def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
         cfg = self.config
         images = batch.images
-        labels = None
-        if cfg.num_classes:
-            labels = drop_labels(batch_labels(batch, cfg.num_classes, "flow-matching"),
-                                 cfg.label_dropout, self.net.null_label)
+        labels = cfg.training_labels(batch, "flow-matching")
         t = sample_times(images.shape[0], cfg.time_sampling, images.device)
         noise = torch.randn_like(images, dtype=torch.float32)
         loss = self.loss(images, t, noise, labels)
