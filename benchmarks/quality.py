@@ -115,9 +115,11 @@ ZOO = [
     # The few-step models (genzoo-few-step): a 1-step student of the shipped flow-matching
     # teacher (its 12:37 of training counts in the student's budget of 30 minutes, pairs
     # included), and MeanFlow, one step from scratch in 20 minutes.
-    Shipped("distilled-flow conditional", "distilled-flow", ("num_classes=10", "pairs=15000"), 4, 128,
+    Shipped("distilled-flow conditional", "distilled-flow", ("num_classes=10",), 3, 64,
             ("--teacher", "pretrained:mnist-flow-matching", "--ema", "0.999", "--lr-schedule",
              "cosine", "--warmup-steps", "50")),
+    Shipped("meanflow conditional", "meanflow", ("num_classes=10", "guidance=1.25"), 3, 64,
+            ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100")),
     # The normalizing flow of the likelihood table (benchmarks/likelihood.py), as trained there.
     Shipped("glow", "glow", (), 4, 64,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "200")),

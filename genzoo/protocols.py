@@ -120,7 +120,8 @@ class StepContext(Protocol):
 
     def teacher_samples(self, make: Callable[[Teacher, int, torch.Generator], Mapping[str, torch.Tensor]],
                         *, count: int, chunk_size: int = 1000, seed: int = 0,
-                        name: str = "samples") -> dict[str, torch.Tensor]:
+                        name: str = "samples",
+                        settings: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
         """Samples of the model's teacher (a :class:`Student`'s), made once for the whole run.
 
         The first call makes ``count`` samples, ``chunk_size`` at a time, each chunk by
@@ -130,7 +131,10 @@ class StepContext(Protocol):
         is made, so a run interrupted while making them keeps the chunks already made and its
         resume makes only the rest, the same as one uninterrupted run would have. The chunks
         are tied to the teacher's weight hash (another teacher is refused) and re-used by
-        later calls, resumes and runs in the same folder. The teacher runs without gradients
+        later calls, resumes and runs in the same folder, and to ``settings``: whatever else
+        decides what ``make`` makes (the student's options it reads, the teacher's sampling
+        options; JSON values), which a folder made with other settings must match or is
+        refused. The teacher runs without gradients
         in the training precision; torch's global random state is left as it was, so a
         resumed run stays exact.
 

@@ -153,6 +153,8 @@ class UNet(nn.Module):
             raise ValueError("num_classes must be 0 or more, dropout in [0, 1)")
         if time_inputs not in (1, 2):
             raise ValueError(f"time_inputs must be 1 or 2, got {time_inputs}")
+        if not math.isfinite(time_scale) or time_scale <= 0:
+            raise ValueError(f"time_scale must be positive and finite, got {time_scale}")
         self.time_inputs, self.time_scale = time_inputs, float(time_scale)
         self.channels, self.patch_size, self.num_classes = channels, patch_size, num_classes
         self.levels = len(channel_mults)

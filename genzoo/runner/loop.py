@@ -639,7 +639,8 @@ class Step:
 
     def teacher_samples(self, make: Callable[[Teacher, int, torch.Generator], Mapping[str, torch.Tensor]],
                         *, count: int, chunk_size: int = 1000, seed: int = 0,
-                        name: str = "samples") -> dict[str, torch.Tensor]:
+                        name: str = "samples",
+                        settings: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
         """Samples of the student's teacher, made once for the whole run: see
         :meth:`genzoo.StepContext.teacher_samples`. They are kept in the run folder's
         ``teacher/NAME/`` (:func:`~genzoo.runner.teaching.generate_teacher_samples`); a signal
@@ -649,10 +650,10 @@ class Step:
             GenzooError: the model has no teacher in this run.
             CheckpointError: the folder holds another teacher's samples, or other settings'.
         """
-        asked = (count, chunk_size, seed)
+        asked = (count, chunk_size, seed, dict(settings or {}))
         if name in self._samples:
             if self._samples_asked[name] != asked:
-                raise ConfigError(f"teacher_samples({name!r}) was asked for count, chunk_size, seed "
+                raise ConfigError(f"teacher_samples({name!r}) was asked for count, chunk_size, seed, settings "
                                   f"{self._samples_asked[name]} before and {asked} now; give "
                                   "other samples another name")
             return self._samples[name]
@@ -668,7 +669,7 @@ class Step:
             world.all_true(True)
         samples = generate_teacher_samples(
             folder, self.teacher, make, count=count, chunk_size=chunk_size, seed=seed,
-            device=self.device,
+            settings=settings, device=self.device,
             autocast=self.precision.autocast if self.precision is not None else None,
             stop=None if world.size > 1 else self.stop_requested,  # no rank left waiting
             made=self.announce)

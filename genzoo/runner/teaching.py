@@ -139,7 +139,8 @@ def chunk_seed(seed: int, index: int) -> int:
 
 def generate_teacher_samples(folder: str | os.PathLike[str] | None, teacher: Teacher,
                              make: MakeSamples, *, count: int, chunk_size: int = 1000,
-                             seed: int = 0, device: torch.device | str | None = None,
+                             seed: int = 0, settings: Mapping[str, Any] | None = None,
+                             device: torch.device | str | None = None,
                              autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
                              stop: Callable[[], bool] | None = None,
                              made: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
@@ -162,6 +163,8 @@ def generate_teacher_samples(folder: str | os.PathLike[str] | None, teacher: Tea
         count: How many samples in all.
         chunk_size: Samples per chunk (and per call of ``make``).
         seed: The samples' seed.
+        settings: Whatever else decides what ``make`` makes (JSON values), recorded in the
+            manifest; a folder made with other settings is refused.
         device: Unused by the chunks (kept on the CPU); the device whose random state is
             also restored after each chunk (a CUDA device).
         autocast: A context factory for the precision ``make`` runs in.
@@ -183,7 +186,8 @@ def generate_teacher_samples(folder: str | os.PathLike[str] | None, teacher: Tea
             raise ConfigError(f"teacher samples: {what} must be a positive whole number, got {value!r}")
     path = Path(folder) if folder is not None else None
     manifest = {"format": SAMPLES_FORMAT, "format_version": 1, "teacher": teacher.record(),
-                "count": count, "chunk_size": chunk_size, "seed": int(seed)}
+                "count": count, "chunk_size": chunk_size, "seed": int(seed),
+                "settings": _json_settings(settings)}
     if path is not None:
         _claim_folder(path, manifest)
     chunks = (count + chunk_size - 1) // chunk_size
@@ -206,6 +210,14 @@ def generate_teacher_samples(folder: str | os.PathLike[str] | None, teacher: Tea
     return {name: torch.cat([part[name] for part in parts]) for name in names}
 
 
+def _json_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``settings`` as the manifest's JSON holds them (tuples become lists)."""
+    try:
+        return json.loads(json.dumps(dict(settings or {}), sort_keys=True))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"teacher samples: settings must be JSON values, got {settings!r} ({err})") from err
+
+
 def _claim_folder(path: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest of a new samples folder, or check an existing one against it."""
     file = path / _MANIFEST
@@ -223,7 +235,8 @@ def _claim_folder(path: Path, manifest: dict[str, Any]) -> None:
                 f"{manifest['teacher']['sha256']}); they are never mixed: use the run's own "
                 f"teacher, or remove {path} to make them again")
         differ = [f"{k} {found.get(k)!r} there, {manifest[k]!r} now"
-                  for k in ("count", "chunk_size", "seed") if found.get(k) != manifest[k]]
+                  for k in ("count", "chunk_size", "seed", "settings")
+                  if found.get(k, {} if k == "settings" else None) != manifest[k]]
         if differ:
             raise CheckpointError(f"{path} holds teacher samples made with other settings "
                                   f"({'; '.join(differ)}); remove it to make them again")

@@ -104,3 +104,19 @@ def test_one_time_input_is_the_default_and_three_are_refused():
     for bad in (0, 3):
         with pytest.raises(ValueError, match=f"time_inputs must be 1 or 2, got {bad}"):
             UNet(1, base_width=8, time_inputs=bad)
+
+
+def test_time_scale_is_what_times_are_multiplied_by_before_their_features():
+    torch.manual_seed(0)
+    fast = UNet(1, base_width=8, channel_mults=(1, 2), time_scale=1000.0)
+    slow = UNet(1, base_width=8, channel_mults=(1, 2), time_scale=1.0)
+    slow.load_state_dict(fast.state_dict())
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    slow.load_state_dict(fast.state_dict())
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([0.0003, 0.0007])
+    torch.testing.assert_close(slow(x, t * 1000), fast(x, t))
+    assert not torch.allclose(slow(x, t), fast(x, t))
+    with pytest.raises(ValueError, match="time_scale"):
+        UNet(1, base_width=8, time_scale=0.0)

@@ -22,10 +22,11 @@ iCT's 34), needs no target network, EMA teacher or discretisation schedule, and 
 classifier-free guidance into the field at training time (``guidance``), so a guided image
 still costs one network evaluation.
 
-Two economies keep a training step within about twice flow matching's: the derivative is taken
-only for the ``jump_share`` of a batch whose jump is not empty, without building a graph; and
-the loss is adaptively weighted (``1 / (error + c)``, the paper's ``p = 1``), which the paper
-found best for one step.
+The derivative is taken only for the ``jump_share`` of a batch whose jump is not empty, without
+building a graph; even so a step costs about twice flow matching's on a CPU (0.39 s against 0.20 s for a batch
+of 64 at MNIST's size, on 2 cores). The loss is
+adaptively weighted (``1 / (error + c)``, the paper's ``p = 1``), which the paper found best
+for one step.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class MeanFlowConfig(UNetOptions):
 
     Attributes:
         jump_share: Share of each batch trained on jumps (``s > t``); the rest on the
-            instantaneous velocity (``s = t``, flow matching). The paper's 0.25.
+            instantaneous velocity (``s = t``, flow matching). The paper's ImageNet runs used
+            0.25; a short run learns the long jump one step needs sooner with more.
         time_mean: Mean of the logit-normal the two times are drawn from (in the paper's
             convention, noise at 1: negative favours times near the data).
         time_std: Its standard deviation.
@@ -63,7 +65,7 @@ class MeanFlowConfig(UNetOptions):
         lr: Adam's learning rate.
     """
 
-    jump_share: float = 0.25
+    jump_share: float = 0.5
     time_mean: float = -0.4
     time_std: float = 1.0
     guidance: float = 1.0
@@ -78,8 +80,9 @@ class MeanFlowConfig(UNetOptions):
         if self.time_std <= 0 or self.guidance < 1 or self.adaptive_power < 0:
             raise ValueError("time_std must be positive, guidance 1 or more, adaptive_power 0 "
                              "or more")
-        if self.guidance != 1 and not self.num_classes:
-            raise ValueError("guidance needs a class-conditional model: set num_classes")
+        if self.guidance != 1 and not (self.num_classes and self.label_dropout):
+            raise ValueError("guidance needs a class-conditional model that also learns the "
+                             "unconditional field: set num_classes and a label_dropout above 0")
         if self.sample_steps < 1 or self.lr <= 0:
             raise ValueError("sample_steps must be at least 1 and lr positive")
 
@@ -110,7 +113,15 @@ class MeanFlow(GenerativeModel):
 
     def mean_velocity(self, x: torch.Tensor, t: torch.Tensor, s: torch.Tensor,
                       labels: torch.Tensor | None = None) -> torch.Tensor:
-        """The network's average velocity from times ``t`` to ``s`` (``N`` each) at ``x``."""
+        """The network's average velocity at ``x`` from times ``t`` to ``s``.
+
+        Args:
+            x: ``N×C×H×W`` points (in ``[-1, 1]`` scale).
+            t: ``N`` start times.
+            s: ``N`` end times.
+            labels: ``N`` classes of a conditional model (the null class: unconditional), or
+                ``None`` (unconditional).
+        """
         return self.net(x, torch.stack([t, s - t], dim=1), labels)
 
     # -- training -----------------------------------------------------------------------------
@@ -129,32 +140,45 @@ class MeanFlow(GenerativeModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"meanflow": adam(self.parameters(), self.config.lr)}
 
+    @torch.no_grad()
+    def target(self, xt: torch.Tensor, t: torch.Tensor, s: torch.Tensor, v: torch.Tensor,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The regression target of :meth:`mean_velocity` at ``xt`` from ``t`` to ``s``.
+
+        Args:
+            xt: ``N`` points on the path at times ``t``.
+            t: ``N`` start times.
+            s: ``N`` end times, ``s >= t``.
+            v: The path's velocity at ``xt`` (``x - noise``).
+            labels: ``N`` classes (the null class for an unconditional row), or ``None``.
+
+        Returns:
+            ``v + (s - t) d/dt u(xt, t, s)``, the derivative along the path with ``s`` held
+            (forward mode, only for rows with ``s > t``); with ``guidance`` the velocity of a
+            conditional row is first the guided ``guidance v + (1 - guidance) u(xt, t, t | null)``.
+        """
+        cfg = self.config
+        if cfg.guidance != 1 and labels is not None:
+            free = self.mean_velocity(xt, t, t, None).float()
+            guided = cfg.guidance * v + (1 - cfg.guidance) * free
+            v = torch.where((labels != self.net.null_label)[:, None, None, None], guided, v)
+        target = v.clone()
+        rows = (s > t).nonzero().flatten()
+        if rows.numel():
+            sr, lr = s[rows], labels[rows] if labels is not None else None
+            _, dudt = jvp(lambda x, time: self.mean_velocity(x, time, sr, lr),
+                          (xt[rows], t[rows]), (v[rows], torch.ones_like(sr)))
+            target[rows] = v[rows] + (sr - t[rows])[:, None, None, None] * dudt.float()
+        return target
+
     def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
         cfg = self.config
         x = batch.images * 2 - 1
         labels = cfg.training_labels(batch, "meanflow")
-        n, device = x.shape[0], x.device
-        t, s = self._times(n, device)
+        t, s = self._times(x.shape[0], x.device)
         noise = torch.randn_like(x, dtype=torch.float32)
         xt = interpolate(x, noise, t)
-        v = x - noise
-        if cfg.guidance != 1 and labels is not None:
-            # the guided velocity: the sample's own (conditional) and the model's unconditional
-            # one, mixed as guidance would mix them; labels dropped to null keep the plain one
-            with torch.no_grad():
-                free = self.mean_velocity(xt, t, t, None).float()
-            guided = cfg.guidance * v + (1 - cfg.guidance) * free
-            v = torch.where((labels != self.net.null_label)[:, None, None, None], guided, v)
-        target = v
-        rows = (s > t).nonzero().flatten()
-        if rows.numel():
-            xr, tr, sr = xt[rows], t[rows], s[rows]
-            lr = labels[rows] if labels is not None else None
-            with torch.no_grad():
-                _, dudt = jvp(lambda xx, tt: self.mean_velocity(xx, tt, sr, lr),
-                              (xr, tr), (v[rows], torch.ones_like(tr)))
-            target = v.clone()
-            target[rows] = v[rows] + (sr - tr)[:, None, None, None] * dudt.float()
+        target = self.target(xt, t, s, x - noise, labels)
         u = self.mean_velocity(xt, t, s, labels).float()
         error = (u - target).pow(2).flatten(1).mean(1)
         weight = (error.detach() + 1e-3).pow(-cfg.adaptive_power)

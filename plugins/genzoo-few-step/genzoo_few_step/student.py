@@ -1,14 +1,15 @@
 """A few-step student of a flow-matching teacher: reflow, then distillation (Liu et al. 2023).
 
-The teacher (a trained ``flow-matching`` model, or any image-latent sampler with the same
-``generate``) makes noise–image pairs once, with its own sampler and guidance, into the run
-folder (:meth:`genzoo.StepContext.teacher_samples`: in chunks, resumable, tied to the teacher's
-weight hash). The student, a UNet started from the teacher's weights, learns the straight line
-from each noise to its image: at a random time ``t`` on the segment it regresses the
-segment's direction (reflow), and at ``t = 0`` (a fixed share of each batch) the whole jump
-from noise to image (distillation). The paths the pairs trace do not cross, so the student's
-field is nearly straight and a single Euler step lands close to where the teacher's eleven
-network evaluations did; two or four steps correct what is left.
+The teacher (a trained ``flow-matching`` model; with ``init_from_teacher=False`` any sampler
+of image-shaped noise with the same ``generate``) makes noise–image pairs once, with its own
+sampler and guidance, into the run folder (:meth:`genzoo.StepContext.teacher_samples`: in
+chunks, resumable, tied to the teacher's weight hash and to the settings that decide the
+pairs). The student, a UNet started from the teacher's weights, learns the straight line from
+each noise to its image: from ``t = 0`` (most of each batch) the whole jump from noise to image
+(distillation), and from a quarter, half or three quarters of the way, where 2 and 4 steps
+start, the rest of the segment (reflow). The teacher's paths do not cross, so the pairs
+pull the student's field straight, and a single Euler step lands close to where the teacher's
+eleven network evaluations did; two or four steps correct what is left.
 
 Why reflow and distillation rather than consistency distillation: the pairs cost one
 teacher sampling run, made once and re-used by every epoch and resume, while consistency
@@ -34,6 +35,12 @@ from .jumps import jump
 
 __all__ = ["DistilledFlowConfig", "DistilledFlow"]
 
+#: The models whose UNet ``net`` is a velocity field on the straight path, as the student's is.
+_VELOCITY_TEACHERS = frozenset({"flow-matching", "distilled-flow"})
+
+#: The teacher's options that change the images it makes for the same noise and class.
+_TEACHER_SAMPLING = ("sampler", "sample_steps", "time_shift", "guidance", "clip_denoised")
+
 #: The UNet options a student must share with its teacher to start from its weights.
 _ARCHITECTURE = ("image_shape", "base_width", "channel_mults", "blocks_per_level", "patch_size",
                  "num_classes")
@@ -49,8 +56,8 @@ class DistilledFlowConfig(UNetOptions):
         pairs: Noise–image pairs the teacher makes (once, into the run folder).
         pair_chunk: Pairs made (and saved) at a time; an interrupted run keeps whole chunks.
         pair_seed: The seed of the pairs' noise and classes.
-        jump_share: Share of each batch trained on the whole jump from noise (``t = 0``), the
-            rest at uniform times on the segments.
+        jump_share: Share of each batch trained on the whole jump from noise (``t = 0``); the
+            rest starts a quarter, half or three quarters of the way (where 2 and 4 steps do).
         loss: ``"mse"`` (mean squared error) or ``"pseudo-huber"`` (``sqrt(|d|^2 + c^2) - c``
             per image, with ``c = 0.00054 sqrt(dimensions)``, Song & Dhariwal 2023: gentler on
             the few pairs the student gets far wrong, so it trains the many it nearly has).
@@ -66,7 +73,7 @@ class DistilledFlowConfig(UNetOptions):
     pairs: int = 20_000
     pair_chunk: int = 1_000
     pair_seed: int = 0
-    jump_share: float = 0.75
+    jump_share: float = 0.85
     loss: Literal["mse", "pseudo-huber"] = "pseudo-huber"
     init_from_teacher: bool = True
     sample_steps: int = sampling_option(1, minimum=1, maximum=MAX_SAMPLING_STEPS)
@@ -118,12 +125,16 @@ class DistilledFlow(GenerativeModel):
     def set_teacher(self, teacher: Teacher) -> None:
         """Take the teacher; start from its network's weights when ``init_from_teacher``.
 
+        Args:
+            teacher: The frozen teacher.
+
         Raises:
             ConfigError: the teacher's latent is not an image of this model's shape, its
-                classes differ, or (with ``init_from_teacher``) its network differs.
+                classes differ, or (with ``init_from_teacher``) it is not a flow-matching
+                model with this student's UNet options.
         """
         cfg = self.config
-        latent = tuple(teacher.sample_latent(1).shape[1:])
+        latent = tuple(teacher.sample_latent(1, generator=torch.Generator()).shape[1:])
         if latent != tuple(cfg.image_shape):
             raise ConfigError(f"distilled-flow needs a teacher whose noise is an image of shape "
                               f"{tuple(cfg.image_shape)}, like flow matching's; "
@@ -137,14 +148,21 @@ class DistilledFlow(GenerativeModel):
             differ = [f"{name}={getattr(theirs, name, None)!r}" for name in _ARCHITECTURE
                       if getattr(theirs, name, None) != getattr(cfg, name)]
             net = getattr(teacher.model, "net", None)
-            if differ or not isinstance(net, torch.nn.Module):
-                raise ConfigError(
-                    f"cannot start from the weights of {teacher.describe()}: "
-                    + (f"its network has {', '.join(differ)}; pass the same options"
-                       if differ else "it has no UNet `net`")
-                    + ", or init_from_teacher=false")
-            with torch.no_grad():
-                self.net.load_state_dict(net.state_dict())
+            if teacher.name not in _VELOCITY_TEACHERS or not isinstance(net, torch.nn.Module):
+                problem = "it is not a flow-matching model (whose UNet predicts a velocity)"
+            elif differ:
+                problem = f"its network has {', '.join(differ)}; pass the same options"
+            else:
+                problem = ""
+            if not problem:
+                try:
+                    with torch.no_grad():
+                        self.net.load_state_dict(net.state_dict())
+                except RuntimeError as err:
+                    problem = f"its network's weights do not fit ({str(err).splitlines()[0]})"
+            if problem:
+                raise ConfigError(f"cannot start from the weights of {teacher.describe()}: "
+                                  f"{problem}, or init_from_teacher=false")
         self.teacher = teacher
 
     def _make_pairs(self, teacher: Teacher, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -167,6 +185,15 @@ class DistilledFlow(GenerativeModel):
         labels[free] = self.net.null_label
         return {"noise": noise, "images": images, "labels": labels}
 
+    def _pair_settings(self) -> dict[str, object]:
+        """What decides the pairs beside the teacher's weights and the count and seed: the
+        student's classes and label dropout, and the teacher's sampling options."""
+        assert self.teacher is not None
+        config = getattr(self.teacher.model, "config_dict", None)
+        sampling = config() if callable(config) else {}
+        return {"num_classes": self.config.num_classes, "label_dropout": self.config.label_dropout,
+                "teacher": {k: v for k, v in sampling.items() if k in _TEACHER_SAMPLING}}
+
     # -- training -----------------------------------------------------------------------------
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -177,14 +204,16 @@ class DistilledFlow(GenerativeModel):
         images (the data's images themselves are not used: the pairs stand for them)."""
         cfg = self.config
         pairs = step.teacher_samples(self._make_pairs, count=cfg.pairs, chunk_size=cfg.pair_chunk,
-                                     seed=cfg.pair_seed, name="pairs")
+                                     seed=cfg.pair_seed, name="pairs", settings=self._pair_settings())
         n = batch.images.shape[0]
         device = batch.images.device
         rows = torch.randint(0, cfg.pairs, (n,))
         noise = pairs["noise"][rows].to(device)
         target = pairs["images"][rows].to(device) * 2 - 1
         labels = pairs["labels"][rows].to(device) if cfg.num_classes else None
-        t = torch.rand(n, device=device)
+        # the starts of 1, 2 and 4 even steps: the whole jump for jump_share of the batch,
+        # else a quarter, a half or three quarters of the way
+        t = torch.randint(1, 4, (n,), device=device) / 4
         t = torch.where(torch.rand(n, device=device) < cfg.jump_share, torch.zeros_like(t), t)
         predicted = self.net(interpolate(target, noise, t), t, labels).float()
         error = predicted - (target - noise).float()
@@ -229,6 +258,9 @@ class DistilledFlow(GenerativeModel):
         guidance = cfg.guidance if guidance is None else float(guidance)
         if guidance < 0:
             raise ValueError(f"guidance must be 0 or more, got {guidance}")
+        if guidance != 1 and cfg.num_classes and not cfg.label_dropout:
+            raise ValueError("guidance needs a student trained with label_dropout above 0 (the "
+                             "teacher's unconditional pairs); this one has none")
         labels = class_labels(labels, z.shape[0], cfg.num_classes, z.device)
         return generate_in_chunks(self._jump, z, labels, chunk=chunk, steps=steps,
                                   guidance=guidance)
