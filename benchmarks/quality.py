@@ -60,6 +60,9 @@ class Shipped:
     #: Sampling options it is scored with (``genzoo.load(path, **sampling)``, as ``genzoo sample
     #: --set``): they change nothing in training, so a run trained without them is reused.
     sampling: tuple[str, ...] = ()
+    #: Model settings added to a smoke run (``--quick``, a few steps): what would otherwise take
+    #: minutes before the first step, such as a student's teacher pairs.
+    quick: tuple[str, ...] = ()
 
     def sampling_overrides(self) -> dict[str, str]:
         """:attr:`sampling` as keyword arguments of :func:`genzoo.load`."""
@@ -83,6 +86,8 @@ class Shipped:
             command += ["--data-root", data_root]
         if max_steps:
             command += ["--max-steps", str(max_steps)]
+            for setting in self.quick:
+                command += ["--set", setting]
         return command
 
 
@@ -117,7 +122,7 @@ ZOO = [
     # included), and MeanFlow, one step from scratch in 20 minutes.
     Shipped("distilled-flow conditional", "distilled-flow", ("num_classes=10",), 3, 64,
             ("--teacher", "pretrained:mnist-flow-matching", "--ema", "0.999", "--lr-schedule",
-             "cosine", "--warmup-steps", "50")),
+             "cosine", "--warmup-steps", "50"), quick=("pairs=64", "pair_chunk=32")),
     Shipped("meanflow conditional", "meanflow", ("num_classes=10", "guidance=1.25"), 3, 64,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100")),
     # The normalizing flow of the likelihood table (benchmarks/likelihood.py), as trained there.
@@ -168,6 +173,10 @@ def train(config: Shipped, folder: Path, data_root: str | None,
     done = folder / DONE_FILE
     wanted = {**asdict(config), "settings": list(config.settings), "max_steps": max_steps}
     del wanted["sampling"]  # not part of training
+    if not max_steps or not config.quick:
+        del wanted["quick"]  # a full run does not use it
+    else:
+        wanted["quick"] = list(config.quick)
     if not config.options:
         del wanted["options"]  # as runs recorded before runner options were written
     else:

@@ -23,10 +23,9 @@ classifier-free guidance into the field at training time (``guidance``), so a gu
 still costs one network evaluation.
 
 The derivative is taken only for the ``jump_share`` of a batch whose jump is not empty, without
-building a graph; even so a step costs about twice flow matching's on a CPU (0.39 s against 0.20 s for a batch
-of 64 at MNIST's size, on 2 cores). The loss is
-adaptively weighted (``1 / (error + c)``, the paper's ``p = 1``), which the paper found best
-for one step.
+building a graph; even so a step costs about twice flow matching's on a CPU (0.37–0.39 s
+against 0.20 s for a batch of 64 at MNIST's size, on 2 cores). The loss is adaptively weighted
+(``1 / (error + c)``, the paper's ``p = 1``), which the paper found best for one step.
 """
 
 from __future__ import annotations
