@@ -9,13 +9,16 @@ each noise to its image: from ``t = 0`` (most of each batch) the whole jump from
 (distillation), and from a quarter, half or three quarters of the way, where 2 and 4 steps
 start, the rest of the segment (reflow). The teacher's paths do not cross, so the pairs
 pull the student's field straight, and a single Euler step lands close to where the teacher's
-eleven network evaluations did; two or four steps correct what is left.
+eleven network evaluations did; two or four steps correct what is left. A regression pulls
+each one-jump image towards the mean of what the student cannot yet tell apart, which blurs it,
+so a small critic also judges those images beside the data's real ones (``adversarial``, as in
+adversarial diffusion distillation, Sauer et al. 2023; :mod:`genzoo_few_step.adversary`).
 
 Why reflow and distillation rather than consistency distillation: the pairs cost one
 teacher sampling run, made once and re-used by every epoch and resume, while consistency
 distillation calls the teacher (twice, with guidance) in every training step; the student's
-loss is a plain regression with no target network, so it trains in the runner's usual step
-and resumes bit for bit; and the teacher's guidance is baked into the pairs, so the student
+loss is a regression (plus the critic's) with no target network, so it trains in the runner's
+usual step and resumes bit for bit; and the teacher's guidance is baked into the pairs, so the student
 samples guided images in one network evaluation instead of two.
 """
 
@@ -31,6 +34,7 @@ from genzoo.plugin import (
     adam, class_labels, generate_in_chunks, guided, interpolate, sampling_option,
 )
 
+from .adversary import Critic, critic_loss, generator_loss
 from .jumps import jump
 
 __all__ = ["DistilledFlowConfig", "DistilledFlow"]
@@ -67,6 +71,10 @@ class DistilledFlowConfig(UNetOptions):
             what it is trained for; any count works.
         guidance: Classifier-free guidance when sampling, on top of the teacher's guidance the
             pairs carry (1: none, one network evaluation per step; needs ``label_dropout``).
+        adversarial: Weight of a critic's loss on the student's one-jump images against the
+            data's real images (:mod:`genzoo_few_step.adversary`; 0: pure regression, and
+            the data's images are not used).
+        critic_lr: Adam's learning rate for the critic.
         lr: Adam's learning rate.
     """
 
@@ -78,10 +86,15 @@ class DistilledFlowConfig(UNetOptions):
     init_from_teacher: bool = True
     sample_steps: int = sampling_option(1, minimum=1, maximum=MAX_SAMPLING_STEPS)
     guidance: float = sampling_option(1.0, minimum=0.0, maximum=100.0)
+    adversarial: float = 2.0
+    critic_lr: float = 2e-4
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.adversarial < 0 or self.critic_lr <= 0:
+            raise ValueError(f"adversarial must be 0 or more and critic_lr positive, got "
+                             f"{self.adversarial} and {self.critic_lr}")
         if self.pairs < 1 or self.pair_chunk < 1:
             raise ValueError(f"pairs and pair_chunk must be positive, got {self.pairs} and "
                              f"{self.pair_chunk}")
@@ -118,6 +131,8 @@ class DistilledFlow(GenerativeModel):
     def __init__(self, config: DistilledFlowConfig | None = None, /, **overrides: object) -> None:
         super().__init__(config, **overrides)
         self.net = self.config.build_unet()
+        if self.config.adversarial:
+            self.critic = Critic(self.config.image_shape, self.config.num_classes)
         self.teacher: Teacher | None = None
 
     # -- the teacher --------------------------------------------------------------------------
@@ -197,11 +212,15 @@ class DistilledFlow(GenerativeModel):
     # -- training -----------------------------------------------------------------------------
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"student": adam(self.parameters(), self.config.lr)}
+        optimizers = {"student": adam(self.net.parameters(), self.config.lr)}
+        if self.config.adversarial:
+            optimizers["critic"] = adam(self.critic.parameters(), self.config.critic_lr, (0.5, 0.999))
+        return optimizers
 
     def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
-        """One regression step on a batch of the teacher's pairs, as many as ``batch`` has
-        images (the data's images themselves are not used: the pairs stand for them)."""
+        """One step on a batch of the teacher's pairs, as many as ``batch`` has images: the
+        regression, and with ``adversarial`` the critic's step on the batch's real images
+        against the one-jump images, then the critic's loss on those added to the student's."""
         cfg = self.config
         pairs = step.teacher_samples(self._make_pairs, count=cfg.pairs, chunk_size=cfg.pair_chunk,
                                      seed=cfg.pair_seed, name="pairs", settings=self._pair_settings())
@@ -215,15 +234,26 @@ class DistilledFlow(GenerativeModel):
         # else a quarter, a half or three quarters of the way
         t = torch.randint(1, 4, (n,), device=device) / 4
         t = torch.where(torch.rand(n, device=device) < cfg.jump_share, torch.zeros_like(t), t)
-        predicted = self.net(interpolate(target, noise, t), t, labels).float()
+        xt = interpolate(target, noise, t)
+        predicted = self.net(xt, t, labels).float()
         error = predicted - (target - noise).float()
         if cfg.loss == "mse":
             loss = error.pow(2).mean()
         else:
             c = 0.00054 * error[0].numel() ** 0.5
             loss = ((error.pow(2).flatten(1).sum(1) + c * c).sqrt() - c).mean()
+        metrics = {"loss": loss.detach()}
+        if cfg.adversarial:
+            # the image each row's one jump lands on, judged beside the data's real images
+            fake = xt.float() + (1 - t)[:, None, None, None] * predicted
+            real_labels = cfg.training_labels(batch, "distilled-flow")
+            d_loss = critic_loss(self.critic, batch.images * 2 - 1, fake, real_labels, labels)
+            step.optimize(d_loss, "critic")
+            g_loss = generator_loss(self.critic, fake, labels)
+            loss = loss + cfg.adversarial * g_loss
+            metrics.update(d_loss=d_loss.detach(), g_loss=g_loss.detach())
         step.optimize(loss, "student")
-        return {"loss": loss.detach()}
+        return metrics
 
     # -- sampling -----------------------------------------------------------------------------
 

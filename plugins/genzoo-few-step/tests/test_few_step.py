@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 import genzoo
+from genzoo_few_step.adversary import Critic, critic_loss, generator_loss
 from genzoo_few_step.jumps import jump, jump_times
 
 SHAPE = (1, 8, 8)
@@ -247,3 +248,45 @@ def test_meanflow_options_are_checked_by_name():
         genzoo.build("meanflow", guidance=2.0, image_shape=SHAPE, base_width=8)  # no classes
     with pytest.raises(genzoo.ConfigError, match="jump_share"):
         genzoo.build("meanflow", jump_share=1.5, **TINY)
+
+
+# -- the critic (adversarial) ------------------------------------------------------------------
+
+
+def test_the_critic_is_a_projection_critic_whose_losses_pull_opposite_ways():
+    critic = Critic(SHAPE, num_classes=3)
+    images = torch.rand(4, *SHAPE) * 2 - 1
+    logits = critic(images, torch.tensor([0, 1, 2, 3]))  # 3: the null class
+    assert logits.shape == (4,)
+    assert not torch.equal(logits, critic(images, torch.tensor([1, 2, 0, 3])))  # classes count
+    fake = (torch.rand(4, *SHAPE) * 2 - 1).requires_grad_()
+    labels = torch.tensor([0, 1, 2, 0])
+    critic_loss(critic, images, fake, labels, labels).backward()
+    assert fake.grad is None  # the critic's loss does not reach the generator
+    critic.eval()  # spectral norm's power iteration holds still: the same critic each call
+    (grad,) = torch.autograd.grad(generator_loss(critic, fake, labels), fake)
+    with torch.no_grad():  # the generator's gradient raises the critic's logits (to "real")
+        assert (critic(fake - 1e-3 * grad, labels) > critic(fake, labels)).all()
+
+
+def test_an_adversarial_student_trains_a_critic_on_real_images_and_resumes_bit_for_bit(tmp_path):
+    teacher = teacher_file(tmp_path)
+    options = dict(adversarial=0.5, pairs=8, pair_chunk=4, **TINY)
+    whole = genzoo.build("distilled-flow", seed=0, teacher=teacher, **options)
+    critic = [p.detach().clone() for p in whole.critic.parameters()]
+    result = whole.fit(data(), epochs=2, out=tmp_path / "whole", progress=False, seed=3)
+    assert any(not torch.equal(a, b) for a, b in zip(critic, whole.critic.parameters()))
+    assert {"d_loss", "g_loss"} <= set(result.metrics)
+    plain = genzoo.build("distilled-flow", seed=0, teacher=teacher, **{**options, "adversarial": 0.0})
+    assert not hasattr(plain, "critic")
+    plain.fit(data(), epochs=2, out=tmp_path / "plain", progress=False, seed=3)
+    assert not same_weights(plain.net, whole.net)  # the critic's loss moved the network
+
+    first = genzoo.build("distilled-flow", seed=0, teacher=teacher, **options)
+    first.fit(data(), epochs=2, out=tmp_path / "split", progress=False, seed=3, max_steps=5)
+    resumed = genzoo.build("distilled-flow", seed=0, **options)
+    torch.manual_seed(12345)
+    resumed.fit(data(), epochs=2, out=tmp_path / "split", resume="auto", progress=False)
+    assert same_weights(whole, resumed)
+    with pytest.raises(genzoo.ConfigError, match="adversarial"):
+        genzoo.build("distilled-flow", adversarial=-1.0, **TINY)
