@@ -18,8 +18,8 @@ Why reflow and distillation rather than consistency distillation: the pairs cost
 teacher sampling run, made once and re-used by every epoch and resume, while consistency
 distillation calls the teacher (twice, with guidance) in every training step; the student's
 loss is a regression (plus the critic's) with no target network, so it trains in the runner's
-usual step and resumes bit for bit; and the teacher's guidance is baked into the pairs, so the student
-samples guided images in one network evaluation instead of two.
+usual step and resumes bit for bit; and the teacher's guidance is baked into the pairs, so the
+student samples guided images in one network evaluation instead of two.
 """
 
 from __future__ import annotations
@@ -214,7 +214,8 @@ class DistilledFlow(GenerativeModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         optimizers = {"student": adam(self.net.parameters(), self.config.lr)}
         if self.config.adversarial:
-            optimizers["critic"] = adam(self.critic.parameters(), self.config.critic_lr, (0.5, 0.999))
+            optimizers["critic"] = adam(self.critic.parameters(), self.config.critic_lr,
+                                        (0.5, 0.999))
         return optimizers
 
     def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:

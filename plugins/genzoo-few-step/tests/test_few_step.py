@@ -277,7 +277,8 @@ def test_an_adversarial_student_trains_a_critic_on_real_images_and_resumes_bit_f
     result = whole.fit(data(), epochs=2, out=tmp_path / "whole", progress=False, seed=3)
     assert any(not torch.equal(a, b) for a, b in zip(critic, whole.critic.parameters()))
     assert {"d_loss", "g_loss"} <= set(result.metrics)
-    plain = genzoo.build("distilled-flow", seed=0, teacher=teacher, **{**options, "adversarial": 0.0})
+    plain = genzoo.build("distilled-flow", seed=0, teacher=teacher,
+                         **{**options, "adversarial": 0.0})
     assert not hasattr(plain, "critic")
     plain.fit(data(), epochs=2, out=tmp_path / "plain", progress=False, seed=3)
     assert not same_weights(plain.net, whole.net)  # the critic's loss moved the network
