@@ -42,7 +42,8 @@ The names, each linked to its documentation where genzoo defines it:
   :func:`~genzoo.labels.one_hot`, :func:`~genzoo.labels.class_labels`,
   :func:`~genzoo.labels.drop_labels`;
 * shared networks: :class:`~genzoo.nn.UNet`, :class:`~genzoo.nn.UNetOptions` (the UNet
-  families' shared config fields), :func:`~genzoo.nn.check_unet_options`,
+  families' shared config fields), :class:`~genzoo.nn.UNetSampling` (their models' shared
+  ``sampling_steps`` and ``sample_latent``), :func:`~genzoo.nn.check_unet_options`,
   :func:`~genzoo.nn.path.interpolate` and :func:`~genzoo.nn.path.sample_times` (the straight
   noise-to-data path and its training times),
   :func:`~genzoo.nn.guided`, :func:`~genzoo.shapes.conv_plan`;
@@ -62,7 +63,8 @@ from .errors import BatchError, ConfigError, GenzooError
 from .hookspecs import hookimpl
 from .labels import batch_labels, class_labels, cycle_labels, drop_labels, one_hot
 from .model import GenerativeModel
-from .nn import UNet, UNetOptions, check_unet_options, guided, interpolate, sample_times
+from .nn import (UNet, UNetOptions, UNetSampling, check_unet_options, guided, interpolate,
+                 sample_times)
 from .optim import OptimizerSpec, adam
 from .plugins import PLUGIN_API_VERSION
 from .protocols import (
@@ -121,6 +123,7 @@ __all__ = [
     # shared networks
     "UNet",
     "UNetOptions",
+    "UNetSampling",
     "check_unet_options",
     "guided",
     "interpolate",

@@ -101,3 +101,18 @@ def test_every_shipped_plugin_declares_the_api_it_targets(package: str) -> None:
     module = importlib.import_module(package)
     assert module.GENZOO_PLUGIN_API == genzoo.plugin.PLUGIN_API_VERSION
     assert "GENZOO_PLUGIN_API" in module.__all__
+
+
+@pytest.mark.parametrize("target", ["genzoo_diffusion.model:Diffusion",
+                                    "genzoo_flow_matching.model:FlowMatching",
+                                    "genzoo_few_step.student:DistilledFlow",
+                                    "genzoo_few_step.meanflow:MeanFlow"])
+def test_the_unet_families_models_take_their_sampling_defaults_from_the_plugin_api(
+        target: str) -> None:
+    """Written once, in genzoo.plugin.UNetSampling, not copied into each model."""
+    module, name = target.split(":")
+    model = getattr(importlib.import_module(module), name)
+    assert issubclass(model, genzoo.plugin.UNetSampling)
+    assert model.__mro__.index(genzoo.plugin.UNetSampling) < model.__mro__.index(
+        genzoo.plugin.GenerativeModel)
+    assert not {"sampling_steps", "sample_latent"} & set(vars(model))

@@ -7,9 +7,9 @@ samplers, ODE solvers) stay in the plugin that needs them.
 """
 
 from .guidance import guided
-from .options import UNetOptions
+from .options import UNetOptions, UNetSampling
 from .path import interpolate, sample_times
 from .unet import UNet, check_unet_options, timestep_embedding
 
-__all__ = ["UNet", "check_unet_options", "timestep_embedding", "guided", "UNetOptions", "interpolate",
-           "sample_times"]
+__all__ = ["UNet", "check_unet_options", "timestep_embedding", "guided", "UNetOptions",
+           "UNetSampling", "interpolate", "sample_times"]

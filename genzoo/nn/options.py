@@ -1,15 +1,19 @@
-"""The options every UNet model family shares, declared once: :class:`UNetOptions`.
+"""What every UNet model family shares, declared once: the config options
+(:class:`UNetOptions`) and the models' sampling defaults (:class:`UNetSampling`).
 
 The diffusion, flow-matching and few-step plugins all denoise with a :class:`~genzoo.nn.UNet`,
 class-conditioned and guided the same way. Their configs inherit these fields (with their
 checks and docs) instead of each declaring them, build the network with
 :meth:`UNetOptions.build_unet` and draw a training batch's labels with
-:meth:`UNetOptions.training_labels`; a family adds only its own fields.
+:meth:`UNetOptions.training_labels`; a family adds only its own fields. Their models all start
+sampling from Gaussian noise the shape of an image and take the config's ``sample_steps`` by
+default, which they inherit from :class:`UNetSampling`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -17,7 +21,7 @@ from ..labels import batch_labels, drop_labels
 from ..protocols import Batch
 from .unet import UNet, check_unet_options
 
-__all__ = ["UNetOptions"]
+__all__ = ["UNetOptions", "UNetSampling"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,14 @@ class UNetOptions:
     num_classes: int = 0
     label_dropout: float = 0.1
 
+    #: The fields that fix the network :meth:`build_unet` makes (its weights' shapes) and the
+    #: images it takes: two configs that agree on them build networks that load each other's
+    #: weights (with the same ``build_unet`` arguments). ``dropout`` and ``label_dropout`` only
+    #: change training. A class attribute, not a config field.
+    architecture_fields: ClassVar[tuple[str, ...]] = (
+        "image_shape", "base_width", "channel_mults", "blocks_per_level", "patch_size",
+        "num_classes")
+
     def __post_init__(self) -> None:
         check_unet_options(self.image_shape, base_width=self.base_width,
                            channel_mults=self.channel_mults, blocks_per_level=self.blocks_per_level,
@@ -79,3 +91,34 @@ class UNetOptions:
             return None
         return drop_labels(batch_labels(batch, self.num_classes, model), self.label_dropout,
                            self.num_classes)
+
+
+class UNetSampling:
+    """The sampling defaults that the UNet families' models share: a mixin for a
+    :class:`~genzoo.GenerativeModel` whose config has a ``sample_steps`` field and whose latent
+    is the Gaussian noise that sampling starts from.
+
+    List it before the base class, ``class MyModel(UNetSampling, GenerativeModel)``, instead of
+    writing :attr:`sampling_steps` and :meth:`sample_latent`; with a ``generate`` that takes
+    ``steps=``, the model is then an :class:`~genzoo.IterativeGenerator`. The mixin has no state
+    and no ``__init__``: it reads the model's ``config`` and ``image_shape``.
+    """
+
+    @property
+    def sampling_steps(self) -> int:
+        """Steps :meth:`~genzoo.GenerativeModel.sample` takes by default: the config's
+        ``sample_steps``."""
+        return self.config.sample_steps  # type: ignore[attr-defined]
+
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The start noise: ``n`` standard Gaussian images of ``image_shape``, drawn on the CPU.
+
+        Args:
+            n: How many images of noise.
+            generator: The CPU generator to draw from (a seeded one repeats the noise on any
+                device); ``None``: torch's global random state.
+
+        Returns:
+            An ``n×C×H×W`` tensor on the CPU, in torch's default dtype.
+        """
+        return torch.randn(n, *self.image_shape, generator=generator)  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """genzoo.nn.UNetOptions: the UNet families' shared config fields, their checks, the network
-they describe and the training labels they draw."""
+they describe, the fields that fix it and the training labels they draw; genzoo.nn.UNetSampling:
+their models' shared sampling defaults."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import dataclasses
 import pytest
 import torch
 
-from genzoo import Batch, BatchError
-from genzoo.nn import UNet, UNetOptions
+from genzoo import Batch, BatchError, GenerativeModel, IterativeGenerator
+from genzoo.nn import UNet, UNetOptions, UNetSampling
+from genzoo.sampling import sampling_option
 
 SHARED = ["image_shape", "base_width", "channel_mults", "blocks_per_level", "patch_size",
           "dropout", "num_classes", "label_dropout"]
@@ -87,3 +89,73 @@ def test_training_labels_are_none_unconditional_and_checked_conditional():
     assert UNetOptions().training_labels(labelled, "my-model") is None
     with pytest.raises(BatchError, match="my-model is class-conditional"):
         UNetOptions(num_classes=10).training_labels(Batch(torch.zeros(4, 1, 28, 28)), "my-model")
+
+
+def _weight_shapes(options: UNetOptions) -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in options.build_unet().state_dict().items()}
+
+
+def test_architecture_fields_name_the_options_that_fix_the_network():
+    """A class attribute, not a config field: every shared option but the two that only change
+    training; each of them changes the network (its weights' shapes, or for ``image_shape`` also
+    the images it takes), the other two leave its weights loadable."""
+    assert UNetOptions.architecture_fields == tuple(s for s in SHARED
+                                                    if s not in ("dropout", "label_dropout"))
+    assert FamilyConfig.architecture_fields == UNetOptions.architecture_fields
+    assert "architecture_fields" not in {f.name for f in dataclasses.fields(UNetOptions)}
+    base = UNetOptions(image_shape=(1, 16, 16), base_width=8, num_classes=2)
+    changed = {"image_shape": (3, 16, 16), "base_width": 16, "channel_mults": (1, 2, 2),
+               "blocks_per_level": 2, "patch_size": 1, "num_classes": 3}
+    assert set(changed) == set(UNetOptions.architecture_fields)
+    for name, value in changed.items():
+        other = dataclasses.replace(base, **{name: value})
+        assert _weight_shapes(other) != _weight_shapes(base), name
+    same = dataclasses.replace(base, dropout=0.3, label_dropout=0.5)
+    same.build_unet().load_state_dict(base.build_unet().state_dict())
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseConfig(UNetOptions):
+    sample_steps: int = sampling_option(7, minimum=1)
+
+
+class NoiseModel(UNetSampling, GenerativeModel):
+    """The smallest model on the mixin: it writes only ``generate``."""
+
+    Config = NoiseConfig
+
+    def __init__(self, config: NoiseConfig | None = None, /, **overrides: object) -> None:
+        super().__init__(config, **overrides)
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,
+                 steps: int | None = None) -> torch.Tensor:
+        self.steps_taken = steps
+        return (z * self.scale).sigmoid()
+
+
+def test_the_sampling_mixin_gives_the_configs_steps_and_cpu_noise_of_the_image_shape():
+    model = NoiseModel(image_shape=(3, 16, 16))
+    assert model.sampling_steps == 7 and isinstance(model, IterativeGenerator)
+    model.set_sampling_options(sample_steps=2)
+    assert model.sampling_steps == 2
+    z = model.sample_latent(5, generator=torch.Generator().manual_seed(3))
+    assert z.shape == (5, 3, 16, 16) and z.device.type == "cpu" and z.dtype == torch.float32
+    assert torch.equal(z, torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(3)))
+    state = torch.get_rng_state()
+    model.sample_latent(2, generator=torch.Generator())
+    assert torch.equal(torch.get_rng_state(), state)  # a generator leaves the global state alone
+    # sample() draws its latent here and takes the config's steps by default.
+    images = model.sample(4, seed=0)
+    assert images.shape == (4, 3, 16, 16) and model.steps_taken == 2
+    assert torch.equal(model.sample(4, seed=0), images)
+    model.sample(1, steps=5)
+    assert model.steps_taken == 5
+
+
+def test_the_sampling_mixin_is_stateless_and_goes_before_the_base_class():
+    assert "__init__" not in vars(UNetSampling) and UNetSampling.__bases__ == (object,)
+    assert NoiseModel.__mro__.index(UNetSampling) < NoiseModel.__mro__.index(GenerativeModel)
+    assert isinstance(vars(UNetSampling)["sampling_steps"], property)
+    assert (UNetSampling.__doc__ or "").strip()
+    assert (UNetSampling.sample_latent.__doc__ or "").strip()

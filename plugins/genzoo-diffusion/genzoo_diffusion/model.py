@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.plugin import (
-    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, adam, class_labels,
-    generate_in_chunks, guided, sampling_option, sampling_progress,
+    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, UNetSampling, adam,
+    class_labels, generate_in_chunks, guided, sampling_option, sampling_progress,
 )
 
 from .samplers import SAMPLERS, sampling_timesteps
@@ -75,7 +75,7 @@ class DiffusionConfig(UNetOptions):
             raise ValueError("guidance must be 0 or more and lr positive")
 
 
-class Diffusion(GenerativeModel):
+class Diffusion(UNetSampling, GenerativeModel):
     """A DDPM: a :class:`~genzoo.Generator` and :class:`~genzoo.Trainer`.
 
     Images in ``[0, 1]`` are scaled to ``[-1, 1]``. The latent of :meth:`sample_latent` is the
@@ -131,15 +131,6 @@ class Diffusion(GenerativeModel):
         return {"loss": loss.detach()}
 
     # -- sampling -------------------------------------------------------------------------
-
-    @property
-    def sampling_steps(self) -> int:
-        """Denoising steps :meth:`sample` takes by default (the config's ``sample_steps``)."""
-        return self.config.sample_steps
-
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``x_T``: ``n`` images of standard Gaussian noise, drawn on the CPU."""
-        return torch.randn(n, *self.image_shape, generator=generator)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,

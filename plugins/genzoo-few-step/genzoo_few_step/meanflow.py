@@ -36,8 +36,8 @@ import torch
 from torch.func import jvp
 
 from genzoo.plugin import (
-    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, adam, class_labels,
-    generate_in_chunks, interpolate, sample_times, sampling_option,
+    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, UNetSampling, adam,
+    class_labels, generate_in_chunks, interpolate, sample_times, sampling_option,
 )
 
 from .jumps import jump
@@ -86,7 +86,7 @@ class MeanFlowConfig(UNetOptions):
             raise ValueError("sample_steps must be at least 1 and lr positive")
 
 
-class MeanFlow(GenerativeModel):
+class MeanFlow(UNetSampling, GenerativeModel):
     """MeanFlow: a :class:`~genzoo.Generator` and :class:`~genzoo.Trainer` that samples in one
     network evaluation (or more: ``steps=2`` jumps twice).
 
@@ -186,15 +186,6 @@ class MeanFlow(GenerativeModel):
         return {"loss": loss.detach(), "mse": error.detach().mean()}
 
     # -- sampling -----------------------------------------------------------------------------
-
-    @property
-    def sampling_steps(self) -> int:
-        """Jumps :meth:`sample` takes by default (the config's ``sample_steps``)."""
-        return self.config.sample_steps
-
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The start noise: ``n`` standard Gaussian images, drawn on the CPU."""
-        return torch.randn(n, *self.image_shape, generator=generator)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,

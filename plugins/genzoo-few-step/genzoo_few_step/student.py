@@ -31,7 +31,7 @@ import torch
 
 from genzoo.plugin import (
     MAX_SAMPLING_STEPS, Batch, ConfigError, GenerativeModel, StepContext, Teacher, UNetOptions,
-    adam, class_labels, generate_in_chunks, guided, interpolate, sampling_option,
+    UNetSampling, adam, class_labels, generate_in_chunks, guided, interpolate, sampling_option,
 )
 
 from .adversary import Critic, critic_loss, generator_loss
@@ -44,10 +44,6 @@ _VELOCITY_TEACHERS = frozenset({"flow-matching", "distilled-flow"})
 
 #: The teacher's options that change the images it makes for the same noise and class.
 _TEACHER_SAMPLING = ("sampler", "sample_steps", "time_shift", "guidance", "clip_denoised")
-
-#: The UNet options a student must share with its teacher to start from its weights.
-_ARCHITECTURE = ("image_shape", "base_width", "channel_mults", "blocks_per_level", "patch_size",
-                 "num_classes")
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ class DistilledFlowConfig(UNetOptions):
             raise ValueError("sample_steps must be at least 1, guidance 0 or more, lr positive")
 
 
-class DistilledFlow(GenerativeModel):
+class DistilledFlow(UNetSampling, GenerativeModel):
     """A student of a flow-matching teacher that samples in one to a few steps.
 
     A :class:`~genzoo.Student` whose teacher is required: build it with one
@@ -160,7 +156,8 @@ class DistilledFlow(GenerativeModel):
             raise ConfigError(f"the teacher {teacher.describe()} has num_classes={classes}, the "
                               f"student {cfg.num_classes}: pass num_classes={classes}")
         if cfg.init_from_teacher:
-            differ = [f"{name}={getattr(theirs, name, None)!r}" for name in _ARCHITECTURE
+            differ = [f"{name}={getattr(theirs, name, None)!r}"
+                      for name in UNetOptions.architecture_fields
                       if getattr(theirs, name, None) != getattr(cfg, name)]
             net = getattr(teacher.model, "net", None)
             if teacher.name not in _VELOCITY_TEACHERS or not isinstance(net, torch.nn.Module):
@@ -257,15 +254,6 @@ class DistilledFlow(GenerativeModel):
         return metrics
 
     # -- sampling -----------------------------------------------------------------------------
-
-    @property
-    def sampling_steps(self) -> int:
-        """Steps :meth:`sample` takes by default (the config's ``sample_steps``)."""
-        return self.config.sample_steps
-
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The start noise: ``n`` standard Gaussian images, drawn on the CPU."""
-        return torch.randn(n, *self.image_shape, generator=generator)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.plugin import (
-    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, adam, class_labels,
-    generate_in_chunks, guided, interpolate, sample_times, sampling_option,
+    MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, UNetSampling, adam,
+    class_labels, generate_in_chunks, guided, interpolate, sample_times, sampling_option,
 )
 
 from .solvers import SOLVERS, integrate, time_grid
@@ -65,7 +65,7 @@ class FlowMatchingConfig(UNetOptions):
                              "guidance 0 or more")
 
 
-class FlowMatching(GenerativeModel):
+class FlowMatching(UNetSampling, GenerativeModel):
     """Flow matching: a :class:`~genzoo.Generator` and :class:`~genzoo.Trainer`.
 
     Images in ``[0, 1]`` are scaled to ``[-1, 1]``. The latent of :meth:`sample_latent` is the
@@ -115,15 +115,6 @@ class FlowMatching(GenerativeModel):
         return {"loss": loss.detach()}
 
     # -- sampling -------------------------------------------------------------------------
-
-    @property
-    def sampling_steps(self) -> int:
-        """Solver steps :meth:`sample` takes by default (the config's ``sample_steps``)."""
-        return self.config.sample_steps
-
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The start noise: ``n`` standard Gaussian images, drawn on the CPU."""
-        return torch.randn(n, *self.image_shape, generator=generator)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *,
