@@ -106,8 +106,8 @@ class UNetSampling:
 
     @property
     def sampling_steps(self) -> int:
-        """Steps :meth:`~genzoo.GenerativeModel.sample` takes by default: the config's
-        ``sample_steps``."""
+        """The steps :meth:`~genzoo.GenerativeModel.sample` takes by default (the config's
+        ``sample_steps``)."""
         return self.config.sample_steps  # type: ignore[attr-defined]
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
