@@ -339,11 +339,14 @@ def probe_writable(folder: Path) -> None:
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: a temporary file beside it, renamed over
     ``path`` only once the block ends without an error (else removed), so that a reader or a
-    crash never sees half a file. It gets the permissions a new file would (not ``0600``)."""
+    crash never sees half a file (its data reach the disk before the rename). It gets the
+    permissions a new file would (not ``0600``)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             yield file
+            file.flush()
+            os.fsync(file.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:

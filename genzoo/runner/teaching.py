@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import torch
 
 from .._words import model_label
 from ..errors import CheckpointError, ConfigError, GenzooError
+from ..files import atomic_output
 from ..protocols import Student
 from ..teacher import Teacher, load_teacher, short_hash
 
@@ -242,7 +242,8 @@ def _claim_folder(path: Path, manifest: dict[str, Any]) -> None:
                                   f"({'; '.join(differ)}); remove it to make them again")
     else:
         path.mkdir(parents=True, exist_ok=True)
-        _atomic_write(file, (json.dumps(manifest, indent=2) + "\n").encode())
+        with atomic_output(file) as handle:
+            handle.write((json.dumps(manifest, indent=2) + "\n").encode())
     for leftover in path.glob(".chunk_*.tmp"):  # a writer killed mid-chunk (the run folder's
         with contextlib.suppress(OSError):      # lock keeps any other writer out)
             leftover.unlink()
@@ -299,18 +300,5 @@ def _write_chunk(file: Path, part: dict[str, torch.Tensor], teacher: Teacher, in
     from safetensors.torch import save
 
     meta = {"teacher_sha256": teacher.sha256, "index": str(index), "seed": str(seed)}
-    _atomic_write(file, save(part, metadata=meta))
-
-
-def _atomic_write(file: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=".tmp", dir=file.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, file)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(file) as handle:
+        handle.write(save(part, metadata=meta))
