@@ -63,13 +63,14 @@ class Pretrained:
         return shipped[0].folder
 
 
-#: The models genzoo ships, cheapest first.
+#: The models genzoo ships (a student after its teacher).
 PRETRAINED = [
     Pretrained("mnist-vae", "vae conditional"),
     Pretrained("mnist-gan", "gan ema"),
     Pretrained("mnist-dcgan", "dcgan conditional"),
     Pretrained("mnist-ddpm", "ddpm conditional"),
     Pretrained("mnist-flow-matching", "flow-matching conditional"),
+    Pretrained("mnist-distilled-flow", "distilled-flow conditional"),  # its teacher: the above
     Pretrained("mnist-glow", "glow"),
 ]
 
@@ -133,11 +134,16 @@ TABLE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "pretrained.csv
 
 def write_table(runs: Path, path: Path) -> None:
     """Write the table of every shipped model whose folder is in place: its scores (from the
-    folder's ``eval.json``), size and training time (from its run in ``runs``, where there)."""
+    folder's ``eval.json``), size and training time (from its run in ``runs``; where that is not
+    there, as the table had it, so that re-making one model keeps the others' times)."""
     rows = [["name", "configuration", "FID ↓", "× floor", "precision ↑", "recall ↑",
              "bits/dim ↓", "training", "size"]]
     from genzoo.hub import folder_summary
 
+    before = {}
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8") as file:
+            before = {row["name"]: row["training"] for row in csv.DictReader(file)}
     for shipped in PRETRAINED:
         facts = folder_summary(shipped.destination())
         if facts["model"] is None or facts["fid"] is None:
@@ -148,7 +154,8 @@ def write_table(runs: Path, path: Path) -> None:
                      f"{facts['fid']:.2f}", f"{facts['fid'] / facts['floor_fid']:.1f}×",
                      f"{facts['precision']:.3f}", f"{facts['recall']:.3f}",
                      f"{facts['bits_per_dim']:.3f}" if facts["bits_per_dim"] is not None else "",
-                     f"{seconds // 60:.0f}:{seconds % 60:02.0f}" if seconds else "",
+                     f"{seconds // 60:.0f}:{seconds % 60:02.0f}" if seconds
+                     else before.get(f"``pretrained:{shipped.name}``", ""),
                      f"{facts['megabytes']:.1f} MB"])
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)

@@ -25,8 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: What genzoo and its plugin distributions ship, and the model each one is.
 SHIPPED = {"mnist-vae": "vae", "mnist-gan": "gan", "mnist-dcgan": "dcgan", "mnist-ddpm": "ddpm",
-           "mnist-flow-matching": "flow-matching", "mnist-glow": "glow"}
-#: The most the six folders may weigh together.
+           "mnist-flow-matching": "flow-matching", "mnist-distilled-flow": "distilled-flow",
+           "mnist-glow": "glow"}
+#: The most the folders may weigh together.
 MAX_MEGABYTES = 30
 
 

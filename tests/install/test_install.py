@@ -250,14 +250,15 @@ def test_with_the_core_alone_each_command_that_needs_an_extra_names_it(core):
 def test_with_every_extra_and_plugin_every_module_imports(full):
     _imports_every_module(full, plugins=True)
     listed = full.ok("list")
-    for model in ("gan", "vae", "dcgan", "conv-vae", "ddpm", "flow-matching", "glow", "realnvp"):
+    for model in ("gan", "vae", "dcgan", "conv-vae", "ddpm", "flow-matching", "glow", "realnvp",
+                  "distilled-flow", "meanflow"):
         assert f"\n{model} " in listed, listed
     shipped = json.loads(full.ok("list", "--pretrained", "--json"))["pretrained"]
-    assert len(shipped) == 6 and all(e["fid"] for e in shipped)
+    assert len(shipped) == 7 and all(e["fid"] for e in shipped)
     loaded = full.ok("-c", "import sys, genzoo\nfor name in sys.argv[1:]:\n"
                      "    print(genzoo.from_pretrained(name).sample(2, seed=0).shape[0])",
                      *(e["name"] for e in shipped), program="python")
-    assert loaded.split() == ["2"] * 6
+    assert loaded.split() == ["2"] * 7
 
 
 def test_with_every_extra_train_eval_report_and_named_colour_sets_work(full):

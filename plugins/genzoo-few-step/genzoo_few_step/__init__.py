@@ -13,11 +13,12 @@ Both jump along the straight path from noise to data in as many steps as asked
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from genzoo.plugin import hookimpl
 
-__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models"]
+__all__ = ["GENZOO_PLUGIN_API", "genzoo_register_models", "genzoo_register_pretrained"]
 
 #: The genzoo plugin API this package is written against.
 GENZOO_PLUGIN_API = 1
@@ -29,3 +30,12 @@ def genzoo_register_models(register: Any) -> None:
              summary="A 1-to-4-step student of a flow-matching teacher (reflow and distillation)")
     register("meanflow", "genzoo_few_step.meanflow:MeanFlow",
              summary="MeanFlow: a one-step model trained from scratch, no teacher")
+
+
+@hookimpl
+def genzoo_register_pretrained(register: Any) -> None:
+    """Register the model folders this package ships (``pretrained:NAME``)."""
+    shipped = Path(__file__).parent / "pretrained"
+    register("mnist-distilled-flow", shipped / "mnist-distilled-flow",
+             summary="a class-conditional 1-step student of mnist-flow-matching, 3 epochs on its "
+                     "pairs; 1 network evaluation per image")
