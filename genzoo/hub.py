@@ -41,7 +41,7 @@ import shutil
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
@@ -670,7 +670,8 @@ def _write_folder(model: Any, folder: str | os.PathLike[str], known: _Known, *,
         if known.grid is not None:
             (staging / GRID_FILE).write_bytes(known.grid)
         if known.evaluation is not None:
-            shutil.copyfile(known.evaluation.source, staging / EVAL_FILE)
+            (staging / EVAL_FILE).write_text(_portable_evaluation(known.evaluation.source),
+                                             encoding="utf-8")
         (staging / CARD_FILE).write_text(card, encoding="utf-8")
         shutil.copymode(staging / CARD_FILE, staging / WEIGHTS_FILE)  # not safetensors' 0600
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -678,6 +679,16 @@ def _write_folder(model: Any, folder: str | os.PathLike[str], known: _Known, *,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _portable_evaluation(source: Path) -> str:
+    """The ``genzoo eval`` result at ``source`` as a folder ships it: the checkpoint it scored
+    named by its file name, not by a path of the training machine (on any system: a Windows
+    path's separators count too)."""
+    result = json.loads(source.read_text(encoding="utf-8"))
+    if isinstance(result.get("checkpoint"), str):
+        result["checkpoint"] = PureWindowsPath(result["checkpoint"]).name
+    return json.dumps(result, indent=2) + "\n"
 
 
 def _check_target(target: Path, inputs: tuple[Path, ...], force: bool) -> Path:

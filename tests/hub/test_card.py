@@ -72,9 +72,13 @@ def test_the_card_carries_the_hub_metadata(glow_run, tmp_path):
                        "density": 0.93, "coverage": 0.71, "classifier_score": 8.1}
     assert {r.dataset_type for r in card.data.eval_results} == {"ylecun/mnist"}
     assert {r.task_type for r in card.data.eval_results} == {"unconditional-image-generation"}
-    # and the result itself travels with the folder
-    assert (folder / EVAL_FILE).read_bytes() == (
-        glow_run / "checkpoints" / "eval.json").read_bytes()
+    # and the result itself travels with the folder, naming its checkpoint without the
+    # training machine's path
+    shipped = json.loads((folder / EVAL_FILE).read_text())
+    written = json.loads((glow_run / "checkpoints" / "eval.json").read_text())
+    assert str(glow_run) in written["checkpoint"] and shipped["checkpoint"] == "last.pt"
+    assert str(glow_run) not in (folder / EVAL_FILE).read_text()
+    assert {**shipped, "checkpoint": written["checkpoint"]} == written
 
 
 def test_the_card_says_how_it_was_trained_without_the_machines_paths(glow_run, tmp_path):
@@ -104,7 +108,9 @@ def test_an_evaluation_of_other_weights_or_another_checkpoint_is_not_shown(tiny_
         json.dumps(_eval_record(run / "checkpoints" / "epoch_1.pt", "gan")))
     text = (export(run, tmp_path / "ema") / CARD_FILE).read_text()
     assert text.count("| FID ↓ |") == 1  # eval.json, evaluated with the EMA exported here
-    assert (tmp_path / "ema" / EVAL_FILE).read_bytes() == (run / "checkpoints" / "eval.json").read_bytes()
+    shipped = json.loads((tmp_path / "ema" / EVAL_FILE).read_text())
+    assert shipped == {**json.loads((run / "checkpoints" / "eval.json").read_text()),
+                       "checkpoint": "last.pt"}
     text = (export(run, tmp_path / "raw", weights="raw") / CARD_FILE).read_text()
     assert "| FID ↓ |" not in text and not (tmp_path / "raw" / EVAL_FILE).exists()
     assert "model-index" not in text

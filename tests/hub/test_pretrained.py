@@ -69,6 +69,7 @@ def test_a_shipped_card_shows_the_scores_of_its_eval_json(name):
     card = (folder / CARD_FILE).read_text()
     assert result["model"] == config["model"] == SHIPPED[name]
     assert result["card"]["n"] == 10_000 and result["card"]["data"]["name"] == "mnist"
+    assert result["checkpoint"] == "last.pt"  # not a path of the machine that trained it
     rows = _card_rows(card)
     assert set(result["scores"]) <= {key for key in EVAL_METRICS}
     for key, score in result["scores"].items():
