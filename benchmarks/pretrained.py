@@ -150,12 +150,13 @@ def write_table(runs: Path, path: Path) -> None:
             continue
         done = runs / shipped.name / "zoo.json"
         seconds = json.loads(done.read_text(encoding="utf-8"))["seconds"] if done.is_file() else None
-        rows.append([f"``pretrained:{shipped.name}``", f"{shipped.zoo} (``{facts['model']}``)",
+        name = f"``pretrained:{shipped.name}``"
+        rows.append([name, f"{shipped.zoo} (``{facts['model']}``)",
                      f"{facts['fid']:.2f}", f"{facts['fid'] / facts['floor_fid']:.1f}×",
                      f"{facts['precision']:.3f}", f"{facts['recall']:.3f}",
                      f"{facts['bits_per_dim']:.3f}" if facts["bits_per_dim"] is not None else "",
                      f"{seconds // 60:.0f}:{seconds % 60:02.0f}" if seconds
-                     else before.get(f"``pretrained:{shipped.name}``", ""),
+                     else before.get(name, ""),
                      f"{facts['megabytes']:.1f} MB"])
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)

@@ -198,8 +198,6 @@ def test_remaking_the_table_keeps_the_training_times_of_runs_not_on_this_machine
                                                                                  monkeypatch):
     """The table's training times come from the runs; re-making one model on a machine without
     the others' runs keeps theirs as the table had them instead of blanking them."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("benchmarks_pretrained",
                                                   REPO_ROOT / "benchmarks" / "pretrained.py")
     script = importlib.util.module_from_spec(spec)

@@ -79,11 +79,11 @@ class Diffusion(UNetSampling, GenerativeModel):
     """A DDPM: a :class:`~genzoo.Generator` and :class:`~genzoo.Trainer`.
 
     Images in ``[0, 1]`` are scaled to ``[-1, 1]``. The latent of
-    :meth:`~genzoo.nn.UNetSampling.sample_latent` is the
-    start noise ``x_T``. The DDPM sampler adds noise at every step: :meth:`sample` draws it from
-    the same CPU generator as ``x_T`` (so a ``seed`` repeats the images), and :meth:`generate`
-    from a generator seeded by a hash of ``z`` (so the same ``z`` gives the same images). Neither
-    touches torch's global random state.
+    :meth:`~genzoo.nn.UNetSampling.sample_latent` is the start noise ``x_T``. The DDPM sampler
+    adds noise at every step: :meth:`sample` draws it from the same CPU generator as ``x_T`` (so
+    a ``seed`` repeats the images), and :meth:`generate` from a generator seeded by a hash of
+    ``z`` (so the same ``z`` gives the same images). Neither touches torch's global random
+    state.
 
     Args:
         config: A :class:`DiffusionConfig`; or pass its fields as keyword arguments.

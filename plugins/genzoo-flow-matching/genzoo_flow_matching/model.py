@@ -69,9 +69,9 @@ class FlowMatching(UNetSampling, GenerativeModel):
     """Flow matching: a :class:`~genzoo.Generator` and :class:`~genzoo.Trainer`.
 
     Images in ``[0, 1]`` are scaled to ``[-1, 1]``. The latent of
-    :meth:`~genzoo.nn.UNetSampling.sample_latent` is the
-    start noise; :meth:`generate` integrates it deterministically, so the same noise, labels and
-    options always give the same images.
+    :meth:`~genzoo.nn.UNetSampling.sample_latent` is the start noise; :meth:`generate`
+    integrates it deterministically, so the same noise, labels and options always give the same
+    images.
 
     Args:
         config: A :class:`FlowMatchingConfig`; or pass its fields as keyword arguments.
