@@ -283,6 +283,9 @@ def rebuild_model(name: str, config: dict[str, Any], where: object, *,
     """Build model ``name`` with a stored ``config``, then change the sampling options
     ``overrides``.
 
+    A field the stored config lacks takes the value that :func:`genzoo.config.added_option`
+    declares for configs saved before the field existed, else its default.
+
     Args:
         name: The registered model name.
         config: The stored config.
@@ -298,7 +301,10 @@ def rebuild_model(name: str, config: dict[str, Any], where: object, *,
         UnknownModelError: no installed plugin provides the model.
     """
     from .build import build
+    from .config import saved_config
+    from .plugins import registry
 
+    config = saved_config(getattr(registry().get(name).load_factory(), "Config", None), config)
     try:
         model = build(name, **config)
     except ConfigError as err:

@@ -1,4 +1,11 @@
-"""Typed model configurations: dataclasses filled from keyword overrides, checked field by field."""
+"""Typed model configurations: dataclasses filled from keyword overrides, checked field by field.
+
+A config saved before a field existed (in a checkpoint or a model folder's ``config.json``)
+lacks that field. When the field changes the model's weights (an option that adds a network),
+its default would build a model the saved weights do not fit: such a field is declared with
+:func:`added_option`, which names the value a saved config without it stands for, and
+:func:`saved_config` fills it in where a saved config is read back.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +20,15 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["resolve_config", "config_to_dict", "coerce", "check_names", "check_seed", "check_count"]
+__all__ = ["resolve_config", "config_to_dict", "added_option", "saved_config", "coerce",
+           "check_names", "check_seed", "check_count"]
 
 #: The seeds torch's generators take (``torch.manual_seed``): any 64-bit number.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 
 C = TypeVar("C")
+
+_ABSENT_KEY = "genzoo.config.absent"
 
 
 def resolve_config(cls: type[C], overrides: Mapping[str, Any], *, owner: str = "model") -> C:
@@ -100,6 +110,53 @@ def check_count(n: Any, name: str = "n", what: str = "images") -> int:
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as a plain dict (tuples kept), safe for ``torch.save(weights_only)``."""
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def added_option(default: Any, *, absent: Any, **field_options: Any) -> Any:
+    """A dataclass field for a model config option added after models were saved without it.
+
+    Use it in place of a plain default when the option changes the model's weights, so that a
+    config saved before it existed still builds the model its weights were trained as::
+
+        @dataclass(frozen=True)
+        class MyConfig:
+            image_shape: tuple[int, int, int] = (1, 28, 28)
+            adversarial: float = added_option(2.0, absent=0.0)  # 0.0: no critic, as before
+
+    A checkpoint or model folder whose saved config lacks the field loads with ``absent`` (the
+    option's value before it existed, typically "off"); a model built now (:func:`genzoo.build`,
+    ``--set``) gets ``default``. A field that is also a sampling option wraps
+    :func:`genzoo.sampling.sampling_option`'s field:
+    ``guidance: float = added_option(sampling_option(2.0, minimum=0.0), absent=1.0)``.
+
+    Args:
+        default: The field's default value, or a field made by :func:`dataclasses.field` or
+            :func:`genzoo.sampling.sampling_option` (then ``field_options`` must be empty).
+        absent: What a saved config without the field means.
+        **field_options: Further arguments of :func:`dataclasses.field`.
+    """
+    if isinstance(default, dataclasses.Field):
+        if field_options:
+            raise TypeError("added_option() takes no field options with a field; give them to the field")
+        default.metadata = types.MappingProxyType({**default.metadata, _ABSENT_KEY: absent})
+        return default
+    metadata = {**field_options.pop("metadata", {}), _ABSENT_KEY: absent}
+    return dataclasses.field(default=default, metadata=metadata, **field_options)
+
+
+def saved_config(cls: Any, saved: Mapping[str, Any]) -> dict[str, Any]:
+    """``saved`` with each field of ``cls`` that it lacks and :func:`added_option` declared set
+    to its ``absent`` value (the other fields it lacks stay out, to take their defaults).
+
+    Args:
+        cls: The config dataclass the values are for (anything else: ``saved`` as it is).
+        saved: The config as a checkpoint or a model folder's ``config.json`` holds it.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return dict(saved)
+    added = {f.name: f.metadata[_ABSENT_KEY] for f in dataclasses.fields(cls)
+             if _ABSENT_KEY in f.metadata and f.name not in saved}
+    return {**saved, **added}
 
 
 def coerce(value: Any, tp: Any) -> Any:

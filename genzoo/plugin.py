@@ -26,6 +26,7 @@ The names, each linked to its documentation where genzoo defines it:
 
 * declaring the plugin: :data:`~genzoo.hookimpl`, :data:`~genzoo.plugin.PLUGIN_API_VERSION`;
 * the model and the protocols it satisfies: :class:`~genzoo.GenerativeModel`,
+  :func:`~genzoo.config.added_option` (a config option that models saved before it lack),
   :func:`~genzoo.sampling.eval_mode`, :class:`~genzoo.Generator`,
   :class:`~genzoo.IterativeGenerator`, :class:`~genzoo.Encoder`, :class:`~genzoo.Trainer`,
   :class:`~genzoo.DensityModel`;
@@ -58,6 +59,7 @@ data sets, metrics, reports or the command line.
 
 from __future__ import annotations
 
+from .config import added_option
 from .density import bits_per_dim, dequantize
 from .errors import BatchError, ConfigError, GenzooError
 from .hookspecs import hookimpl
@@ -91,6 +93,7 @@ __all__ = [
     "PLUGIN_API_VERSION",
     # the model and its protocols
     "GenerativeModel",
+    "added_option",
     "eval_mode",
     "Generator",
     "IterativeGenerator",

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import model_payload, read_checkpoint, write_checkpoint
+from ..config import saved_config
 from ..errors import CheckpointError, ConfigError
 from ..sampling import sampling_fields
 from .options import RunOptions
@@ -126,12 +127,13 @@ def read_checkpoint_state(path: Path, model: Any) -> tuple[RunState, dict[str, t
     """
     name = getattr(model, "registry_name", "") or None
     payload = read_checkpoint(path, model=name, map_location="cpu")
-    mine = model.config_dict() if hasattr(model, "config_dict") else payload["config"]
+    saved = saved_config(type(getattr(model, "config", None)), payload["config"])
+    mine = model.config_dict() if hasattr(model, "config_dict") else saved
     free = sampling_fields(getattr(model, "config", None))
-    differ = sorted(k for k in set(mine) | set(payload["config"])
-                    if k not in free and mine.get(k) != _plain(payload["config"].get(k)))
+    differ = sorted(k for k in set(mine) | set(saved)
+                    if k not in free and mine.get(k) != _plain(saved.get(k)))
     if differ:
-        detail = ", ".join(f"{k}: checkpoint {payload['config'].get(k)!r}, model {mine.get(k)!r}"
+        detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r}, model {mine.get(k)!r}"
                            for k in differ)
         raise CheckpointError(
             f"cannot resume from {path}: the model's config differs ({detail}); build the "
