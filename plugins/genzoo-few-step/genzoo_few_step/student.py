@@ -31,7 +31,8 @@ import torch
 
 from genzoo.plugin import (
     MAX_SAMPLING_STEPS, Batch, ConfigError, GenerativeModel, StepContext, Teacher, UNetOptions,
-    UNetSampling, adam, class_labels, generate_in_chunks, guided, interpolate, sampling_option,
+    UNetSampling, adam, added_option, class_labels, generate_in_chunks, guided, interpolate,
+    sampling_option,
 )
 
 from .adversary import Critic, critic_loss, generator_loss
@@ -82,7 +83,7 @@ class DistilledFlowConfig(UNetOptions):
     init_from_teacher: bool = True
     sample_steps: int = sampling_option(1, minimum=1, maximum=MAX_SAMPLING_STEPS)
     guidance: float = sampling_option(1.0, minimum=0.0, maximum=100.0)
-    adversarial: float = 2.0
+    adversarial: float = added_option(2.0, absent=0.0)  # students saved before it had no critic
     critic_lr: float = 2e-4
     lr: float = 1e-3
 

@@ -291,3 +291,17 @@ def test_an_adversarial_student_trains_a_critic_on_real_images_and_resumes_bit_f
     assert same_weights(whole, resumed)
     with pytest.raises(genzoo.ConfigError, match="adversarial"):
         genzoo.build("distilled-flow", adversarial=-1.0, **TINY)
+
+
+def test_a_student_saved_before_the_critic_existed_loads_without_one(tmp_path):
+    plain = genzoo.build("distilled-flow", seed=0, teacher=teacher_file(tmp_path), adversarial=0.0,
+                         **TINY)
+    path = tmp_path / "old.pt"
+    plain.save(path)
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["adversarial"]  # as a student saved before the option was written
+    torch.save(payload, path)
+    loaded = genzoo.load(path)
+    assert loaded.config.adversarial == 0.0 and not hasattr(loaded, "critic")
+    assert torch.equal(loaded.sample(3, seed=1, steps=1), plain.sample(3, seed=1, steps=1))
+    assert genzoo.build("distilled-flow", **TINY).config.adversarial == 2.0  # built now: a critic
