@@ -200,9 +200,11 @@ def train(config: Shipped, folder: Path, data_root: str | None,
     if status != 0:
         raise SystemExit(f"training {config.name!r} failed (exit status {status}, "
                          f"its error is above); delete {folder} to train it again")
-    seconds, cpu = time.perf_counter() - started, cpu_time() - cpu_before
-    done.write_text(json.dumps({"config": wanted, "seconds": round(seconds, 1),
-                                "cpu_seconds": round(cpu, 1)}) + "\n", encoding="utf-8")
+    # rounded as recorded, so that a table made now and one made later from the record agree
+    seconds = round(time.perf_counter() - started, 1)
+    cpu = round(cpu_time() - cpu_before, 1)
+    done.write_text(json.dumps({"config": wanted, "seconds": seconds, "cpu_seconds": cpu}) + "\n",
+                    encoding="utf-8")
     print(f"{config.name}: trained in {seconds:.0f} s ({cpu:.0f} s of CPU time)", file=sys.stderr,
           flush=True)
     return seconds, cpu
