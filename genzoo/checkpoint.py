@@ -17,7 +17,6 @@ import os
 import pickle
 import re
 import socket
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Literal
 import torch
 
 from .errors import CheckpointError, ConfigError
+from .files import atomic_output
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "checkpoint_path",
            "model_payload", "temp_checkpoint_prefix", "temp_checkpoint_writer", "load",
@@ -43,28 +43,18 @@ _TEMP = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[^.]+)\..*\.tmp$")
 def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``payload`` to ``path`` atomically: a crash mid-write leaves the old file intact.
 
-    The data goes to a temporary file in the same folder (named after this process, so that a
-    run folder's next run can tell a dead writer's leftovers from a live one's), is flushed to
-    disk, and then renamed over ``path`` in one step.
+    It goes through :func:`genzoo.files.atomic_output`, whose temporary file is named after
+    this process, so that a run folder's next run can tell a dead writer's leftovers from a live
+    one's.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=temp_checkpoint_prefix(path.name), suffix=".tmp",
-                               dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, KeyboardInterrupt):  # a second Ctrl-C while writing: say what is kept
-            kept = f"the previous {path} is intact" if path.is_file() else "nothing was written"
-            raise KeyboardInterrupt(f"interrupted while writing {path}; {kept}") from err
-        raise
-    _fsync_dir(path.parent)
+        with atomic_output(path, prefix=temp_checkpoint_prefix(path.name)) as file:
+            torch.save(payload, file)
+    except KeyboardInterrupt as err:  # a second Ctrl-C while writing: say what is kept
+        kept = f"the previous {path} is intact" if path.is_file() else "nothing was written"
+        raise KeyboardInterrupt(f"interrupted while writing {path}; {kept}") from err
     return path
 
 
@@ -353,13 +343,3 @@ def _damaged_record(path: Path) -> str | None:
             return archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         return f"<archive: {_first_line(err)}>"
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-

@@ -336,12 +336,18 @@ def probe_writable(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
+def atomic_output(path: Path, *, prefix: str | None = None) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: a temporary file beside it, renamed over
     ``path`` only once the block ends without an error (else removed), so that a reader or a
-    crash never sees half a file (its data reach the disk before the rename). It gets the
-    permissions a new file would (not ``0600``)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    crash never sees half a file (its data, and then the rename, reach the disk). It gets the
+    permissions a new file would (not ``0600``).
+
+    Args:
+        path: The file to write.
+        prefix: The temporary file's name starts with it (default: ``.NAME.``).
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix or f".{path.name}.",
+                                         suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             yield file
@@ -352,6 +358,17 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename in it) to the disk, where the system allows it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _umask() -> int:

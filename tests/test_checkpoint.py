@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 import torch
@@ -41,6 +42,12 @@ def test_a_crash_mid_write_keeps_the_previous_file(saved, monkeypatch):
         write_checkpoint({"format": "x"}, saved)
     assert saved.read_bytes() == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]  # no temporary file left
+
+
+def test_a_checkpoint_gets_the_permissions_any_new_file_would(saved):
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o666 & ~mask  # not the temporary file's 0600
 
 
 def test_truncated_file_is_named_in_the_error(saved, tmp_path):
