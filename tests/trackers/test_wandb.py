@@ -54,6 +54,7 @@ def records(path: Path) -> Iterator[wandb_internal_pb2.Record]:
 
 def offline_run(offline: Path, out: Path) -> tuple[Path, dict[str, list]]:
     """The offline run folder of the run that ``out/run.json`` records, and its records by kind."""
+    wandb.teardown()  # W&B's service writes the run's file in the background: let it finish
     entry = json.loads((out / "run.json").read_text())["trackers"]["wandb"]
     [folder] = offline.glob(f"offline-run-*-{entry['run_id']}")
     kinds: dict[str, list] = {}
