@@ -63,12 +63,16 @@ class RunOutputs:
         self.steps_log = MetricsLog(out / "steps.jsonl") if out is not None else None
         self.tensorboard: TensorBoardLog | None = None
         self.trackers = Trackers([])
+        # on a resume, the last step the interrupted run logged (Trackers.logged_through)
+        self.logged_through = 0
+        self._tensorboard_through = 0  # the same, where TensorBoard continues the folder's logs
         self._report_written = 0.0
 
     def start(self, model: Any, epochs: int, resumed_epoch: int, resumed_step: int = 0) -> None:
         """Start the trackers (a resumed run continues their runs), write ``run.json``, open
         TensorBoard, and drop log lines a resume repeats (those past the checkpoint, and the
-        partial line of the epoch it resumes).
+        partial line of the epoch it resumes). TensorBoard and the continued tracker runs keep
+        what they hold of the steps the resume repeats, and are not sent them again.
 
         Raises:
             TrackerError: a tracker could not start.
@@ -80,14 +84,20 @@ class RunOutputs:
         record: dict[str, Any] = {
             "model": name, "config": model.config_dict() if hasattr(model, "config_dict") else {},
             "epochs": epochs, "run": dataclasses.asdict(self.opts), "versions": versions(name)}
+        resumed = resumed_epoch > 0 or resumed_step > 0
+        if resumed:  # how far the interrupted run logged, before its lines past that go
+            self.logged_through = max(self.metrics_log.last_step(), self.steps_log.last_step())
         if self.opts.mlflow is not None or self.opts.wandb is not None:
-            resumed = resumed_epoch > 0 or resumed_step > 0
             previous = recorded_trackers(self.out) if resumed else {}
             self.trackers = make_trackers(self.opts.mlflow, self.opts.wandb, self.out)
+            self.trackers.logged_through = self.logged_through
             record["trackers"] = self.trackers.start(_params(record), previous)
         (self.out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         if self.opts.tensorboard:
-            self.tensorboard = TensorBoardLog(self.out / "tensorboard")
+            folder = self.out / "tensorboard"
+            if folder.is_dir() and any(folder.iterdir()):  # the interrupted run's events
+                self._tensorboard_through = self.logged_through
+            self.tensorboard = TensorBoardLog(folder)
         self.metrics_log.truncate_after(resumed_epoch, drop_partial=True)
         self.steps_log.truncate_after(resumed_step, key="step")
 
@@ -110,8 +120,9 @@ class RunOutputs:
                          record["step"], "step")
 
     def log_scalars(self, values: dict[str, float], step: int, prefix: str) -> None:
-        """Scalars to TensorBoard and the trackers, when they are on."""
-        if self.tensorboard is not None:
+        """Scalars to TensorBoard and the trackers, when they are on (on a resume, not to
+        those that hold ``step`` from the interrupted run)."""
+        if self.tensorboard is not None and step > self._tensorboard_through:
             self.tensorboard.write(values, step, prefix)
         if self.trackers:
             self.trackers.log_metrics({f"{prefix}/{k}": v for k, v in values.items()}, step)
@@ -320,6 +331,20 @@ class MetricsLog:
         """Append ``record`` and flush it, so a crash loses at most the current line."""
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, sort_keys=False) + "\n")
+
+    def last_step(self) -> int:
+        """The largest ``"step"`` of its lines (0 when none): how far the run logged."""
+        if not self.path.exists():
+            return 0
+        steps = [0]
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                step = json.loads(line).get("step")
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(step, int):
+                steps.append(step)
+        return max(steps)
 
     def truncate_after(self, value: int, key: str = "epoch", drop_partial: bool = False) -> None:
         """Drop lines whose ``key`` is past ``value`` (written before a stop that a resume

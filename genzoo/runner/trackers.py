@@ -14,8 +14,9 @@ tracker's client (the server gone, the network down) costs one warning, ``"MLflo
 stopped: ...; the run goes on"``, and the tracker stops; training never does.
 
 Each tracker records its run in the run folder's ``run.json`` (``"trackers"``), so that a
-resumed run continues the same tracker run, and ``genzoo eval`` of the run's checkpoint logs its
-``eval.json`` to the MLflow run (:func:`log_to_recorded_runs`).
+resumed run continues the same tracker run (without the scalars of the steps it repeats, which
+that run holds already: ``Trackers.logged_through``), and ``genzoo eval`` of the run's
+checkpoint logs its ``eval.json`` to the MLflow run (:func:`log_to_recorded_runs`).
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ class Tracker:
     Attributes:
         name: How messages name it (``"MLflow"``).
         key: Its entry in ``run.json``'s ``"trackers"`` (``"mlflow"``).
+        resumed: Whether :meth:`start` continued the tracker run of the run this one resumes
+            (which then holds that run's steps already).
     """
 
     name = "tracker"
     key = "tracker"
+    resumed = False
 
     def start(self, params: Mapping[str, Any],
               previous: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -99,11 +103,20 @@ class Tracker:
 
 class Trackers:
     """The run's trackers: each call goes to every tracker still on, and a tracker whose call
-    fails warns once and is left out from then on."""
+    fails warns once and is left out from then on.
 
-    def __init__(self, trackers: list[Tracker]) -> None:
+    Attributes:
+        logged_through: On a resume, the last step the interrupted run logged (0: none). The
+            resume repeats the steps past its checkpoint exactly, so a tracker that continues
+            the interrupted run's tracker run (its ``resumed``) already holds their scalars:
+            it is not sent those of steps up to this one again, and holds each step once, with
+            the values an uninterrupted run logs.
+    """
+
+    def __init__(self, trackers: list[Tracker], logged_through: int = 0) -> None:
         self.trackers = list(trackers)
         self.step = 0
+        self.logged_through = logged_through
 
     def __bool__(self) -> bool:
         return bool(self.trackers)
@@ -127,13 +140,14 @@ class Trackers:
         return records
 
     def log_metrics(self, values: Mapping[str, float], step: int) -> None:
-        """Log scalars at ``step`` to every tracker."""
+        """Log scalars at ``step`` to every tracker (see ``logged_through``)."""
         self.step = max(self.step, step)
         if values:
-            self._each("log_metrics", values, step)
+            self._each("log_metrics", values, step, repeats=step <= self.logged_through)
 
     def log_image(self, path: Path) -> None:
-        """Log a sample grid, at the last step logged."""
+        """Log a sample grid, at the last step logged (a resume's grids of repeated steps too:
+        MLflow replaces the artifact of the same name)."""
         self._each("log_image", path, self.step)
 
     def log_file(self, path: Path, folder: str) -> None:
@@ -157,8 +171,12 @@ class Trackers:
         warnings.warn(f"{tracker.name} tracking stopped: {_reason(err)}; the run goes on",
                       RuntimeWarning, stacklevel=4)
 
-    def _each(self, method: str, *args: Any) -> None:
+    def _each(self, method: str, *args: Any, repeats: bool = False) -> None:
+        """Call ``method`` of every tracker; with ``repeats`` (a step the interrupted run
+        logged), of those that do not hold it already."""
         for tracker in list(self.trackers):
+            if repeats and tracker.resumed:
+                continue
             try:
                 getattr(tracker, method)(*args)
             except Exception as err:  # the server gone, the network down: never the run
@@ -224,6 +242,7 @@ class MlflowTracker(Tracker):
                 self.run_id = run.info.run_id
                 logged = dict(run.data.params)
                 self.client.update_run(self.run_id, status="RUNNING")
+                self.resumed = True
             else:
                 experiment = self._experiment()
                 run = self.client.create_run(experiment, run_name=self.run_name,
@@ -336,6 +355,7 @@ class WandbTracker(Tracker):
                                    reinit="create_new", **resume)
         if resume:  # W&B keeps the config of the run it resumes: the changes are allowed
             self.run.config.update(dict(params), allow_val_change=True)
+            self.resumed = True
         return {"project": self.project, "run_id": self.run.id}
 
     def log_metrics(self, values: Mapping[str, float], step: int) -> None:

@@ -75,6 +75,36 @@ def test_a_resumed_run_keeps_one_line_per_step_and_epoch(tmp_path, loader):
     assert sum(s["steps"] for s in steps) == 8  # every step counted once
 
 
+def test_a_run_resumed_after_a_crash_logs_each_step_once_to_tensorboard(tmp_path, loader):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def scalars(folder, tag):
+        events = EventAccumulator(str(folder / "tensorboard"))
+        events.Reload()
+        return [(e.step, e.value) for e in events.Scalars(tag)]
+
+    whole = tmp_path / "whole"
+    fit(StepCounter(), loader, epochs=2, out=whole, log_every=1, tensorboard=True, progress=False)
+    crashing = StepCounter()
+    train = crashing.training_step
+
+    def crash_at_step_7(batch, step):  # past the checkpoint of step 4, after logging 5 and 6
+        if step.index == 6:
+            raise RuntimeError("crashed")
+        return train(batch, step)
+
+    crashing.training_step = crash_at_step_7
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="crashed"):
+        fit(crashing, loader, epochs=2, out=out, log_every=1, tensorboard=True, progress=False)
+    assert [s["step"] for s in lines(out / "steps.jsonl")] == [1, 2, 3, 4, 5, 6]
+    fit(StepCounter(), loader, epochs=2, out=out, log_every=1, tensorboard=True, resume="auto",
+        progress=False)
+    assert [s["step"] for s in lines(out / "steps.jsonl")] == list(range(1, 9))
+    for tag in ("step/loss", "epoch/loss"):
+        assert scalars(out, tag) == scalars(whole, tag), tag  # steps 5 and 6 once, not twice
+
+
 def test_loss_means_read_once_per_interval_and_sum_the_epoch():
     means = LossMeans(torch.device("cpu"))
     for value in (1.0, 2.0, 3.0):

@@ -18,7 +18,7 @@ from genzoo.errors import ConfigError, TrackerError
 from genzoo.runner.trackers import log_to_recorded_runs
 from tests.cli import FAST, TINY_VAE, invoke, ok, tiny_root, user_error  # noqa: F401
 
-from .conftest import QUICK, MlflowServer, free_port, tiny_vae
+from .conftest import QUICK, MlflowServer, crashing_vae, free_port, tiny_vae
 
 
 def lines(path: Path) -> list[dict]:
@@ -179,3 +179,23 @@ def test_an_eval_json_goes_to_the_mlflow_run_its_run_folder_records(server, batc
     assert said == f"logged eval.json to MLflow run {run.info.run_id} at {server.uri}"
     assert artifacts(server, run.info.run_id, "eval") == ["eval/eval.json"]
     assert log_to_recorded_runs(tmp_path, result, "eval") is None  # no run.json: nothing to do
+
+
+def test_a_run_resumed_after_a_crash_logs_each_step_once_as_an_uninterrupted_run(batches, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the store's artifacts go to ./mlruns
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # a local store: no server needed
+    whole = tmp_path / "whole"
+    tiny_vae().fit(batches, epochs=2, out=whole, seed=0, **QUICK)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="crashed"):  # after step 6 is logged; checkpoint: 4
+        crashing_vae(at=6).fit(batches, epochs=2, out=out, mlflow=uri, seed=0, **QUICK)
+    first = json.loads((out / "run.json").read_text())["trackers"]["mlflow"]["run_id"]
+    tiny_vae().fit(batches, epochs=2, out=out, mlflow=uri, resume="auto", **QUICK)
+    client = MlflowClient(uri)
+    [run] = client.search_runs([client.get_run(first).info.experiment_id])  # not a second run
+    assert run.info.run_id == first and run.info.status == "FINISHED"  # the same MLflow run
+    for name, log in (("step/loss", "steps.jsonl"), ("epoch/loss", "metrics.jsonl")):
+        history = client.get_metric_history(first, name)
+        assert [(m.step, m.value) for m in history] == [
+            (s["step"], pytest.approx(s["loss"])) for s in lines(whole / log)], name

@@ -15,7 +15,7 @@ from wandb.proto import wandb_internal_pb2
 
 import genzoo
 
-from .conftest import QUICK, tiny_vae
+from .conftest import QUICK, crashing_vae, tiny_vae
 
 
 @pytest.fixture
@@ -106,3 +106,27 @@ def test_a_failing_run_ends_its_offline_run_with_a_failure(offline, batches, tmp
     _folder, kinds = offline_run(offline, out)
     assert [record.exit.exit_code for record in kinds["exit"]] == [1]
     assert "artifact" not in kinds  # no model of a failed run
+
+
+def test_a_run_resumed_after_a_crash_logs_each_step_once_as_an_uninterrupted_run(offline, batches,
+                                                                                  tmp_path):
+    whole = tmp_path / "whole"
+    tiny_vae().fit(batches, epochs=2, out=whole, seed=0, **QUICK)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="crashed"):  # after step 6 is logged; checkpoint: 4
+        crashing_vae(at=6).fit(batches, epochs=2, out=out, wandb="genzoo-tests", seed=0, **QUICK)
+    tiny_vae().fit(batches, epochs=2, out=out, wandb="genzoo-tests", resume="auto", **QUICK)
+    run_id = json.loads((out / "run.json").read_text())["trackers"]["wandb"]["run_id"]
+    wandb.teardown()  # as in offline_run
+    logged = []  # what `wandb sync` sends of the run: each offline part, the resumed one after
+    for folder in sorted(offline.glob(f"offline-run-*-{run_id}*")):  # -1: in the same second
+        kinds: dict[str, list] = {}
+        for record in records(folder / f"run-{run_id}.wandb"):
+            kinds.setdefault(record.WhichOneof("record_type"), []).append(record)
+        logged += history(kinds)
+    steps = [json.loads(line) for line in (whole / "steps.jsonl").read_text().splitlines()]
+    assert [(h["_step"], h["step/loss"]) for h in logged if "step/loss" in h] == [
+        (s["step"], pytest.approx(s["loss"])) for s in steps]
+    epochs = [json.loads(line) for line in (whole / "metrics.jsonl").read_text().splitlines()]
+    assert [(h["_step"], h["epoch/loss"]) for h in logged if "epoch/loss" in h] == [
+        (e["step"], pytest.approx(e["loss"])) for e in epochs]
