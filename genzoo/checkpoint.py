@@ -29,8 +29,8 @@ from .files import atomic_output
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "checkpoint_path",
            "model_payload", "temp_checkpoint_prefix", "temp_checkpoint_writer", "load",
-           "model_from_payload", "rebuild_model", "loading_weights", "check_weights_choice",
-           "versions"]
+           "model_from_payload", "rebuild_model", "config_class", "loading_weights",
+           "check_weights_choice", "versions"]
 
 FORMAT = "genzoo-checkpoint"
 _DOS_DIRECTORY = 0x10  # the folder bit of a zip record's external attributes
@@ -292,9 +292,8 @@ def rebuild_model(name: str, config: dict[str, Any], where: object, *,
     """
     from .build import build
     from .config import saved_config
-    from .plugins import registry
 
-    config = saved_config(getattr(registry().get(name).load_factory(), "Config", None), config)
+    config = saved_config(config_class(name), config)
     try:
         model = build(name, **config)
     except ConfigError as err:
@@ -309,6 +308,18 @@ def rebuild_model(name: str, config: dict[str, Any], where: object, *,
                               f"({', '.join(sorted(overrides))})")
         setter(**overrides)
     return model
+
+
+def config_class(name: str) -> type | None:
+    """The config dataclass of registered model ``name`` (its factory's ``Config``), or
+    ``None`` for a factory without one.
+
+    Raises:
+        UnknownModelError: no installed plugin provides the model.
+    """
+    from .plugins import registry
+
+    return getattr(registry().get(name).load_factory(), "Config", None)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ its default would build a model the saved weights do not fit: such a field is de
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import os
@@ -20,8 +21,8 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["resolve_config", "config_to_dict", "added_option", "saved_config", "coerce",
-           "check_names", "check_seed", "check_count"]
+__all__ = ["resolve_config", "config_to_dict", "added_option", "added_values", "saved_config",
+           "coerce", "check_names", "check_seed", "check_count"]
 
 #: The seeds torch's generators take (``torch.manual_seed``): any 64-bit number.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
@@ -123,9 +124,10 @@ def added_option(default: Any, *, absent: Any, **field_options: Any) -> Any:
             image_shape: tuple[int, int, int] = (1, 28, 28)
             adversarial: float = added_option(2.0, absent=0.0)  # 0.0: no critic, as before
 
-    A checkpoint or model folder whose saved config lacks the field loads with ``absent`` (the
-    option's value before it existed, typically "off"); a model built now (:func:`genzoo.build`,
-    ``--set``) gets ``default``. A field that is also a sampling option wraps
+    A checkpoint, model folder or run folder whose saved config lacks the field loads (and
+    resumes) with ``absent``, the option's value before it existed, typically "off"; a model
+    built now (:func:`genzoo.build`, ``--set``) gets ``default``. genzoo finds the field on the
+    ``Config`` of the class the plugin registers. A field that is also a sampling option wraps
     :func:`genzoo.sampling.sampling_option`'s field:
     ``guidance: float = added_option(sampling_option(2.0, minimum=0.0), absent=1.0)``.
 
@@ -134,29 +136,52 @@ def added_option(default: Any, *, absent: Any, **field_options: Any) -> Any:
             :func:`genzoo.sampling.sampling_option` (then ``field_options`` must be empty).
         absent: What a saved config without the field means.
         **field_options: Further arguments of :func:`dataclasses.field`.
+
+    Returns:
+        The field (a copy of ``default`` when it is one), for the class body.
+
+    Raises:
+        TypeError: ``field_options`` given with a field.
     """
     if isinstance(default, dataclasses.Field):
         if field_options:
             raise TypeError("added_option() takes no field options with a field; give them to the field")
-        default.metadata = types.MappingProxyType({**default.metadata, _ABSENT_KEY: absent})
-        return default
+        field = copy.copy(default)  # the one given may serve elsewhere
+        field.metadata = types.MappingProxyType({**default.metadata, _ABSENT_KEY: absent})
+        return field
     metadata = {**field_options.pop("metadata", {}), _ABSENT_KEY: absent}
     return dataclasses.field(default=default, metadata=metadata, **field_options)
 
 
-def saved_config(cls: Any, saved: Mapping[str, Any]) -> dict[str, Any]:
+def added_values(cls: type | None, saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of ``cls``'s :func:`added_option` fields in the saved config ``saved``: its
+    own where it has the field, else the field's ``absent``.
+
+    Args:
+        cls: The config dataclass (anything else: none).
+        saved: The config as a checkpoint or a model folder's ``config.json`` holds it.
+
+    Returns:
+        Field name to value, for the declared fields only.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return {}
+    return {f.name: saved.get(f.name, f.metadata[_ABSENT_KEY]) for f in dataclasses.fields(cls)
+            if _ABSENT_KEY in f.metadata}
+
+
+def saved_config(cls: type | None, saved: Mapping[str, Any]) -> dict[str, Any]:
     """``saved`` with each field of ``cls`` that it lacks and :func:`added_option` declared set
     to its ``absent`` value (the other fields it lacks stay out, to take their defaults).
 
     Args:
         cls: The config dataclass the values are for (anything else: ``saved`` as it is).
         saved: The config as a checkpoint or a model folder's ``config.json`` holds it.
+
+    Returns:
+        The config to build the model with.
     """
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        return dict(saved)
-    added = {f.name: f.metadata[_ABSENT_KEY] for f in dataclasses.fields(cls)
-             if _ABSENT_KEY in f.metadata and f.name not in saved}
-    return {**saved, **added}
+    return {**saved, **added_values(cls, saved)}
 
 
 def coerce(value: Any, tp: Any) -> Any:

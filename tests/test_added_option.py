@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import torch
 import genzoo
 from genzoo.config import saved_config
 from genzoo.hub import CONFIG_FILE
-from genzoo.plugin import GenerativeModel, added_option, sampling_option
+from genzoo.plugin import Batch, GenerativeModel, StepContext, added_option, sampling_option
 from genzoo.runner.state import read_checkpoint_state
 from genzoo.sampling import sampling_fields
+from tests.cli import FAST, invoke, ok, tiny_root  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -33,14 +35,26 @@ class CriticModel(GenerativeModel):
 
     def __init__(self, config: CriticConfig | None = None, /, **overrides: object) -> None:
         super().__init__(config, **overrides)
-        self.net = torch.nn.Linear(self.config.width, 4)
-        self.critic = torch.nn.Linear(4, 1) if self.config.adversarial else None
+        pixels = math.prod(self.config.image_shape)
+        self.net = torch.nn.Linear(self.config.width, pixels)
+        self.critic = torch.nn.Linear(pixels, 1) if self.config.adversarial else None
 
     def sample_latent(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.config.width, generator=generator)
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sigmoid(self.net(z) / self.config.temperature).view(-1, 1, 2, 2)
+        return torch.sigmoid(self.net(z) / self.config.temperature).view(-1, *self.image_shape)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"net": torch.optim.SGD(self.parameters(), lr=0.1)}
+
+    def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:
+        z = torch.ones(batch.images.shape[0], self.config.width)
+        loss = (self.generate(z) - batch.images).pow(2).mean()
+        if self.critic is not None:
+            loss = loss + self.config.adversarial * self.critic(self.net(z)).mean().pow(2)
+        step.optimize(loss, "net")
+        return {"loss": loss.detach()}
 
 
 class _Plugin:
@@ -108,6 +122,25 @@ def test_a_run_saved_before_the_options_existed_resumes_with_them_as_they_were(t
     with pytest.raises(genzoo.CheckpointError,
                        match=r"config differs \(adversarial: checkpoint 0\.0, model 2\.0\)"):
         read_checkpoint_state(path, genzoo.build("critic-test"))
+
+
+def test_a_run_folder_from_before_the_option_resumes_from_the_command_line(tmp_path, tiny_root):
+    out = tmp_path / "run"
+    train = ("train", "critic-test", "--data", "mnist", "--data-root", tiny_root, *FAST,
+             "--set", "image_shape=1x28x28", "--out", out)
+    ok(invoke(*train, "--set", "adversarial=0", "--epochs", "1"))
+    # as the run was written before the option existed: neither its checkpoint nor its
+    # train.toml names adversarial (train.toml records only the options a user set)
+    last = out / "checkpoints" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    del payload["config"]["adversarial"]
+    torch.save(payload, last)
+    toml = (out / "train.toml").read_text()
+    (out / "train.toml").write_text(toml.replace("adversarial = 0.0\n", ""))
+    assert "adversarial" not in (out / "train.toml").read_text()
+    ok(invoke("train", "--resume", out, "--epochs", "2", "--no-progress"))
+    assert genzoo.load(last).config.adversarial == 0.0
+    assert json.loads((out / "run.json").read_text())["config"]["adversarial"] == 0.0
 
 
 def test_saved_config_fills_only_the_fields_declared_with_absent():

@@ -263,6 +263,8 @@ def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict
     if recorded is None:  # a checkpoint without a run folder: the options as given
         return {**given, "resume": str(checkpoint)}, config
     base, base_config = recorded
+    base_config = {**_added_settings(base.get("model") or given.get("model"), checkpoint),
+                   **base_config}
     conflicts = settings_conflicts(base, base_config, given, config)
     if conflicts:
         safe = ", ".join("--" + name.replace("_", "-") for name in sorted(RESUMABLE_OPTIONS))
@@ -276,6 +278,20 @@ def _resumed_values(given: dict[str, Any], config: dict[str, Any]) -> tuple[dict
     values["resume"] = str(checkpoint)
     values["out"] = given.get("out") or str(folder)
     return values, {**base_config, **config}
+
+
+def _added_settings(model: str | None, checkpoint: Path) -> dict[str, Any]:
+    """The model options added after the run began (:func:`genzoo.config.added_option`) as its
+    checkpoint saved them, or as it stands for them by lacking them: ``train.toml`` records
+    only the options a user set, so an option it lacks is the checkpoint's, not today's
+    default."""
+    from ..checkpoint import config_class, read_checkpoint
+    from ..config import added_values
+
+    cls = config_class(model) if model else None
+    if not added_values(cls, {}):  # no such options: nothing to read
+        return {}
+    return added_values(cls, read_checkpoint(checkpoint, model=model)["config"])
 
 
 def _resume_target(resume: str, given: dict[str, Any]) -> tuple[Path | None, Path]:
