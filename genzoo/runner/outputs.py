@@ -85,8 +85,10 @@ class RunOutputs:
             "model": name, "config": model.config_dict() if hasattr(model, "config_dict") else {},
             "epochs": epochs, "run": dataclasses.asdict(self.opts), "versions": versions(name)}
         resumed = resumed_epoch > 0 or resumed_step > 0
-        if resumed:  # how far the interrupted run logged, before its lines past that go
-            self.logged_through = max(self.metrics_log.last_step(), self.steps_log.last_step())
+        if resumed:  # how far the interrupted runs logged, before the lines past that go
+            self.logged_through = max(self.metrics_log.last_step(), self.steps_log.last_step(),
+                                      _logged_through(self.out))
+            record["logged_through"] = self.logged_through  # for a resume after another stop
         if self.opts.mlflow is not None or self.opts.wandb is not None:
             previous = recorded_trackers(self.out) if resumed else {}
             self.trackers = make_trackers(self.opts.mlflow, self.opts.wandb, self.out)
@@ -318,6 +320,16 @@ class LossMeans:
         if not self._epoch_steps:
             return {}
         return {k: v / self._epoch_steps for k, v in self._epoch_sums.items()}
+
+
+def _logged_through(folder: Path) -> int:
+    """How far the runs before a resumed run logged, as its ``run.json`` records it (0: not
+    recorded); the logs past its checkpoint are gone, so a second resume needs it."""
+    try:
+        value = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("logged_through")
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return value if isinstance(value, int) else 0
 
 
 class MetricsLog:

@@ -106,17 +106,17 @@ class Trackers:
     fails warns once and is left out from then on.
 
     Attributes:
-        logged_through: On a resume, the last step the interrupted run logged (0: none). The
-            resume repeats the steps past its checkpoint exactly, so a tracker that continues
-            the interrupted run's tracker run (its ``resumed``) already holds their scalars:
-            it is not sent those of steps up to this one again, and holds each step once, with
-            the values an uninterrupted run logs.
+        logged_through: On a resume, the last step the interrupted runs logged (0: none). A
+            tracker that continues their tracker run (its ``resumed``) already holds the
+            scalars and grids of the steps up to it: it is not sent them again, so it holds
+            each step once (with the values an uninterrupted run logs where training is
+            deterministic, as the resume repeats those steps exactly).
     """
 
-    def __init__(self, trackers: list[Tracker], logged_through: int = 0) -> None:
+    def __init__(self, trackers: list[Tracker]) -> None:
         self.trackers = list(trackers)
         self.step = 0
-        self.logged_through = logged_through
+        self.logged_through = 0
 
     def __bool__(self) -> bool:
         return bool(self.trackers)
@@ -146,9 +146,8 @@ class Trackers:
             self._each("log_metrics", values, step, repeats=step <= self.logged_through)
 
     def log_image(self, path: Path) -> None:
-        """Log a sample grid, at the last step logged (a resume's grids of repeated steps too:
-        MLflow replaces the artifact of the same name)."""
-        self._each("log_image", path, self.step)
+        """Log a sample grid, at the last step logged (see ``logged_through``)."""
+        self._each("log_image", path, self.step, repeats=self.step <= self.logged_through)
 
     def log_file(self, path: Path, folder: str) -> None:
         """Log a file under ``folder``, when it exists."""

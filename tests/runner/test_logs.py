@@ -75,34 +75,57 @@ def test_a_resumed_run_keeps_one_line_per_step_and_epoch(tmp_path, loader):
     assert sum(s["steps"] for s in steps) == 8  # every step counted once
 
 
-def test_a_run_resumed_after_a_crash_logs_each_step_once_to_tensorboard(tmp_path, loader):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+def crashing_at(index):
+    """A :func:`StepCounter` whose step ``index`` (counted from 0) raises ``RuntimeError``."""
+    model = StepCounter()
+    train = model.training_step
 
-    def scalars(folder, tag):
-        events = EventAccumulator(str(folder / "tensorboard"))
-        events.Reload()
-        return [(e.step, e.value) for e in events.Scalars(tag)]
-
-    whole = tmp_path / "whole"
-    fit(StepCounter(), loader, epochs=2, out=whole, log_every=1, tensorboard=True, progress=False)
-    crashing = StepCounter()
-    train = crashing.training_step
-
-    def crash_at_step_7(batch, step):  # past the checkpoint of step 4, after logging 5 and 6
-        if step.index == 6:
+    def training_step(batch, step):
+        if step.index == index:
             raise RuntimeError("crashed")
         return train(batch, step)
 
-    crashing.training_step = crash_at_step_7
+    model.training_step = training_step
+    return model
+
+
+def tensorboard_scalars(folder, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder / "tensorboard"))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
+
+
+def test_a_run_resumed_after_a_crash_logs_each_step_once_to_tensorboard(tmp_path, loader):
+    whole = tmp_path / "whole"
+    fit(StepCounter(), loader, epochs=2, out=whole, log_every=1, tensorboard=True, progress=False)
     out = tmp_path / "run"
-    with pytest.raises(RuntimeError, match="crashed"):
-        fit(crashing, loader, epochs=2, out=out, log_every=1, tensorboard=True, progress=False)
+    with pytest.raises(RuntimeError, match="crashed"):  # past the checkpoint of step 4, after
+        fit(crashing_at(6), loader, epochs=2, out=out, log_every=1, tensorboard=True,  # 5 and 6
+            progress=False)
     assert [s["step"] for s in lines(out / "steps.jsonl")] == [1, 2, 3, 4, 5, 6]
     fit(StepCounter(), loader, epochs=2, out=out, log_every=1, tensorboard=True, resume="auto",
         progress=False)
     assert [s["step"] for s in lines(out / "steps.jsonl")] == list(range(1, 9))
     for tag in ("step/loss", "epoch/loss"):
-        assert scalars(out, tag) == scalars(whole, tag), tag  # steps 5 and 6 once, not twice
+        assert tensorboard_scalars(out, tag) == tensorboard_scalars(whole, tag), tag  # 5, 6 once
+
+
+def test_a_second_crash_before_the_first_ones_step_still_logs_each_step_once(tmp_path, loader):
+    whole = tmp_path / "whole"
+    fit(StepCounter(), loader, epochs=2, out=whole, log_every=1, tensorboard=True, progress=False)
+    out = tmp_path / "run"
+    options = dict(epochs=2, out=out, log_every=1, tensorboard=True, progress=False)
+    with pytest.raises(RuntimeError, match="crashed"):  # logged 1 to 6; checkpoint: 4
+        fit(crashing_at(6), loader, **options)
+    with pytest.raises(RuntimeError, match="crashed"):  # resumed at 4, logged 5 again: the
+        fit(crashing_at(5), loader, resume="auto", **options)  # lines now end at 5, not 6
+    assert [s["step"] for s in lines(out / "steps.jsonl")] == [1, 2, 3, 4, 5]
+    fit(StepCounter(), loader, resume="auto", **options)
+    assert [s["step"] for s in lines(out / "steps.jsonl")] == list(range(1, 9))
+    for tag in ("step/loss", "epoch/loss"):  # step 6 once, though the lines had lost it
+        assert tensorboard_scalars(out, tag) == tensorboard_scalars(whole, tag), tag
 
 
 def test_loss_means_read_once_per_interval_and_sum_the_epoch():
