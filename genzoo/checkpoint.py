@@ -49,13 +49,26 @@ def write_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    before = _identity(path)
     try:
         with atomic_output(path, prefix=temp_checkpoint_prefix(path.name)) as file:
             torch.save(payload, file)
     except KeyboardInterrupt as err:  # a second Ctrl-C while writing: say what is kept
-        kept = f"the previous {path} is intact" if path.is_file() else "nothing was written"
+        now = _identity(path)
+        kept = ("nothing was written" if now is None else
+                f"the previous {path} is intact" if now == before else f"{path} was written")
         raise KeyboardInterrupt(f"interrupted while writing {path}; {kept}") from err
     return path
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` as its inode and modification time, to tell it from one renamed over
+    it."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def temp_checkpoint_prefix(name: str) -> str:

@@ -44,10 +44,13 @@ def test_a_crash_mid_write_keeps_the_previous_file(saved, monkeypatch):
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]  # no temporary file left
 
 
-def test_a_checkpoint_gets_the_permissions_any_new_file_would(saved):
-    mask = os.umask(0)
-    os.umask(mask)
-    assert stat.S_IMODE(saved.stat().st_mode) == 0o666 & ~mask  # not the temporary file's 0600
+def test_a_checkpoint_gets_the_permissions_any_new_file_would(tmp_path):
+    mask = os.umask(0o022)  # a mask under which a new file's 0644 differs from mkstemp's 0600
+    try:
+        path = write_checkpoint({"format": "x"}, tmp_path / "a.pt")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_truncated_file_is_named_in_the_error(saved, tmp_path):
