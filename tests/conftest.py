@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -223,3 +224,20 @@ def built_once(shared: Path, name: str, build: Callable[[Path], object]) -> Path
             build(folder)
             (folder / ".built").touch()
     return folder
+
+
+M = TypeVar("M")
+
+
+def crashing_at(model: M, index: int) -> M:
+    """``model``, whose training step ``index`` (counted from 0) raises ``RuntimeError``: a run
+    that dies past its last checkpoint, after logging steps that a resume repeats."""
+    train = model.training_step  # type: ignore[attr-defined]
+
+    def training_step(batch, step):  # type: ignore[no-untyped-def]
+        if step.index == index:
+            raise RuntimeError("crashed")
+        return train(batch, step)
+
+    model.training_step = training_step  # type: ignore[attr-defined]
+    return model

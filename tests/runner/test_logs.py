@@ -12,6 +12,7 @@ import genzoo
 from genzoo.data import InMemoryLoader
 from genzoo.runner import fit, outputs
 from genzoo.runner.outputs import LossMeans, Progress
+from tests.conftest import crashing_at
 
 
 def StepCounter():  # noqa: N802 - reads like the model it makes
@@ -75,20 +76,6 @@ def test_a_resumed_run_keeps_one_line_per_step_and_epoch(tmp_path, loader):
     assert sum(s["steps"] for s in steps) == 8  # every step counted once
 
 
-def crashing_at(index):
-    """A :func:`StepCounter` whose step ``index`` (counted from 0) raises ``RuntimeError``."""
-    model = StepCounter()
-    train = model.training_step
-
-    def training_step(batch, step):
-        if step.index == index:
-            raise RuntimeError("crashed")
-        return train(batch, step)
-
-    model.training_step = training_step
-    return model
-
-
 def tensorboard_scalars(folder, tag):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -101,9 +88,9 @@ def test_a_run_resumed_after_a_crash_logs_each_step_once_to_tensorboard(tmp_path
     whole = tmp_path / "whole"
     fit(StepCounter(), loader, epochs=2, out=whole, log_every=1, tensorboard=True, progress=False)
     out = tmp_path / "run"
-    with pytest.raises(RuntimeError, match="crashed"):  # past the checkpoint of step 4, after
-        fit(crashing_at(6), loader, epochs=2, out=out, log_every=1, tensorboard=True,  # 5 and 6
-            progress=False)
+    with pytest.raises(RuntimeError, match="crashed"):  # logged 1 to 6; checkpoint: 4
+        fit(crashing_at(StepCounter(), 6), loader, epochs=2, out=out, log_every=1,
+            tensorboard=True, progress=False)
     assert [s["step"] for s in lines(out / "steps.jsonl")] == [1, 2, 3, 4, 5, 6]
     fit(StepCounter(), loader, epochs=2, out=out, log_every=1, tensorboard=True, resume="auto",
         progress=False)
@@ -118,9 +105,9 @@ def test_a_second_crash_before_the_first_ones_step_still_logs_each_step_once(tmp
     out = tmp_path / "run"
     options = dict(epochs=2, out=out, log_every=1, tensorboard=True, progress=False)
     with pytest.raises(RuntimeError, match="crashed"):  # logged 1 to 6; checkpoint: 4
-        fit(crashing_at(6), loader, **options)
+        fit(crashing_at(StepCounter(), 6), loader, **options)
     with pytest.raises(RuntimeError, match="crashed"):  # resumed at 4, logged 5 again: the
-        fit(crashing_at(5), loader, resume="auto", **options)  # lines now end at 5, not 6
+        fit(crashing_at(StepCounter(), 5), loader, resume="auto", **options)  # lines end at 5
     assert [s["step"] for s in lines(out / "steps.jsonl")] == [1, 2, 3, 4, 5]
     fit(StepCounter(), loader, resume="auto", **options)
     assert [s["step"] for s in lines(out / "steps.jsonl")] == list(range(1, 9))

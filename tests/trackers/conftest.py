@@ -102,20 +102,5 @@ def tiny_vae() -> genzoo.GenerativeModel:
     return genzoo.build("vae", hidden_dim=8, latent_dim=2, seed=0)
 
 
-def crashing_vae(at: int) -> genzoo.GenerativeModel:
-    """:func:`tiny_vae`, whose training step ``at`` (counted from 0) raises ``RuntimeError``: a
-    run that dies past its last checkpoint, after logging steps a resume repeats."""
-    model = tiny_vae()
-    train = model.training_step
-
-    def training_step(batch, step):
-        if step.index == at:
-            raise RuntimeError("crashed")
-        return train(batch, step)
-
-    model.training_step = training_step
-    return model
-
-
 #: Run options the tracker tests share: CPU, a log line every two steps, small grids.
 QUICK = {"device": "cpu", "log_every": 2, "grid_size": 4, "progress": False}

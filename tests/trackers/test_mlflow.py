@@ -17,8 +17,9 @@ import genzoo
 from genzoo.errors import ConfigError, TrackerError
 from genzoo.runner.trackers import log_to_recorded_runs
 from tests.cli import FAST, TINY_VAE, invoke, ok, tiny_root, user_error  # noqa: F401
+from tests.conftest import crashing_at
 
-from .conftest import QUICK, MlflowServer, crashing_vae, free_port, tiny_vae
+from .conftest import QUICK, MlflowServer, free_port, tiny_vae
 
 
 def lines(path: Path) -> list[dict]:
@@ -189,7 +190,7 @@ def test_a_run_resumed_after_a_crash_logs_each_step_once_as_an_uninterrupted_run
     tiny_vae().fit(batches, epochs=2, out=whole, seed=0, **QUICK)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="crashed"):  # after step 6 is logged; checkpoint: 4
-        crashing_vae(at=6).fit(batches, epochs=2, out=out, mlflow=uri, seed=0, **QUICK)
+        crashing_at(tiny_vae(), 6).fit(batches, epochs=2, out=out, mlflow=uri, seed=0, **QUICK)
     first = json.loads((out / "run.json").read_text())["trackers"]["mlflow"]["run_id"]
     tiny_vae().fit(batches, epochs=2, out=out, mlflow=uri, resume="auto", **QUICK)
     client = MlflowClient(uri)

@@ -14,8 +14,9 @@ import wandb
 from wandb.proto import wandb_internal_pb2
 
 import genzoo
+from tests.conftest import crashing_at
 
-from .conftest import QUICK, crashing_vae, tiny_vae
+from .conftest import QUICK, tiny_vae
 
 
 @pytest.fixture
@@ -114,7 +115,8 @@ def test_a_run_resumed_after_a_crash_logs_each_step_once_as_an_uninterrupted_run
     tiny_vae().fit(batches, epochs=2, out=whole, seed=0, **QUICK)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="crashed"):  # after step 6 is logged; checkpoint: 4
-        crashing_vae(at=6).fit(batches, epochs=2, out=out, wandb="genzoo-tests", seed=0, **QUICK)
+        crashing_at(tiny_vae(), 6).fit(batches, epochs=2, out=out, wandb="genzoo-tests", seed=0,
+                                       **QUICK)
     tiny_vae().fit(batches, epochs=2, out=out, wandb="genzoo-tests", resume="auto", **QUICK)
     run_id = json.loads((out / "run.json").read_text())["trackers"]["wandb"]["run_id"]
     wandb.teardown()  # as in offline_run
