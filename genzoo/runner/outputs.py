@@ -30,7 +30,7 @@ from ..extras import require
 from ..protocols import Encoder
 from ..sampling import NonFiniteSamplesError, eval_mode
 from .options import RunOptions
-from .trackers import Status, Trackers, make_trackers, recorded_trackers
+from .trackers import Status, Trackers, make_trackers, recorded_trackers, run_record
 
 #: Writes a run's model folder: called as ``model_folder(run_folder, target)``.
 ModelFolderWriter = Callable[[Path, Path], object]
@@ -63,9 +63,8 @@ class RunOutputs:
         self.steps_log = MetricsLog(out / "steps.jsonl") if out is not None else None
         self.tensorboard: TensorBoardLog | None = None
         self.trackers = Trackers([])
-        # on a resume, the last step the interrupted run logged (Trackers.logged_through)
-        self.logged_through = 0
-        self._tensorboard_through = 0  # the same, where TensorBoard continues the folder's logs
+        # on a resume into a folder with TensorBoard events: the last step they hold
+        self._tensorboard_through = 0
         self._report_written = 0.0
 
     def start(self, model: Any, epochs: int, resumed_epoch: int, resumed_step: int = 0) -> None:
@@ -85,20 +84,22 @@ class RunOutputs:
             "model": name, "config": model.config_dict() if hasattr(model, "config_dict") else {},
             "epochs": epochs, "run": dataclasses.asdict(self.opts), "versions": versions(name)}
         resumed = resumed_epoch > 0 or resumed_step > 0
+        logged_through = 0
         if resumed:  # how far the interrupted runs logged, before the lines past that go
-            self.logged_through = max(self.metrics_log.last_step(), self.steps_log.last_step(),
-                                      _logged_through(self.out))
-            record["logged_through"] = self.logged_through  # for a resume after another stop
+            before = run_record(self.out).get("logged_through")  # kept across several stops
+            logged_through = max(self.metrics_log.last_step(), self.steps_log.last_step(),
+                                 before if isinstance(before, int) else 0)
+            record["logged_through"] = logged_through
         if self.opts.mlflow is not None or self.opts.wandb is not None:
             previous = recorded_trackers(self.out) if resumed else {}
             self.trackers = make_trackers(self.opts.mlflow, self.opts.wandb, self.out)
-            self.trackers.logged_through = self.logged_through
+            self.trackers.logged_through = logged_through
             record["trackers"] = self.trackers.start(_params(record), previous)
         (self.out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         if self.opts.tensorboard:
             folder = self.out / "tensorboard"
             if folder.is_dir() and any(folder.iterdir()):  # the interrupted run's events
-                self._tensorboard_through = self.logged_through
+                self._tensorboard_through = logged_through
             self.tensorboard = TensorBoardLog(folder)
         self.metrics_log.truncate_after(resumed_epoch, drop_partial=True)
         self.steps_log.truncate_after(resumed_step, key="step")
@@ -320,16 +321,6 @@ class LossMeans:
         if not self._epoch_steps:
             return {}
         return {k: v / self._epoch_steps for k, v in self._epoch_sums.items()}
-
-
-def _logged_through(folder: Path) -> int:
-    """How far the runs before a resumed run logged, as its ``run.json`` records it (0: not
-    recorded); the logs past its checkpoint are gone, so a second resume needs it."""
-    try:
-        value = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("logged_through")
-    except (OSError, ValueError, AttributeError):
-        return 0
-    return value if isinstance(value, int) else 0
 
 
 class MetricsLog:

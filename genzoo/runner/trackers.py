@@ -34,7 +34,7 @@ from ..errors import GenzooError, TrackerError
 from ..extras import require
 
 __all__ = ["Tracker", "Trackers", "MlflowTracker", "WandbTracker", "Status",
-           "make_trackers", "recorded_trackers", "log_to_recorded_runs", "MLFLOW_EXPERIMENT"]
+           "make_trackers", "run_record", "recorded_trackers", "log_to_recorded_runs", "MLFLOW_EXPERIMENT"]
 
 #: How a run ended, in MLflow's words.
 Status = Literal["FINISHED", "FAILED", "KILLED"]
@@ -397,13 +397,18 @@ def make_trackers(mlflow: str | None, wandb: str | None, folder: Path) -> Tracke
     return Trackers(trackers)
 
 
-def recorded_trackers(folder: Path) -> dict[str, Any]:
-    """What the run folder's ``run.json`` records of its tracker runs (``{}`` if nothing)."""
+def run_record(folder: Path) -> dict[str, Any]:
+    """The run folder's ``run.json`` (``{}`` where it is missing or not a JSON object)."""
     try:
         record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    trackers = record.get("trackers") if isinstance(record, dict) else None
+    return record if isinstance(record, dict) else {}
+
+
+def recorded_trackers(folder: Path) -> dict[str, Any]:
+    """What the run folder's ``run.json`` records of its tracker runs (``{}`` if nothing)."""
+    trackers = run_record(folder).get("trackers")
     if not isinstance(trackers, dict):
         return {}
     return {k: v for k, v in trackers.items() if isinstance(v, dict)}
