@@ -131,6 +131,11 @@ def added_option(default: Any, *, absent: Any, **field_options: Any) -> Any:
     :func:`genzoo.sampling.sampling_option`'s field:
     ``guidance: float = added_option(sampling_option(2.0, minimum=0.0), absent=1.0)``.
 
+    It also serves a training option whose default changes, ``absent`` being the old default:
+    ``genzoo train --resume`` takes each declared option that the run's ``train.toml`` does not
+    name (it records only the options a user set) from the run's checkpoint, so a run begun
+    before the change resumes with the value it began with.
+
     Args:
         default: The field's default value, or a field made by :func:`dataclasses.field` or
             :func:`genzoo.sampling.sampling_option` (then ``field_options`` must be empty).

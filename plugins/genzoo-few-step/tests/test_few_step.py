@@ -11,8 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 import genzoo
+from genzoo.config import added_values, saved_config
 from genzoo_few_step.adversary import Critic, critic_loss, generator_loss
 from genzoo_few_step.jumps import jump, jump_times
+from genzoo_few_step.student import DistilledFlowConfig
 
 SHAPE = (1, 8, 8)
 TINY = dict(image_shape=SHAPE, base_width=8, num_classes=3)
@@ -305,3 +307,22 @@ def test_a_student_saved_before_the_critic_existed_loads_without_one(tmp_path):
     assert loaded.config.adversarial == 0.0 and not hasattr(loaded, "critic")
     assert torch.equal(loaded.sample(3, seed=1, steps=1), plain.sample(3, seed=1, steps=1))
     assert genzoo.build("distilled-flow", **TINY).config.adversarial == 2.0  # built now: a critic
+
+
+def test_the_student_regresses_with_l1_unless_it_was_saved_with_another_loss(tmp_path):
+    teacher = teacher_file(tmp_path)
+    trained = {}
+    for loss in ("l1", "pseudo-huber", "mse"):
+        student = genzoo.build("distilled-flow", seed=0, teacher=teacher, adversarial=0.0, pairs=8,
+                               pair_chunk=4, loss=loss, **TINY)
+        student.fit(data(), epochs=1, out=tmp_path / loss, progress=False, seed=3)
+        trained[loss] = student.net
+    assert not same_weights(trained["l1"], trained["pseudo-huber"])
+    assert not same_weights(trained["l1"], trained["mse"])
+    assert genzoo.build("distilled-flow", **TINY).config.loss == "l1"
+    # pseudo-huber was the default before: a run folder whose train.toml does not name the loss
+    # resumes with its checkpoint's (genzoo train --resume fills it from there)
+    assert added_values(DistilledFlowConfig, {"loss": "pseudo-huber"})["loss"] == "pseudo-huber"
+    assert saved_config(DistilledFlowConfig, {})["loss"] == "pseudo-huber"
+    with pytest.raises(genzoo.ConfigError, match="loss.*'l1', 'mse', 'pseudo-huber'"):
+        genzoo.build("distilled-flow", loss="l2", **TINY)
