@@ -12,7 +12,8 @@ pull the student's field straight, and a single Euler step lands close to where 
 eleven network evaluations did; two or four steps correct what is left. The regression is
 an absolute error, which pulls each pixel's small errors to zero (a squared error left a faint
 speckle on the one-jump images' background). Any regression still pulls each one-jump image
-towards the middle of what the student cannot yet tell apart, which blurs it, so a small critic also judges those images beside the data's real ones (``adversarial``, as in
+towards the middle of what the student cannot yet tell apart, which blurs it, so a small
+critic also judges those images beside the data's real ones (``adversarial``, as in
 adversarial diffusion distillation, Sauer et al. 2023; :mod:`genzoo_few_step.adversary`).
 
 Why reflow and distillation rather than consistency distillation: the pairs cost one
