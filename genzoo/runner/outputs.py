@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -335,19 +335,23 @@ class MetricsLog:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, sort_keys=False) + "\n")
 
-    def last_step(self) -> int:
-        """The largest ``"step"`` of its lines (0 when none): how far the run logged."""
+    def _records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each line that holds a JSON object, with the object (a torn or foreign line is
+        skipped)."""
         if not self.path.exists():
-            return 0
-        steps = [0]
+            return
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
-                step = json.loads(line).get("step")
-            except (json.JSONDecodeError, AttributeError):
+                record = json.loads(line)
+            except json.JSONDecodeError:
                 continue
-            if isinstance(step, int):
-                steps.append(step)
-        return max(steps)
+            if isinstance(record, dict):
+                yield line, record
+
+    def last_step(self) -> int:
+        """The largest ``"step"`` of its lines (0 when none): how far the run logged."""
+        steps = (record.get("step") for _, record in self._records())
+        return max((step for step in steps if isinstance(step, int)), default=0)
 
     def truncate_after(self, value: int, key: str = "epoch", drop_partial: bool = False) -> None:
         """Drop lines whose ``key`` is past ``value`` (written before a stop that a resume
@@ -355,14 +359,8 @@ class MetricsLog:
         writes its own line when it completes, or a new partial one)."""
         if not self.path.exists():
             return
-        kept = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record.get(key, 0) <= value and not (drop_partial and record.get("partial")):
-                kept.append(line)
+        kept = [line for line, record in self._records()
+                if record.get(key, 0) <= value and not (drop_partial and record.get("partial"))]
         self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 

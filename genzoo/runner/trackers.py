@@ -33,8 +33,8 @@ from typing import Any, Literal
 from ..errors import GenzooError, TrackerError
 from ..extras import require
 
-__all__ = ["Tracker", "Trackers", "MlflowTracker", "WandbTracker", "Status",
-           "make_trackers", "run_record", "recorded_trackers", "log_to_recorded_runs", "MLFLOW_EXPERIMENT"]
+__all__ = ["Tracker", "Trackers", "MlflowTracker", "WandbTracker", "Status", "make_trackers",
+           "run_record", "recorded_trackers", "log_to_recorded_runs", "MLFLOW_EXPERIMENT"]
 
 #: How a run ended, in MLflow's words.
 Status = Literal["FINISHED", "FAILED", "KILLED"]
