@@ -326,3 +326,13 @@ def test_the_student_regresses_with_l1_unless_it_was_saved_with_another_loss(tmp
     assert saved_config(DistilledFlowConfig, {})["loss"] == "pseudo-huber"
     with pytest.raises(genzoo.ConfigError, match="loss.*'l1', 'mse', 'pseudo-huber'"):
         genzoo.build("distilled-flow", loss="l2", **TINY)
+
+
+def test_a_student_begun_before_the_faster_defaults_resumes_with_its_own_lr_and_jump_share():
+    config = genzoo.build("distilled-flow", **TINY).config
+    assert (config.lr, config.jump_share) == (4e-3, 0.95)
+    # lr 1e-3 and jump_share 0.85 were the defaults before: a run folder whose train.toml names
+    # neither resumes with its checkpoint's values (genzoo train --resume fills them from there)
+    before = {"lr": 1e-3, "jump_share": 0.85}
+    assert {k: added_values(DistilledFlowConfig, before)[k] for k in before} == before
+    assert {k: saved_config(DistilledFlowConfig, {})[k] for k in before} == before
