@@ -118,6 +118,10 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
             The message names the file.
     """
     path = checkpoint_path(path)
+    if path.is_dir():
+        raise CheckpointError(f"no checkpoint file at {path}: it is a folder; name a checkpoint "
+                              "in it (a run folder's last is checkpoints/last.pt), or load a model "
+                              "folder with genzoo.from_pretrained")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     try:

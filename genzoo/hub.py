@@ -442,31 +442,35 @@ def from_pretrained(source: str | os.PathLike[str], *, revision: str | None = No
 def locate_model(source: str | os.PathLike[str], *, revision: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None,
                  token: str | None = None) -> Path | ModelFolder:
-    """What ``source`` names: a checkpoint file (its path), or a model folder on disk or on the
-    Hub (found and checked with :func:`open_model_folder`).
+    """What ``source`` names: a checkpoint file (its path; a run folder names its last
+    checkpoint), or a model folder on disk or on the Hub (found and checked with
+    :func:`open_model_folder`).
 
     A path that exists, or that ends in a checkpoint suffix (``.pt``...), is a file or a
     folder; anything else that reads ``user/name`` is a Hub repository. A missing file is
     returned as it is, for :func:`genzoo.load` to report.
 
     Raises:
-        CheckpointError: a folder that is not a model folder (the message starts with ``no
-            checkpoint file at``), or as :func:`open_model_folder`.
-        ConfigError: ``revision`` is given for a checkpoint file.
+        CheckpointError: a folder that is neither a run folder nor a model folder (the
+            message starts with ``no checkpoint file at``), or as :func:`open_model_folder`.
+        ConfigError: ``revision`` is given for a checkpoint file or a run folder.
         HubError, MissingExtraError: as :func:`open_model_folder`.
     """
+    from .runner import LAST_CHECKPOINT
+
     path = checkpoint_path(source, "load()")
     if is_pretrained_name(os.fspath(source)):
         return _shipped_folder(os.fspath(source), revision)
+    if path.is_dir() and not (path / CONFIG_FILE).is_file():
+        if not (path / LAST_CHECKPOINT).is_file():
+            raise CheckpointError(f"no checkpoint file at {path}: it is a folder, but neither a "
+                                  f"run folder (it has no {LAST_CHECKPOINT}) nor a model folder "
+                                  f"(it has no {CONFIG_FILE})")
+        path = path / LAST_CHECKPOINT  # a run folder: its last checkpoint
     if path.is_file() or (not path.exists() and not is_repo_id(os.fspath(source))):
         if revision is not None:
             raise ConfigError(f"--revision is for Hub repositories; {path} is a checkpoint file")
         return path
-    if path.is_dir() and not (path / CONFIG_FILE).is_file():
-        run = " (a run folder: give its checkpoints/last.pt)" if (
-            path / "checkpoints" / "last.pt").is_file() else ""
-        raise CheckpointError(f"no checkpoint file at {path}: it is a folder{run}, and not a "
-                              f"model folder (it has no {CONFIG_FILE})")
     return open_model_folder(path if path.exists() else os.fspath(source), revision=revision,
                              cache_dir=cache_dir, token=token)
 
@@ -495,11 +499,8 @@ def _load_teacher(source: str) -> tuple[Any, str]:
     or a Hub repository: the model, on the CPU, and the source a checkpoint records (an
     absolute path, or the Hub id as given). Installed as :mod:`genzoo.teacher`'s loader."""
     from .checkpoint import load
-    from .runner import LAST_CHECKPOINT
 
     path = Path(source).expanduser()
-    if path.is_dir() and not (path / CONFIG_FILE).is_file() and (path / LAST_CHECKPOINT).is_file():
-        path = path / LAST_CHECKPOINT  # a run folder: its last checkpoint
     found = locate_model(path if path.exists() else source)
     if isinstance(found, Path):
         return load(found), str(found.resolve())

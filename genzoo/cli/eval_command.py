@@ -48,8 +48,9 @@ results' protocol cards differ (the results are not comparable).
 @click.option("--seed", type=int, default=0, show_default=True,
               help="The sampling seed (the bootstrap's too): same seed, same numbers.")
 @click.option("--json", "json_value", type=click.Path(dir_okay=False),
-              help="Where to write the result as JSON.  [default: eval.json beside CHECKPOINT; "
-                   "for a model folder or a Hub repository, eval.json here]")
+              help="Where to write the result as JSON.  [default: eval.json beside the checkpoint "
+                   "file (a run folder's checkpoints/); for a model folder or a Hub repository, "
+                   "eval.json here]")
 @click.option("--force", is_flag=True,
               help="Replace the --json file even if it is not a result of genzoo eval.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
@@ -94,8 +95,8 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     many real images of the data's other half. The protocol card says how the numbers were made;
     the result, card included, is also written as JSON. A model that can compute its likelihood
     also gets bits/dim on the reference images (uniform dequantization of 8-bit pixels), labelled
-    exact or bound; other models get n/a. CHECKPOINT may also be a model folder genzoo export
-    wrote, or a Hugging Face Hub repository USER/NAME.
+    exact or bound; other models get n/a. CHECKPOINT may also be a run folder (its last
+    checkpoint), a model folder genzoo export wrote, or a Hugging Face Hub repository USER/NAME.
     """
     if compare:
         if checkpoint is not None:
@@ -111,6 +112,8 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     from ..hub import locate_model
 
     found = locate_model(checkpoint, revision=revision)  # a folder's config.json, checked
+    if isinstance(found, Path):
+        checkpoint = found  # a run folder: its last checkpoint
     default_out = checkpoint.parent / "eval.json" if isinstance(found, Path) else Path("eval.json")
     out = output_path(json_value, "--json") if json_value is not None else default_out
     check_output_file(out, EVAL_RESULT, force=force, option="--json")  # before the long part

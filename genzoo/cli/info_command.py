@@ -19,8 +19,9 @@ from .._words import plural
 def info(checkpoint: Path, as_json: bool, revision: str | None) -> None:
     """Show a checkpoint's model, config, training progress and versions.
 
-    CHECKPOINT may also be a model folder genzoo export wrote, or a Hugging Face Hub
-    repository USER/NAME: its config.json is shown (nothing else is downloaded).
+    CHECKPOINT may also be a run folder (its last checkpoint), a model folder genzoo export
+    wrote, or a Hugging Face Hub repository USER/NAME: its config.json is shown (nothing else
+    is downloaded).
     """
     from ..checkpoint import read_checkpoint
     from ..hub import locate_model
@@ -29,9 +30,9 @@ def info(checkpoint: Path, as_json: bool, revision: str | None) -> None:
     if not isinstance(found, Path):
         _folder_info(found, as_json)
         return
-    payload = read_checkpoint(checkpoint)
+    payload = read_checkpoint(found)  # a run folder: its last checkpoint
     summary = {
-        "file": str(checkpoint),
+        "file": str(found),
         "model": payload["model"],
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in payload["config"].items()},
         "epochs": payload.get("epoch"),

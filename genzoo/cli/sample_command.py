@@ -43,9 +43,9 @@ def sample(checkpoint: Path, count: int, output_value: str, force: bool, seed: i
            weights: str, revision: str | None) -> None:
     """Draw images from a trained CHECKPOINT into a grid or a folder of PNGs.
 
-    CHECKPOINT is a checkpoint file, a model folder genzoo export wrote, or a Hugging Face Hub
-    repository USER/NAME. An existing output is replaced only if genzoo sample wrote it (or
-    with --force).
+    CHECKPOINT is a checkpoint file, a run folder (its last checkpoint), a model folder genzoo
+    export wrote, or a Hugging Face Hub repository USER/NAME. An existing output is replaced
+    only if genzoo sample wrote it (or with --force).
     """
     import math
 

@@ -173,6 +173,12 @@ def test_info_json(checkpoint: Path) -> None:
     assert data["metrics"]["epoch"] == 1 and data["metrics"]["loss"] > 0
 
 
+def test_info_of_a_run_folder_shows_its_last_checkpoint(checkpoint: Path) -> None:
+    run = checkpoint.parent.parent
+    assert info_json(run) == info_json(checkpoint)  # "file" names the checkpoint, not the folder
+    assert ok(invoke("info", run)).stdout == ok(invoke("info", checkpoint)).stdout
+
+
 def test_info_and_sample_a_weights_only_file(tmp_path: Path) -> None:
     path = tmp_path / "weights.pt"
     genzoo.build("vae", hidden_dim=8, latent_dim=2, image_shape=(1, 12, 12)).save(path)

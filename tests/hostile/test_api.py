@@ -221,7 +221,8 @@ CASES = [
     # --- load ------------------------------------------------------------------------------------
     ApiCase("load-a-missing-file", lambda tmp: genzoo.load(tmp / "nothere.pt"),
             says=("no checkpoint file at",)),
-    ApiCase("load-a-folder", lambda tmp: genzoo.load(tmp), says=("no checkpoint file at",)),
+    ApiCase("load-a-folder", lambda tmp: genzoo.load(tmp),
+            says=("no checkpoint file at", "it is a folder", "checkpoints/last.pt")),
     ApiCase("load-none", lambda tmp: genzoo.load(None), says=("path of a checkpoint file, got NoneType",)),
     ApiCase("load-an-empty-path", lambda tmp: genzoo.load(""), says=("the checkpoint path is empty",)),
     ApiCase("load-garbage", _bytes("g.pt", bytes(range(256)) * 4), says=("not the zip archive",)),

@@ -137,7 +137,12 @@ def test_sample_info_and_export_on_the_command_line(tiny_runs, tmp_path):
     user_error(invoke("export", tiny_runs / "gan", out / "model.safetensors"), "is a file")
     user_error(invoke("sample", out, "--weights", "raw", "-o", tmp_path / "c.png"),
                "holds only the weight EMA of its run")
-    user_error(invoke("sample", tiny_runs / "gan", "-o", tmp_path / "c.png"),
-               "no checkpoint file at", "a run folder: give its checkpoints/last.pt")
+    # a run folder stands for its last checkpoint, as it does for export and --teacher
+    ok(invoke("sample", tiny_runs / "gan", "-n", "4", "-o", tmp_path / "c.png", "--seed", "3"))
+    assert (tmp_path / "c.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    user_error(invoke("sample", tiny_runs / "gan" / "checkpoints", "-o", tmp_path / "d.png"),
+               "no checkpoint file at", "neither a run folder", "nor a model folder")
+    user_error(invoke("sample", tiny_runs / "gan", "--revision", "main", "-o", tmp_path / "d.png"),
+               "--revision is for Hub repositories")
     user_error(invoke("sample", tiny_runs / "gan" / "checkpoints" / "last.pt", "--revision", "main",
                       "-o", tmp_path / "c.png"), "--revision is for Hub repositories")

@@ -116,10 +116,12 @@ def test_eval_scores_a_model_trained_on_an_unlabelled_named_set(data, tmp_path, 
                                         "--no-progress", "--grid-every", "0", "--device", "cpu",
                                         "--set", "hidden_dim=32"])
     assert trained.exit_code == 0, trained.output
-    result = CliRunner().invoke(main, ["eval", str(run / "checkpoints" / "last.pt"), "-n", "40", *QUICK])
+    # the run folder stands for its last checkpoint; eval.json goes beside that checkpoint
+    result = CliRunner().invoke(main, ["eval", str(run), "-n", "40", *QUICK])
     assert result.exit_code == 0, result.output
     assert "contrastive features" in result.output and "classifier score" not in result.output
     record = json.loads((run / "checkpoints" / "eval.json").read_text())
+    assert record["checkpoint"] == str(run / "checkpoints" / "last.pt")
     card = record["card"]
     assert card["data"]["name"] == {"celeba": "celeba", "stl10:unlabeled": "stl10-unlabeled"}[data]
     assert card["data"]["labels"] is False
