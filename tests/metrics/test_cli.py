@@ -172,6 +172,10 @@ def test_eval_reports_errors_in_one_line(user_cache, tmp_path):
 
 def test_eval_with_inception_but_without_torch_fidelity_says_what_to_install(user_cache, tmp_path,
                                                                             monkeypatch):
+    # torchmetrics first, whole: once it has seen torch_fidelity installed, importing it with
+    # torch_fidelity hidden fails on its own FID module (so the test depended on which tests ran
+    # before it in the same process)
+    pytest.importorskip("torchmetrics")
     for module in ("torch_fidelity", "torch_fidelity.registry"):  # as if not installed, even if
         monkeypatch.setitem(sys.modules, module, None)             # imported earlier
     checkpoint = tmp_path / "vae.pt"
