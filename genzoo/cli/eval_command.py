@@ -114,7 +114,9 @@ def evaluate(checkpoint: Path | None, data: str | None, features: str, count: in
     found = locate_model(checkpoint, revision=revision)  # a folder's config.json, checked
     if isinstance(found, Path):
         checkpoint = found  # a run folder: its last checkpoint
-    default_out = checkpoint.parent / "eval.json" if isinstance(found, Path) else Path("eval.json")
+        default_out = checkpoint.parent / "eval.json"
+    else:
+        default_out = Path("eval.json")
     out = output_path(json_value, "--json") if json_value is not None else default_out
     check_output_file(out, EVAL_RESULT, force=force, option="--json")  # before the long part
     from ..checkpoint import load
