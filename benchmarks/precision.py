@@ -12,12 +12,19 @@ Usage::
     python benchmarks/precision.py                    # batch 64, 5 steps per precision
     python benchmarks/precision.py --device cuda --batch-size 256
     python benchmarks/precision.py --quick            # batch 4, one step each (seconds)
+    python benchmarks/precision.py --auto-repeats 8   # also: auto's measurement in 8 processes
+
+``--auto-repeats N`` also runs ``"auto"``'s own measurement (:func:`genzoo.devices.bf16_slowdown`)
+in ``N`` fresh processes, each as a run would, and prints each reading with what it decided,
+beside the step's own bf16/fp32 ratio: a decision that differs between processes makes the same
+command train in another precision.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
 
@@ -67,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                         help="a model setting (repeatable)")
     parser.add_argument("--quick", action="store_true", help="batch 4, one warm-up and one timed step")
+    parser.add_argument("--auto-repeats", type=int, default=0, metavar="N",
+                        help="also run auto's bf16 measurement in N fresh processes")
     args = parser.parse_args(argv)
     if args.quick:
         args.batch_size, args.steps, args.warmup = 4, 1, 1
@@ -94,6 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{median / baseline:.2f}x" if baseline else "-"
         print(f"| {precision} | {resolved} | {median:.3f} | {args.batch_size / median:.1f} | {ratio} |",
               flush=True)
+    if args.auto_repeats > 0:
+        print(f"auto's measurement (bf16/fp32 of a convolution step) in {args.auto_repeats} fresh "
+              "processes, and what each chose:")
+        for _ in range(args.auto_repeats):
+            reading = subprocess.run(
+                [sys.executable, "-c", "from genzoo.devices import bf16_slowdown, resolve_precision;"
+                 "import torch; print(bf16_slowdown(), resolve_precision('auto', torch.device('cpu')))"],
+                capture_output=True, text=True, check=True).stdout.split()
+            ratio = "-" if reading[0] == "None" else f"{float(reading[0]):.2f}"
+            print(f"  {ratio} -> {reading[1]}", flush=True)
     return 0
 
 

@@ -219,17 +219,22 @@ def _cpu_flags() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def bf16_slowdown() -> float | None:
-    """How many times longer a small convolution step (forward and backward) takes under
-    bfloat16 autocast than in full precision on this CPU: above 1, bfloat16 is slower.
+    """How many times longer a convolution step (forward and backward) takes under bfloat16
+    autocast than in full precision on this CPU: above 1, bfloat16 is slower.
 
-    Measured once per process (the result is cached), in well under 0.3 seconds: a few
-    repetitions of a 3×3 convolution over a small batch, the fastest of each kept.
+    Measured once per process (the result is cached): a few repetitions of a 3×3 convolution
+    of 64 channels over 32 images of 14×14 (the size of genzoo's UNet's inner levels on MNIST),
+    the fastest of each kept; about 0.1 s on a CPU with native bfloat16, up to a second or so
+    on one without (where only an explicit ``bf16`` is measured). A smaller convolution
+    measures mostly overhead: 32 channels over 4 images of 16×16 read 0.93 to 1.18 in eight
+    processes on an AVX-512-BF16 CPU where the UNets' steps run 0.8 times as long in bfloat16,
+    so ``"auto"`` chose differently from one run to the next; this one reads about 0.65 there.
 
     Returns:
         The ratio, or ``None`` when this PyTorch cannot run a bfloat16 convolution on the CPU.
     """
-    conv = torch.nn.Conv2d(32, 32, 3, padding=1)
-    x = torch.randn(4, 32, 16, 16, generator=torch.Generator().manual_seed(0))
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(32, 64, 14, 14, generator=torch.Generator().manual_seed(0))
 
     def step(dtype: torch.dtype | None) -> float:
         context = (torch.autocast("cpu", dtype=dtype) if dtype is not None

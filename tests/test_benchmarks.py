@@ -186,3 +186,13 @@ def test_precision_benchmark_times_a_training_step_in_each_precision(capsys):
     rows = [line for line in out.splitlines() if line.startswith("| 32 ") or line.startswith("| auto ")]
     assert len(rows) == 2 and rows[0].startswith("| 32 | 32 |") and rows[0].endswith("| 1.00x |")
     assert "native bf16" in out  # the CPU's bf16 support, which explains what auto chose
+
+
+def test_precision_benchmark_shows_autos_own_measurement_in_fresh_processes(capsys):
+    precision = _benchmark_module("precision")
+    assert precision.main(["--quick", "--model", "vae", "--precisions", "32",
+                           "--auto-repeats", "2"]) == 0
+    readings = [line.split() for line in capsys.readouterr().out.splitlines()
+                if line.startswith("  ") and "->" in line]
+    assert len(readings) == 2  # one line per process: the reading, then what auto chose
+    assert all(arrow == "->" and choice in ("32", "bf16") for _, arrow, choice in readings)
