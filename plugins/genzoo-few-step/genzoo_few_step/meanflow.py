@@ -23,8 +23,9 @@ classifier-free guidance into the field at training time (``guidance``), so a gu
 still costs one network evaluation.
 
 The derivative is taken only for the ``jump_share`` of a batch whose jump is not empty, without
-building a graph; even so a step costs about twice flow matching's on a CPU (0.37–0.39 s
-against 0.20 s for a batch of 64 at MNIST's size, on 2 cores). The loss is adaptively weighted
+building a graph; even so a step costs about two and a half times flow matching's on a CPU
+(0.29 s against 0.11 s for a batch of 64 at MNIST's size in float32 on 2 cores with native
+bfloat16, where bfloat16 takes 0.23 s against 0.09 s: ``benchmarks/precision.py``). The loss is adaptively weighted
 (``1 / (error + c)``, the paper's ``p = 1``), which the paper found best for one step.
 """
 
@@ -37,7 +38,7 @@ from torch.func import jvp
 
 from genzoo.plugin import (
     MAX_SAMPLING_STEPS, Batch, GenerativeModel, StepContext, UNetOptions, UNetSampling, adam,
-    class_labels, generate_in_chunks, interpolate, sample_times, sampling_option,
+    added_option, class_labels, generate_in_chunks, interpolate, sample_times, sampling_option,
 )
 
 from .jumps import jump
@@ -52,7 +53,8 @@ class MeanFlowConfig(UNetOptions):
     Attributes:
         jump_share: Share of each batch trained on jumps (``s > t``); the rest on the
             instantaneous velocity (``s = t``, flow matching). The paper's ImageNet runs used
-            0.25; a short run learns the long jump one step needs sooner with more.
+            0.25; a short run learns the long jump one step needs sooner with more. 0.5 was the
+            default before (a run folder begun with it resumes with it).
         time_mean: Mean of the logit-normal the two times are drawn from (in the paper's
             convention, noise at 1: negative favours times near the data).
         time_std: Its standard deviation.
@@ -61,16 +63,17 @@ class MeanFlowConfig(UNetOptions):
         adaptive_power: The power ``p`` of the loss weight ``1 / (error + 1e-3)^p`` (0: plain
             mean squared error).
         sample_steps: Jumps when sampling (``steps=`` overrides it); 1 is what it is for.
-        lr: Adam's learning rate.
+        lr: Adam's learning rate. Three epochs are short: 4e-3 learns the long jump sooner than
+            1e-3 did (the default before, which a run folder begun with it resumes with).
     """
 
-    jump_share: float = 0.5
+    jump_share: float = added_option(0.75, absent=0.5)
     time_mean: float = -0.4
     time_std: float = 1.0
     guidance: float = 1.0
     adaptive_power: float = 1.0
     sample_steps: int = sampling_option(1, minimum=1, maximum=MAX_SAMPLING_STEPS)
-    lr: float = 1e-3
+    lr: float = added_option(4e-3, absent=1e-3)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,7 +101,7 @@ class MeanFlow(UNetSampling, GenerativeModel):
 
     Example::
 
-        model = genzoo.build("meanflow", num_classes=10, guidance=1.25)
+        model = genzoo.build("meanflow", num_classes=10, guidance=2.0)
         model.fit(loader, epochs=5)
         sevens = model.sample(16, labels=7)   # one network evaluation
     """

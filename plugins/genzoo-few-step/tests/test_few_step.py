@@ -14,6 +14,7 @@ import genzoo
 from genzoo.config import added_values, saved_config
 from genzoo_few_step.adversary import Critic, critic_loss, generator_loss
 from genzoo_few_step.jumps import jump, jump_times
+from genzoo_few_step.meanflow import MeanFlowConfig
 from genzoo_few_step.student import DistilledFlowConfig
 
 SHAPE = (1, 8, 8)
@@ -252,6 +253,16 @@ def test_meanflow_options_are_checked_by_name():
         genzoo.build("meanflow", guidance=2.0, image_shape=SHAPE, base_width=8)  # no classes
     with pytest.raises(genzoo.ConfigError, match="jump_share"):
         genzoo.build("meanflow", jump_share=1.5, **TINY)
+
+
+def test_a_meanflow_begun_before_the_faster_defaults_resumes_with_its_own_lr_and_jump_share():
+    config = genzoo.build("meanflow", **TINY).config
+    assert (config.lr, config.jump_share) == (4e-3, 0.75)
+    # lr 1e-3 and jump_share 0.5 were the defaults before: a run folder whose train.toml names
+    # neither resumes with its checkpoint's values (genzoo train --resume fills them from there)
+    before = {"lr": 1e-3, "jump_share": 0.5}
+    assert {k: added_values(MeanFlowConfig, before)[k] for k in before} == before
+    assert {k: saved_config(MeanFlowConfig, {})[k] for k in before} == before
 
 
 # -- the critic (adversarial) ------------------------------------------------------------------
