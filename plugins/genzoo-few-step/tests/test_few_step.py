@@ -255,16 +255,6 @@ def test_meanflow_options_are_checked_by_name():
         genzoo.build("meanflow", jump_share=1.5, **TINY)
 
 
-def test_a_meanflow_begun_before_the_faster_defaults_resumes_with_its_own_lr_and_jump_share():
-    config = genzoo.build("meanflow", **TINY).config
-    assert (config.lr, config.jump_share) == (4e-3, 0.75)
-    # lr 1e-3 and jump_share 0.5 were the defaults before: a run folder whose train.toml names
-    # neither resumes with its checkpoint's values (genzoo train --resume fills them from there)
-    before = {"lr": 1e-3, "jump_share": 0.5}
-    assert {k: added_values(MeanFlowConfig, before)[k] for k in before} == before
-    assert {k: saved_config(MeanFlowConfig, {})[k] for k in before} == before
-
-
 # -- the critic (adversarial) ------------------------------------------------------------------
 
 
@@ -341,11 +331,16 @@ def test_the_student_regresses_with_l1_unless_it_was_saved_with_another_loss(tmp
         genzoo.build("distilled-flow", loss="l2", **TINY)
 
 
-def test_a_student_begun_before_the_faster_defaults_resumes_with_its_own_lr_and_jump_share():
-    config = genzoo.build("distilled-flow", **TINY).config
-    assert (config.lr, config.jump_share) == (4e-3, 0.95)
-    # lr 1e-3 and jump_share 0.85 were the defaults before: a run folder whose train.toml names
-    # neither resumes with its checkpoint's values (genzoo train --resume fills them from there)
-    before = {"lr": 1e-3, "jump_share": 0.85}
-    assert {k: added_values(DistilledFlowConfig, before)[k] for k in before} == before
-    assert {k: saved_config(DistilledFlowConfig, {})[k] for k in before} == before
+@pytest.mark.parametrize("name, config_class, now, before", [
+    ("distilled-flow", DistilledFlowConfig, (4e-3, 0.95), (1e-3, 0.85)),
+    ("meanflow", MeanFlowConfig, (4e-3, 0.75), (1e-3, 0.5)),
+])
+def test_a_run_begun_before_the_faster_defaults_resumes_with_its_own_lr_and_jump_share(
+        name, config_class, now, before):
+    config = genzoo.build(name, **TINY).config
+    assert (config.lr, config.jump_share) == now
+    # the defaults before: a run folder whose train.toml names neither resumes with its
+    # checkpoint's values (genzoo train --resume fills them from there)
+    before = dict(zip(("lr", "jump_share"), before))
+    assert {k: added_values(config_class, before)[k] for k in before} == before
+    assert {k: saved_config(config_class, {})[k] for k in before} == before
