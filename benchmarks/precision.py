@@ -15,17 +15,19 @@ Usage::
     python benchmarks/precision.py --auto-repeats 8   # also: auto's measurement in 8 processes
 
 ``--auto-repeats N`` also runs ``"auto"``'s own measurement (:func:`genzoo.devices.bf16_slowdown`)
-in ``N`` fresh processes, each as a run would, and prints each reading with what it decided,
-beside the step's own bf16/fp32 ratio: a decision that differs between processes makes the same
-command train in another precision.
+in ``N`` fresh processes, each with an empty cache (so each measures, as the first run on a
+machine does), and prints each reading with what it decided, beside the step's own bf16/fp32
+ratio: how far the reading is from 1.0, where the decision would flip.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -107,10 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"auto's measurement (bf16/fp32 of a convolution step) in {args.auto_repeats} fresh "
               "processes, and what each chose:")
         for _ in range(args.auto_repeats):
-            reading = subprocess.run(
-                [sys.executable, "-c", "from genzoo.devices import bf16_slowdown, resolve_precision;"
-                 "import torch; print(bf16_slowdown(), resolve_precision('auto', torch.device('cpu')))"],
-                capture_output=True, text=True, check=True).stdout.split()
+            with tempfile.TemporaryDirectory() as cache:  # no kept reading: each one measures
+                reading = subprocess.run(
+                    [sys.executable, "-c", "from genzoo.devices import bf16_slowdown, "
+                     "resolve_precision; import torch; "
+                     "print(bf16_slowdown(), resolve_precision('auto', torch.device('cpu')))"],
+                    capture_output=True, text=True, check=True,
+                    env={**os.environ, "XDG_CACHE_HOME": cache}).stdout.split()
             ratio = "-" if reading[0] == "None" else f"{float(reading[0]):.2f}"
             print(f"  {ratio} -> {reading[1]}", flush=True)
     return 0

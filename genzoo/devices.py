@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 
 from .errors import DeviceError, PrecisionError
+from .files import atomic_output
 
 __all__ = ["resolve_device", "Precision", "resolve_precision", "native_bf16", "bf16_slowdown",
            "bf16_warning", "BF16_SLOWER"]
@@ -217,12 +220,40 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def _kept_measurements() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "genzoo" / "bf16_slowdown.json"
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            return value.strip()
+    return platform.processor()
+
+
+def _machine_key() -> str:
+    return (f"{platform.machine()} | {_cpu_model()} | {_cpu_capability()} | torch "
+            f"{torch.__version__} | {torch.get_num_threads()} threads")
+
+
 @functools.lru_cache(maxsize=1)
 def bf16_slowdown() -> float | None:
     """How many times longer a convolution step (forward and backward) takes under bfloat16
     autocast than in full precision on this CPU: above 1, bfloat16 is slower.
 
-    Measured once per process (the result is cached): a few repetitions of a 3×3 convolution
+    Measured once per machine: the reading is kept in ``$XDG_CACHE_HOME/genzoo/bf16_slowdown.json``
+    (else ``~/.cache/genzoo/``), one per CPU, PyTorch version and thread count, so that every
+    run there resolves ``"auto"`` alike (a measurement made again in each process, under
+    whatever else the machine was doing, could choose differently, and two runs of one command
+    with one seed would then differ); where that file cannot be read or written, once per
+    process. The measurement: a few repetitions of a 3×3 convolution
     of 64 channels over 32 images of 14×14 (the size of genzoo's UNet's inner levels on MNIST),
     the fastest of each kept; about 0.1 s on a CPU with native bfloat16, up to a second or so
     on one without (where only an explicit ``bf16`` is measured). A smaller convolution
@@ -233,6 +264,24 @@ def bf16_slowdown() -> float | None:
     Returns:
         The ratio, or ``None`` when this PyTorch cannot run a bfloat16 convolution on the CPU.
     """
+    path, key = _kept_measurements(), _machine_key()
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kept = {}
+    kept = kept if isinstance(kept, dict) else {}
+    reading = kept.get(key, 0)
+    if reading is None or (type(reading) is float and reading > 0):
+        return reading
+    reading = _measure_bf16_slowdown()
+    with contextlib.suppress(OSError):  # atomically: a reader sees the old file or the new one
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as file:
+            file.write(json.dumps({**kept, key: reading}, indent=1).encode())
+    return reading
+
+
+def _measure_bf16_slowdown() -> float | None:
     conv = torch.nn.Conv2d(64, 64, 3, padding=1)
     x = torch.randn(32, 64, 14, 14, generator=torch.Generator().manual_seed(0))
 

@@ -4,6 +4,7 @@ warned about once, with the measured slowdown."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
@@ -75,6 +76,40 @@ def test_a_bf16_flag_without_avx512_is_not_native_bf16(monkeypatch):
     assert native_bf16() == (True, "native bf16: AVX512-BF16")
     monkeypatch.setattr(devices, "_torch_cpu_flag", lambda name: name == "_is_amx_tile_supported")
     assert native_bf16() == (True, "native bf16: AMX")
+
+
+@pytest.fixture
+def fresh_measurement(tmp_path, monkeypatch):
+    """bf16_slowdown as a new process sees it, its kept readings in ``tmp_path``."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    devices.bf16_slowdown.cache_clear()
+    yield tmp_path / "genzoo" / "bf16_slowdown.json"
+    devices.bf16_slowdown.cache_clear()
+
+
+def test_the_measurement_is_kept_so_every_run_on_the_machine_resolves_auto_alike(
+        fresh_measurement, monkeypatch):
+    readings = iter([0.7, 1.3])  # what two measurements would read, on a busy machine
+    monkeypatch.setattr(devices, "_measure_bf16_slowdown", lambda: next(readings))
+    assert devices.bf16_slowdown() == 0.7
+    devices.bf16_slowdown.cache_clear()  # a later process
+    assert devices.bf16_slowdown() == 0.7  # the kept reading, not a second measurement's 1.3
+    kept = json.loads(fresh_measurement.read_text())
+    assert list(kept.values()) == [0.7] and "threads" in next(iter(kept))
+    fresh_measurement.write_text("{not json")  # a damaged file is measured again, and mended
+    devices.bf16_slowdown.cache_clear()
+    assert devices.bf16_slowdown() == 1.3
+    assert list(json.loads(fresh_measurement.read_text()).values()) == [1.3]
+    assert [p.name for p in fresh_measurement.parent.iterdir()] == ["bf16_slowdown.json"]
+
+
+def test_without_a_writable_cache_the_measurement_is_once_per_process(fresh_measurement,
+                                                                         monkeypatch):
+    fresh_measurement.parent.parent.rmdir()
+    fresh_measurement.parent.parent.write_text("a file where the cache folder would be")
+    monkeypatch.setattr(devices, "_measure_bf16_slowdown", lambda: 0.8)
+    assert devices.bf16_slowdown() == 0.8
+    assert devices.bf16_slowdown() == 0.8
 
 
 def test_the_measurement_is_short_and_cached():
