@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import torch
 
 from .errors import DeviceError, PrecisionError
-from .files import atomic_output
+from .files import atomic_output, cache_folder
 
 __all__ = ["resolve_device", "Precision", "resolve_precision", "native_bf16", "bf16_slowdown",
            "bf16_warning", "BF16_SLOWER"]
@@ -209,37 +208,25 @@ def _torch_cpu_flag(name: str) -> bool:
 
 
 def _cpu_flags() -> frozenset[str]:
+    return frozenset((_cpuinfo_value("flags", "Features") or "").split())
+
+
+def _cpuinfo_value(*keys: str) -> str | None:
+    """The value of the first line of ``/proc/cpuinfo`` whose key is one of ``keys``."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return frozenset()
+        return None
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
-
-
-def _kept_measurements() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "genzoo" / "bf16_slowdown.json"
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
+        if key.strip() in keys:
             return value.strip()
-    return platform.processor()
+    return None
 
 
 def _machine_key() -> str:
-    return (f"{platform.machine()} | {_cpu_model()} | {_cpu_capability()} | torch "
+    model = _cpuinfo_value("model name") or platform.processor()
+    return (f"{platform.machine()} | {model} | {_cpu_capability()} | torch "
             f"{torch.__version__} | {torch.get_num_threads()} threads")
 
 
@@ -264,7 +251,7 @@ def bf16_slowdown() -> float | None:
     Returns:
         The ratio, or ``None`` when this PyTorch cannot run a bfloat16 convolution on the CPU.
     """
-    path, key = _kept_measurements(), _machine_key()
+    path, key = cache_folder("bf16_slowdown.json"), _machine_key()
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -34,7 +34,7 @@ from .errors import OutputExistsError, UnsafeFileError
 __all__ = ["RUN_FOLDERS", "OutputKind", "SAMPLE_IMAGE", "EVAL_RESULT", "REPORT_PAGE",
            "SAMPLE_MARK", "output_path", "check_output_file", "check_output_folder",
            "read_regular_file", "write_sample_image", "atomic_output", "probe_writable",
-           "IMAGE_SUFFIXES"]
+           "IMAGE_SUFFIXES", "cache_folder"]
 
 #: What genzoo sample writes into every image (a PNG text chunk, a JPEG comment): it tells a
 #: file genzoo may replace from one a person put there.
@@ -333,6 +333,15 @@ def probe_writable(folder: Path) -> None:
     probe = folder / f".genzoo-write-test.{os.getpid()}"
     probe.write_bytes(b"")
     probe.unlink()
+
+
+def cache_folder(name: str) -> Path:
+    """genzoo's cache folder ``name`` (not created): ``$XDG_CACHE_HOME/genzoo/NAME`` when
+    ``XDG_CACHE_HOME`` is an absolute path (the XDG spec says to ignore a relative one), else
+    ``~/.cache/genzoo/NAME``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "genzoo" / name
 
 
 @contextlib.contextmanager

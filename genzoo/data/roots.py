@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from genzoo.files import cache_folder
+
 __all__ = ["DATA_ENV_VAR", "data_root"]
 
 #: Environment variable that selects the data folder when no ``root`` is given.
@@ -34,7 +36,4 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(DATA_ENV_VAR, "")
     if env:
         return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says relative values must be ignored.
-    cache = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return cache / "genzoo" / "data"
+    return cache_folder("data")

@@ -49,7 +49,7 @@ from torch import nn
 
 from .._version import __version__
 from ..checkpoint import write_checkpoint
-from ..files import probe_writable
+from ..files import cache_folder, probe_writable
 from .errors import FeatureCacheWarning, MetricsError
 from .eval_data import EvalData, load_eval_data, named_data, named_key
 from .images import RESIZE_FILTER, blockwise, check_images, feature_input_size, prepare_images
@@ -389,9 +389,7 @@ def feature_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """
     if cache_dir is not None:
         return Path(os.fspath(cache_dir)).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "genzoo" / "features"
+    return cache_folder("features")
 
 
 def feature_cache_path(key: str, kind: str, *, cache_dir: str | os.PathLike[str] | None = None,
