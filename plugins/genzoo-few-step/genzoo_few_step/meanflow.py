@@ -25,8 +25,9 @@ still costs one network evaluation.
 The derivative is taken only for the ``jump_share`` of a batch whose jump is not empty, without
 building a graph; even so a step costs about two and a half times flow matching's on a CPU
 (0.29 s against 0.11 s for a batch of 64 at MNIST's size in float32 on 2 cores with native
-bfloat16, where bfloat16 takes 0.23 s against 0.09 s: ``benchmarks/precision.py``). The loss is adaptively weighted
-(``1 / (error + c)``, the paper's ``p = 1``), which the paper found best for one step.
+bfloat16, where bfloat16 takes 0.23 s against 0.09 s: ``benchmarks/precision.py``). The loss
+is adaptively weighted (``1 / (error + c)``, the paper's ``p = 1``), which the paper found
+best for one step.
 """
 
 from __future__ import annotations
