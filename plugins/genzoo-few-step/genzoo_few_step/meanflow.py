@@ -168,10 +168,14 @@ class MeanFlow(UNetSampling, GenerativeModel):
         target = v.clone()
         rows = (s > t).nonzero().flatten()
         if rows.numel():
-            sr, lr = s[rows], labels[rows] if labels is not None else None
+            # one row alone fails in forward mode under bfloat16 autocast ("expected scalar
+            # type Float but found BFloat16", torch 2.14 on a CPU): take it twice
+            taken = rows.repeat(2) if rows.numel() == 1 else rows
+            sr, lr = s[taken], labels[taken] if labels is not None else None
             _, dudt = jvp(lambda x, time: self.mean_velocity(x, time, sr, lr),
-                          (xt[rows], t[rows]), (v[rows], torch.ones_like(sr)))
-            target[rows] = v[rows] + (sr - t[rows])[:, None, None, None] * dudt.float()
+                          (xt[taken], t[taken]), (v[taken], torch.ones_like(sr)))
+            dudt = dudt[:rows.numel()].float()
+            target[rows] = v[rows] + (s[rows] - t[rows])[:, None, None, None] * dudt
         return target
 
     def training_step(self, batch: Batch, step: StepContext) -> dict[str, torch.Tensor]:

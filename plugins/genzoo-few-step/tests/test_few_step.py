@@ -234,6 +234,19 @@ def test_meanflows_guided_target_mixes_in_the_unconditional_velocity_for_classed
     torch.testing.assert_close(target[1], v[1])  # an unconditional row keeps its own
 
 
+def test_meanflows_target_takes_a_single_jumping_row_under_bfloat16_autocast():
+    model = perturbed(genzoo.build("meanflow", seed=0, **TINY))
+    g = torch.Generator().manual_seed(0)
+    xt, v = torch.randn(3, *SHAPE, generator=g), torch.randn(3, *SHAPE, generator=g)
+    t, s = torch.tensor([0.2, 0.3, 0.4]), torch.tensor([0.2, 0.9, 0.4])  # one row jumps
+    labels = torch.tensor([0, 1, 2])
+    exact = model.target(xt, t, s, v, labels)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = model.target(xt, t, s, v, labels)
+    torch.testing.assert_close(fast, exact, atol=0.05, rtol=0.05)
+    assert not torch.equal(fast[1], v[1])  # the jump's derivative is in it
+
+
 def test_meanflow_trains_its_mean_velocity_and_resumes_bit_for_bit(tmp_path):
     options = dict(jump_share=0.5, guidance=1.5, **TINY)
     whole = genzoo.build("meanflow", seed=0, **options)
