@@ -125,7 +125,7 @@ ZOO = [
             64,
             ("--teacher", "pretrained:mnist-flow-matching", "--ema", "0.999", "--lr-schedule",
              "cosine", "--warmup-steps", "50"), quick=("pairs=64", "pair_chunk=32")),
-    Shipped("meanflow conditional", "meanflow", ("num_classes=10", "guidance=2.0"), 3, 64,
+    Shipped("meanflow conditional", "meanflow", ("num_classes=10", "guidance=1.25"), 3, 64,
             ("--ema", "0.999", "--lr-schedule", "cosine", "--warmup-steps", "100")),
     # The normalizing flow of the likelihood table (benchmarks/likelihood.py), as trained there.
     Shipped("glow", "glow", (), 4, 64,

@@ -250,6 +250,7 @@ def test_meanflows_target_takes_a_single_jumping_row_under_bfloat16_autocast():
 def test_meanflow_trains_its_mean_velocity_and_resumes_bit_for_bit(tmp_path):
     options = dict(jump_share=0.5, guidance=1.5, **TINY)
     whole = genzoo.build("meanflow", seed=0, **options)
+    assert whole.config.shortcut > 0  # the default, so the resume covers it
     before = [p.detach().clone() for p in whole.parameters()]
     whole.fit(data(), epochs=2, out=tmp_path / "whole", progress=False, seed=3)
     assert any(not torch.equal(a, b) for a, b in zip(before, whole.parameters()))
@@ -261,11 +262,27 @@ def test_meanflow_trains_its_mean_velocity_and_resumes_bit_for_bit(tmp_path):
     assert same_weights(whole, resumed)
 
 
+def test_meanflows_shortcut_pulls_its_one_jump_towards_its_own_two_half_jumps(tmp_path):
+    def gap(model: genzoo.GenerativeModel) -> float:
+        one = model.sample(32, seed=5, steps=1)
+        return (one - model.sample(32, seed=5, steps=2)).pow(2).mean().item()
+
+    gaps = {}
+    for weight in (0.0, 20.0):
+        model = genzoo.build("meanflow", seed=0, shortcut=weight, **TINY)
+        result = model.fit(data(48), epochs=4, out=tmp_path / str(weight), progress=False, seed=3)
+        assert ("shortcut" in result.metrics) == bool(weight)
+        gaps[weight] = gap(model)
+    assert gaps[20.0] < 0.5 * gaps[0.0]
+
+
 def test_meanflow_options_are_checked_by_name():
     with pytest.raises(genzoo.ConfigError, match="guidance"):
         genzoo.build("meanflow", guidance=2.0, image_shape=SHAPE, base_width=8)  # no classes
     with pytest.raises(genzoo.ConfigError, match="jump_share"):
         genzoo.build("meanflow", jump_share=1.5, **TINY)
+    with pytest.raises(genzoo.ConfigError, match="shortcut"):
+        genzoo.build("meanflow", shortcut=-1.0, **TINY)
 
 
 # -- the critic (adversarial) ------------------------------------------------------------------
@@ -311,18 +328,23 @@ def test_an_adversarial_student_trains_a_critic_on_real_images_and_resumes_bit_f
         genzoo.build("distilled-flow", adversarial=-1.0, **TINY)
 
 
-def test_a_student_saved_before_the_critic_existed_loads_without_one(tmp_path):
-    plain = genzoo.build("distilled-flow", seed=0, teacher=teacher_file(tmp_path), adversarial=0.0,
-                         **TINY)
+@pytest.mark.parametrize("name, now", [("distilled-flow", {"adversarial": 2.0}),
+                                       ("meanflow", {"shortcut": 1.0})])
+def test_a_model_saved_before_an_option_existed_loads_without_it(tmp_path, name, now):
+    teacher = {"teacher": teacher_file(tmp_path)} if name == "distilled-flow" else {}
+    plain = perturbed(genzoo.build(name, seed=0, **dict.fromkeys(now, 0.0), **teacher, **TINY))
     path = tmp_path / "old.pt"
     plain.save(path)
     payload = torch.load(path, weights_only=True)
-    del payload["config"]["adversarial"]  # as a student saved before the option was written
+    for option in now:  # as a model saved before the options were written
+        del payload["config"][option]
     torch.save(payload, path)
     loaded = genzoo.load(path)
-    assert loaded.config.adversarial == 0.0 and not hasattr(loaded, "critic")
+    assert all(getattr(loaded.config, option) == 0.0 for option in now)
+    assert not hasattr(loaded, "critic")
     assert torch.equal(loaded.sample(3, seed=1, steps=1), plain.sample(3, seed=1, steps=1))
-    assert genzoo.build("distilled-flow", **TINY).config.adversarial == 2.0  # built now: a critic
+    built = genzoo.build(name, **TINY)  # built now: the options on
+    assert {option: getattr(built.config, option) for option in now} == now
 
 
 def test_the_student_regresses_with_l1_unless_it_was_saved_with_another_loss(tmp_path):
