@@ -27,11 +27,14 @@ def jump_times(steps: int) -> list[float]:
     return torch.linspace(0, 1, steps + 1, dtype=torch.float64).tolist()
 
 
-def jump(velocity: MeanVelocity, z: torch.Tensor, steps: int) -> torch.Tensor:
-    """Carry the noise ``z`` from ``t = 0`` to ``1`` in ``steps`` jumps of ``velocity``."""
+def jump(velocity: MeanVelocity, z: torch.Tensor, steps: int, *,
+         progress: bool | None = None) -> torch.Tensor:
+    """Carry the noise ``z`` from ``t = 0`` to ``1`` in ``steps`` jumps of ``velocity``
+    (``progress``: the bar of :func:`genzoo.sampling.sampling_progress`, ``False`` for none)."""
     x = z.float()
     times = jump_times(steps)
-    for t, s in sampling_progress(list(zip(times[:-1], times[1:])), desc="jump"):
+    for t, s in sampling_progress(list(zip(times[:-1], times[1:])), desc="jump",
+                                  enabled=progress):
         start = torch.full((x.shape[0],), t, device=x.device)
         end = torch.full((x.shape[0],), s, device=x.device)
         x = x + (s - t) * velocity(x, start, end).float()

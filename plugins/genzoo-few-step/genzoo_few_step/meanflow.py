@@ -210,12 +210,14 @@ class MeanFlow(UNetSampling, GenerativeModel):
             # the one-step sampler's images from fresh noise, pulled onto its two half-jumps
             k = max(1, x.shape[0] // 4)
             z = torch.randn_like(noise[:k])
-            zero, half, one = (torch.full((k,), v, device=x.device) for v in (0.0, 0.5, 1.0))
             lk = labels[:k] if labels is not None else None
-            one_jump = z + self.mean_velocity(z, zero, one, lk).float()
+
+            def velocity(x: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+                return self.mean_velocity(x, t, s, lk)
+
+            one_jump = jump(velocity, z, 1, progress=False)
             with torch.no_grad():
-                mid = z + 0.5 * self.mean_velocity(z, zero, half, lk).float()
-                two_jumps = mid + 0.5 * self.mean_velocity(mid, half, one, lk).float()
+                two_jumps = jump(velocity, z, 2, progress=False)
             gap = (one_jump - two_jumps).pow(2).mean()
             loss = loss + cfg.shortcut * gap
             metrics["shortcut"] = gap.detach()
