@@ -248,7 +248,7 @@ def test_meanflows_target_takes_a_single_jumping_row_under_bfloat16_autocast():
 
 
 def test_meanflow_trains_its_mean_velocity_and_resumes_bit_for_bit(tmp_path):
-    options = dict(jump_share=0.5, guidance=1.5, **TINY)
+    options = dict(jump_share=0.5, guidance=1.5, flow_epochs=1, **TINY)  # resumed in the jumps
     whole = genzoo.build("meanflow", seed=0, **options)
     assert whole.config.shortcut > 0  # the default, so the resume covers it
     before = [p.detach().clone() for p in whole.parameters()]
@@ -276,6 +276,24 @@ def test_meanflows_shortcut_pulls_its_one_jump_towards_its_own_two_half_jumps(tm
     assert gaps[20.0] < 0.5 * gaps[0.0]
 
 
+def test_meanflows_flow_epochs_train_the_instantaneous_velocity_alone_before_any_jump(
+        tmp_path, monkeypatch):
+    model = genzoo.build("meanflow", seed=0, flow_epochs=1, **TINY)
+    jumped, target = [], model.target
+
+    def spy(xt, t, s, v, labels=None):
+        jumped.append(bool((s > t).any()))
+        return target(xt, t, s, v, labels)
+
+    monkeypatch.setattr(model, "target", spy)
+    result = model.fit(data(), epochs=2, out=tmp_path / "one", progress=False, seed=3)
+    assert jumped == [False] * 4 + [True] * 4  # four batches an epoch
+    assert "shortcut" in result.metrics
+    flow_only = genzoo.build("meanflow", seed=0, flow_epochs=2, **TINY)
+    result = flow_only.fit(data(), epochs=2, out=tmp_path / "two", progress=False, seed=3)
+    assert "shortcut" not in result.metrics
+
+
 def test_meanflow_options_are_checked_by_name():
     with pytest.raises(genzoo.ConfigError, match="guidance"):
         genzoo.build("meanflow", guidance=2.0, image_shape=SHAPE, base_width=8)  # no classes
@@ -283,6 +301,8 @@ def test_meanflow_options_are_checked_by_name():
         genzoo.build("meanflow", jump_share=1.5, **TINY)
     with pytest.raises(genzoo.ConfigError, match="shortcut"):
         genzoo.build("meanflow", shortcut=-1.0, **TINY)
+    with pytest.raises(genzoo.ConfigError, match="flow_epochs must be 0 or more, got -1"):
+        genzoo.build("meanflow", flow_epochs=-1, **TINY)
 
 
 # -- the critic (adversarial) ------------------------------------------------------------------
