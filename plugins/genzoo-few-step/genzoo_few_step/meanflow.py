@@ -153,8 +153,8 @@ class MeanFlow(UNetSampling, GenerativeModel):
 
     # -- training -----------------------------------------------------------------------------
 
-    def _times(self, n: int, device: torch.device, jump_share: float | None = None,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _times(self, n: int, device: torch.device,
+               jump_share: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Start and end times ``t <= s``: two logit-normal draws, equal for all but a
         ``jump_share`` of the batch (by default the config's)."""
         cfg = self.config
