@@ -45,6 +45,7 @@ instantaneous velocity alone first, in flow matching's cheaper steps, then jumps
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch.func import jvp
@@ -95,7 +96,7 @@ class MeanFlowConfig(UNetOptions):
     sample_steps: int = sampling_option(1, minimum=1, maximum=MAX_SAMPLING_STEPS)
     lr: float = added_option(4e-3, absent=1e-3)
     shortcut: float = added_option(1.0, absent=0.0)
-    flow_epochs: int = added_option(0, absent=0)
+    flow_epochs: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -154,11 +155,10 @@ class MeanFlow(UNetSampling, GenerativeModel):
     # -- training -----------------------------------------------------------------------------
 
     def _times(self, n: int, device: torch.device,
-               jump_share: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               jump_share: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Start and end times ``t <= s``: two logit-normal draws, equal for all but a
-        ``jump_share`` of the batch (by default the config's)."""
+        ``jump_share`` of the batch."""
         cfg = self.config
-        jump_share = cfg.jump_share if jump_share is None else jump_share
         a = sample_times(n, "logit-normal", device, mean=cfg.time_mean, std=cfg.time_std)
         b = sample_times(n, "logit-normal", device, mean=cfg.time_mean, std=cfg.time_std)
         jumps = torch.rand(n, device=device) < jump_share
@@ -212,7 +212,7 @@ class MeanFlow(UNetSampling, GenerativeModel):
         x = batch.images * 2 - 1
         labels = cfg.training_labels(batch, "meanflow")
         jumping = step.epoch >= cfg.flow_epochs
-        t, s = self._times(x.shape[0], x.device, None if jumping else 0.0)
+        t, s = self._times(x.shape[0], x.device, cfg.jump_share if jumping else 0.0)
         noise = torch.randn_like(x, dtype=torch.float32)
         xt = interpolate(x, noise, t)
         target = self.target(xt, t, s, x - noise, labels)
@@ -226,10 +226,7 @@ class MeanFlow(UNetSampling, GenerativeModel):
             k = max(1, x.shape[0] // 4)
             z = torch.randn_like(noise[:k])
             lk = labels[:k] if labels is not None else None
-
-            def velocity(x: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-                return self.mean_velocity(x, t, s, lk)
-
+            velocity = partial(self.mean_velocity, labels=lk)
             one_jump = jump(velocity, z, 1, progress=False)
             with torch.no_grad():
                 two_jumps = jump(velocity, z, 2, progress=False)
@@ -261,7 +258,4 @@ class MeanFlow(UNetSampling, GenerativeModel):
         return generate_in_chunks(self._jump, z, labels, chunk=chunk, steps=steps)
 
     def _jump(self, z: torch.Tensor, labels: torch.Tensor | None, *, steps: int) -> torch.Tensor:
-        def velocity(x: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-            return self.mean_velocity(x, t, s, labels)
-
-        return (jump(velocity, z, steps) + 1) / 2
+        return (jump(partial(self.mean_velocity, labels=labels), z, steps) + 1) / 2

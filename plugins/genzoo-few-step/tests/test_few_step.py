@@ -196,7 +196,7 @@ def test_the_student_can_be_guided_at_sampling_time():
 def test_meanflows_times_run_forward_and_only_a_share_of_them_jump():
     model = genzoo.build("meanflow", jump_share=0.25, **TINY)
     torch.manual_seed(0)
-    t, s = model._times(20_000, torch.device("cpu"))
+    t, s = model._times(20_000, torch.device("cpu"), model.config.jump_share)
     assert (t <= s).all() and t.min() >= 0 and s.max() <= 1
     assert t.median() > 0.5  # the paper's logit-normal(-0.4, 1) favours the data end (t = 1)
     assert (s > t).float().mean().item() == pytest.approx(0.25, abs=0.02)
