@@ -34,7 +34,7 @@ class DCGANConfig:
     table of every configuration in the guide "Models, their quality and their speed").
 
     Attributes:
-        image_shape: ``(channels, height, width)``; sides divisible by 4 (28 or 32, ...).
+        image_shape: ``(channels, height, width)``; sides divisible by 4 and at least 16 (28 or 32, ...).
         latent_dim: Size of the noise vector.
         channels: Width of the generator's last hidden layer and the discriminator's first;
             it doubles with every halving of the resolution.

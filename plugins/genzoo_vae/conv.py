@@ -26,7 +26,7 @@ class ConvVAEConfig:
     """The convolutional VAE's options.
 
     Attributes:
-        image_shape: ``(channels, height, width)``; sides divisible by 4 (28 or 32, ...).
+        image_shape: ``(channels, height, width)``; sides divisible by 4 and at least 16 (28 or 32, ...).
         channels: Width of the first convolution; it doubles with every halving.
         hidden_dim: Width of the linear layer between the convolutions and the latent.
         latent_dim: Size of the latent code.

@@ -42,6 +42,9 @@ def test_dcgan_architecture():
 def test_unsupported_image_sizes_are_refused(name):
     with pytest.raises(genzoo.ConfigError, match="divisible by 4"):
         genzoo.build(name, image_shape=(1, 30, 30))
+    with pytest.raises(genzoo.ConfigError, match="at least 16 .* got 8×8"):  # too small to halve twice
+        genzoo.build(name, image_shape=(1, 8, 8))
+    assert genzoo.build(name, image_shape=(1, 16, 16)).sample(1).shape == (1, 1, 16, 16)
     assert genzoo.build(name, image_shape=(1, 64, 64)).sample(1).shape == (1, 1, 64, 64)
 
 
