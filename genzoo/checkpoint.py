@@ -27,10 +27,13 @@ import torch
 from .errors import CheckpointError, ConfigError
 from .files import atomic_output
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_checkpoint", "read_checkpoint", "checkpoint_path",
+__all__ = ["FORMAT", "FORMAT_VERSION", "LAST_CHECKPOINT", "write_checkpoint", "read_checkpoint", "checkpoint_path",
            "model_payload", "temp_checkpoint_prefix", "temp_checkpoint_writer", "load",
            "model_from_payload", "rebuild_model", "config_class", "loading_weights",
            "check_weights_choice", "versions"]
+
+#: Where in the run folder the runner keeps the latest checkpoint.
+LAST_CHECKPOINT = Path("checkpoints") / "last.pt"
 
 FORMAT = "genzoo-checkpoint"
 _DOS_DIRECTORY = 0x10  # the folder bit of a zip record's external attributes
@@ -119,9 +122,9 @@ def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
     """
     path = checkpoint_path(path)
     if path.is_dir():
-        raise CheckpointError(f"no checkpoint file at {path}: it is a folder; name a checkpoint "
-                              "in it (a run folder's last is checkpoints/last.pt), or load a model "
-                              "folder with genzoo.from_pretrained")
+        raise CheckpointError(f"no checkpoint file at {path}: it is a folder, but not a run "
+                              f"folder (it has no {LAST_CHECKPOINT}); name a checkpoint file, or "
+                              "load a model folder with genzoo.from_pretrained")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     try:
@@ -225,7 +228,7 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
     repository loads with :func:`genzoo.from_pretrained`.)
 
     Args:
-        path: A checkpoint file.
+        path: A checkpoint file, or a run folder (its last checkpoint, ``checkpoints/last.pt``).
         device: Where to put the model.
         weights: ``"auto"``: the weight EMA when the run kept one (``fit(..., ema=...)``), else
             the trained weights; ``"ema"``: the EMA (an error without one); ``"raw"``: the
@@ -245,6 +248,9 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
     from .devices import resolve_device
 
     device = resolve_device(device)  # an unknown or absent device: one DeviceError, not torch's
+    path = checkpoint_path(path)
+    if path.is_dir() and (path / LAST_CHECKPOINT).is_file():
+        path = path / LAST_CHECKPOINT  # a run folder: its last checkpoint
     payload = read_checkpoint(path)
     model, _ = model_from_payload(payload, path, weights=weights, overrides=overrides)
     return model.to(device)

@@ -72,6 +72,21 @@ def test_missing_file(tmp_path):
         genzoo.load(tmp_path / "nope.pt")
 
 
+def test_a_run_folder_loads_its_last_checkpoint(tmp_path):
+    model = genzoo.build("vae", seed=0, hidden_dim=8, latent_dim=2, image_shape=(1, 8, 8))
+    model.fit([torch.rand(4, 1, 8, 8)], epochs=1, out=tmp_path / "run", progress=False)
+    from_folder = genzoo.load(tmp_path / "run")
+    from_file = genzoo.load(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert all(torch.equal(a, b) for a, b in zip(from_folder.state_dict().values(),
+                                                  from_file.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(from_folder.state_dict().values(),
+                                                  model.state_dict().values()))
+    (tmp_path / "run" / "checkpoints" / "last.pt").unlink()  # a folder without one is refused
+    with pytest.raises(genzoo.CheckpointError, match="it is a folder, but not a run folder .*"
+                                                     "checkpoints/last.pt"):
+        genzoo.load(tmp_path / "run")
+
+
 def test_plain_torch_file_is_not_a_genzoo_checkpoint(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save({"weight": torch.zeros(2)}, path)

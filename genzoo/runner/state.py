@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import model_payload, read_checkpoint, write_checkpoint
+from ..checkpoint import LAST_CHECKPOINT, model_payload, read_checkpoint, write_checkpoint
 from ..config import saved_config
 from ..errors import CheckpointError, ConfigError
 from ..sampling import sampling_fields
@@ -38,10 +38,6 @@ __all__ = ["LAST_CHECKPOINT", "RunState", "save_checkpoint", "read_checkpoint_st
            "find_resume", "restore", "seed_everything", "capture_rng", "restore_rng",
            "RandomStreams", "skip_batches", "describe_data_order", "check_data_order",
            "fingerprint"]
-
-#: Where in the run folder the runner keeps the latest checkpoint.
-LAST_CHECKPOINT = Path("checkpoints") / "last.pt"
-
 
 @dataclass
 class RunState:
