@@ -108,6 +108,9 @@ class StepContext(Protocol):
     """The current epoch, counting from 0."""
     index: int
     """The number of training steps taken before this one."""
+    epochs: int | None
+    """The epoch the run trains up to, a resumed run's earlier ones included (``None``: not
+    known), for a step that changes what it trains as the run goes on."""
 
     def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
         """Back-propagate ``loss`` into the parameters of the named optimizer and step it.

@@ -267,7 +267,7 @@ class _Run:
         self.parallel.prepare_optimizers(self.optimization.optimizers)
         step = self.step = Step(self.optimization.optimizers, self.precision.make_scaler(),
                                 self.device, self.parallel, max_norms=self.optimization.max_norms)
-        step.teacher, step.precision = teacher, self.precision
+        step.teacher, step.precision, step.epochs = teacher, self.precision, self.epochs
         step.samples_folder = Path(opts.out) / TEACHER_SAMPLES if opts.out is not None else None
         step.stop_requested = lambda: self.signals.received is not None
         if self.world.is_main and opts.progress is not False:
@@ -596,6 +596,9 @@ class Step:
         self.parallel = parallel or Parallel("none", World(), device)
         self.epoch = 0
         self.index = 0
+        #: The epoch the run trains up to, a resumed run's earlier ones included (set by the
+        #: runner; ``None``: not known).
+        self.epochs: int | None = None
         #: The student's teacher in this run (set by the runner), or ``None``.
         self.teacher: Teacher | None = None
         #: The run's precision (set by the runner; ``None``: full precision).

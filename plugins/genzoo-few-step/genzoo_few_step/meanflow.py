@@ -44,6 +44,7 @@ instantaneous velocity alone first, in flow matching's cheaper steps, then jumps
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import partial
 
@@ -85,7 +86,8 @@ class MeanFlowConfig(UNetOptions):
         flow_epochs: Epochs, from the first, that train the instantaneous velocity alone
             (flow matching: no jump, no shortcut) before the jumps begin. Such a step costs
             under half a jumping one, and the long jumps learn faster on a velocity already
-            formed (Kim et al. 2025). 0: jumps from the first step.
+            formed (Kim et al. 2025). 0: jumps from the first step. A run of no more epochs
+            than this trains no jump, and is warned.
     """
 
     jump_share: float = added_option(0.75, absent=0.5)
@@ -102,17 +104,19 @@ class MeanFlowConfig(UNetOptions):
         super().__post_init__()
         if not 0 <= self.jump_share <= 1:
             raise ValueError(f"jump_share must be in [0, 1], got {self.jump_share}")
-        if self.time_std <= 0 or self.guidance < 1 or self.adaptive_power < 0:
-            raise ValueError("time_std must be positive, guidance 1 or more, adaptive_power 0 "
-                             "or more")
+        for name, value, ok, says in (
+                ("time_std", self.time_std, self.time_std > 0, "positive"),
+                ("guidance", self.guidance, self.guidance >= 1, "1 or more"),
+                ("adaptive_power", self.adaptive_power, self.adaptive_power >= 0, "0 or more"),
+                ("sample_steps", self.sample_steps, self.sample_steps >= 1, "at least 1"),
+                ("lr", self.lr, self.lr > 0, "positive"),
+                ("shortcut", self.shortcut, self.shortcut >= 0, "0 or more"),
+                ("flow_epochs", self.flow_epochs, self.flow_epochs >= 0, "0 or more")):
+            if not ok:
+                raise ValueError(f"{name} must be {says}, got {value}")
         if self.guidance != 1 and not (self.num_classes and self.label_dropout):
             raise ValueError("guidance needs a class-conditional model that also learns the "
                              "unconditional field: set num_classes and a label_dropout above 0")
-        if self.sample_steps < 1 or self.lr <= 0 or self.shortcut < 0:
-            raise ValueError("sample_steps must be at least 1, lr positive and shortcut 0 or "
-                             "more")
-        if self.flow_epochs < 0:
-            raise ValueError(f"flow_epochs must be 0 or more, got {self.flow_epochs}")
 
 
 class MeanFlow(UNetSampling, GenerativeModel):
@@ -138,6 +142,7 @@ class MeanFlow(UNetSampling, GenerativeModel):
     def __init__(self, config: MeanFlowConfig | None = None, /, **overrides: object) -> None:
         super().__init__(config, **overrides)
         self.net = self.config.build_unet(time_inputs=2, time_scale=1.0)
+        self._warned_no_jumps = False
 
     def mean_velocity(self, x: torch.Tensor, t: torch.Tensor, s: torch.Tensor,
                       labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -212,6 +217,11 @@ class MeanFlow(UNetSampling, GenerativeModel):
         x = batch.images * 2 - 1
         labels = cfg.training_labels(batch, "meanflow")
         jumping = step.epoch >= cfg.flow_epochs
+        if step.epochs is not None and cfg.flow_epochs >= step.epochs and not self._warned_no_jumps:
+            self._warned_no_jumps = True
+            warnings.warn(f"flow_epochs={cfg.flow_epochs} in a run of {step.epochs} epochs trains no "
+                          "jump, so one step does not yet make images; train more epochs than "
+                          "flow_epochs (a resume to more epochs goes on with the jumps)", stacklevel=2)
         t, s = self._times(x.shape[0], x.device, cfg.jump_share if jumping else 0.0)
         noise = torch.randn_like(x, dtype=torch.float32)
         xt = interpolate(x, noise, t)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -286,12 +287,27 @@ def test_meanflows_flow_epochs_train_the_instantaneous_velocity_alone_before_any
         return target(xt, t, s, v, labels)
 
     monkeypatch.setattr(model, "target", spy)
-    result = model.fit(data(), epochs=2, out=tmp_path / "one", progress=False, seed=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = model.fit(data(), epochs=2, out=tmp_path / "one", progress=False, seed=3)
     assert jumped == [False] * 4 + [True] * 4  # four batches an epoch
     assert "shortcut" in result.metrics
+    assert not [w for w in caught if "trains no jump" in str(w.message)]
     flow_only = genzoo.build("meanflow", seed=0, flow_epochs=2, **TINY)
-    result = flow_only.fit(data(), epochs=2, out=tmp_path / "two", progress=False, seed=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = flow_only.fit(data(), epochs=2, out=tmp_path / "two", progress=False, seed=3)
     assert "shortcut" not in result.metrics
+    said = [str(w.message) for w in caught if "trains no jump" in str(w.message)]
+    assert said == ["flow_epochs=2 in a run of 2 epochs trains no jump, so one step does not yet "
+                    "make images; train more epochs than flow_epochs (a resume to more epochs "
+                    "goes on with the jumps)"]  # once, not at every step
+    resumed = genzoo.build("meanflow", seed=0, flow_epochs=2, **TINY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = resumed.fit(data(), epochs=3, out=tmp_path / "two", resume="auto", progress=False)
+    assert "shortcut" in result.metrics  # the third epoch jumps
+    assert not [w for w in caught if "trains no jump" in str(w.message)]
 
 
 def test_meanflow_options_are_checked_by_name():
@@ -299,10 +315,13 @@ def test_meanflow_options_are_checked_by_name():
         genzoo.build("meanflow", guidance=2.0, image_shape=SHAPE, base_width=8)  # no classes
     with pytest.raises(genzoo.ConfigError, match="jump_share"):
         genzoo.build("meanflow", jump_share=1.5, **TINY)
-    with pytest.raises(genzoo.ConfigError, match="shortcut"):
-        genzoo.build("meanflow", shortcut=-1.0, **TINY)
-    with pytest.raises(genzoo.ConfigError, match="flow_epochs must be 0 or more, got -1"):
-        genzoo.build("meanflow", flow_epochs=-1, **TINY)
+    for option, value, says in (("shortcut", -1.0, "shortcut must be 0 or more, got -1.0$"),
+                                ("flow_epochs", -1, "flow_epochs must be 0 or more, got -1$"),
+                                ("lr", 0.0, "lr must be positive, got 0.0$"),
+                                ("time_std", -1.0, "time_std must be positive, got -1.0$"),
+                                ("guidance", 0.5, "guidance must be 1 or more, got 0.5$")):
+        with pytest.raises(genzoo.ConfigError, match=says):  # the one wrong option, alone
+            genzoo.build("meanflow", **{**TINY, option: value})
 
 
 # -- the critic (adversarial) ------------------------------------------------------------------
