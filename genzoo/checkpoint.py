@@ -27,10 +27,10 @@ import torch
 from .errors import CheckpointError, ConfigError
 from .files import atomic_output
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LAST_CHECKPOINT", "write_checkpoint", "read_checkpoint", "checkpoint_path",
-           "model_payload", "temp_checkpoint_prefix", "temp_checkpoint_writer", "load",
-           "model_from_payload", "rebuild_model", "config_class", "loading_weights",
-           "check_weights_choice", "versions"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "LAST_CHECKPOINT", "last_checkpoint", "write_checkpoint",
+           "read_checkpoint", "checkpoint_path", "model_payload", "temp_checkpoint_prefix",
+           "temp_checkpoint_writer", "load", "model_from_payload", "rebuild_model", "config_class",
+           "loading_weights", "check_weights_choice", "versions"]
 
 #: Where in the run folder the runner keeps the latest checkpoint.
 LAST_CHECKPOINT = Path("checkpoints") / "last.pt"
@@ -104,6 +104,13 @@ def checkpoint_path(path: Any, caller: str = "load()") -> Path:
         raise CheckpointError(f"{caller}: the checkpoint path is empty (an unset shell "
                               "variable?); name the checkpoint file")
     return Path(path)
+
+
+def last_checkpoint(path: Path) -> Path | None:
+    """The last checkpoint of ``path`` when it is a run folder (it holds
+    :data:`LAST_CHECKPOINT`), else ``None``."""
+    last = path / LAST_CHECKPOINT
+    return last if path.is_dir() and last.is_file() else None
 
 
 def read_checkpoint(path: str | os.PathLike[str], *, model: str | None = None,
@@ -249,9 +256,7 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device = "cpu",
 
     device = resolve_device(device)  # an unknown or absent device: one DeviceError, not torch's
     path = checkpoint_path(path)
-    if path.is_dir() and (path / LAST_CHECKPOINT).is_file():
-        path = path / LAST_CHECKPOINT  # a run folder: its last checkpoint
-    payload = read_checkpoint(path)
+    payload = read_checkpoint(last_checkpoint(path) or path)
     model, _ = model_from_payload(payload, path, weights=weights, overrides=overrides)
     return model.to(device)
 

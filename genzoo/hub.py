@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from .checkpoint import _first_line as first_line
-from .checkpoint import (check_weights_choice, checkpoint_path, loading_weights,
+from .checkpoint import (LAST_CHECKPOINT, check_weights_choice, checkpoint_path, loading_weights,
                          model_from_payload, read_checkpoint, rebuild_model, versions)
 from .errors import (CheckpointError, ConfigError, HubError, OutputExistsError, PluginError,
                      UnknownModelError, UnsafeFileError)
@@ -456,8 +456,6 @@ def locate_model(source: str | os.PathLike[str], *, revision: str | None = None,
         ConfigError: ``revision`` is given for a checkpoint file or a run folder.
         HubError, MissingExtraError: as :func:`open_model_folder`.
     """
-    from .runner import LAST_CHECKPOINT
-
     path = checkpoint_path(source, "load()")
     if is_pretrained_name(os.fspath(source)):
         return _shipped_folder(os.fspath(source), revision)
@@ -631,8 +629,6 @@ def export(source: str | os.PathLike[str], folder: str | os.PathLike[str], *,
 
 def _export_source(source: Path) -> tuple[Path, Path | None]:
     """The checkpoint to export from ``source``, and its run folder when it has one."""
-    from .runner import LAST_CHECKPOINT
-
     if source.is_dir():
         if (source / CONFIG_FILE).is_file() and not (source / LAST_CHECKPOINT).is_file():
             raise CheckpointError(f"{source} is a model folder already; copy or push it as it is")

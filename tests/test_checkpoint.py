@@ -72,7 +72,7 @@ def test_missing_file(tmp_path):
         genzoo.load(tmp_path / "nope.pt")
 
 
-def test_a_run_folder_loads_its_last_checkpoint(tmp_path):
+def test_a_run_folder_loads_and_resumes_from_its_last_checkpoint(tmp_path):
     model = genzoo.build("vae", seed=0, hidden_dim=8, latent_dim=2, image_shape=(1, 8, 8))
     model.fit([torch.rand(4, 1, 8, 8)], epochs=1, out=tmp_path / "run", progress=False)
     from_folder = genzoo.load(tmp_path / "run")
@@ -81,6 +81,10 @@ def test_a_run_folder_loads_its_last_checkpoint(tmp_path):
                                                   from_file.state_dict().values()))
     assert all(torch.equal(a, b) for a, b in zip(from_folder.state_dict().values(),
                                                   model.state_dict().values()))
+    resumed = genzoo.build("vae", seed=0, hidden_dim=8, latent_dim=2, image_shape=(1, 8, 8))
+    resumed.fit([torch.rand(4, 1, 8, 8)], epochs=2, out=tmp_path / "run", resume=tmp_path / "run",
+                progress=False)  # fit(resume=) takes the run folder too
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["epoch"] == 2
     (tmp_path / "run" / "checkpoints" / "last.pt").unlink()  # a folder without one is refused
     with pytest.raises(genzoo.CheckpointError, match="it is a folder, but not a run folder .*"
                                                      "checkpoints/last.pt"):

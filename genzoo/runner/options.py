@@ -134,8 +134,9 @@ class RunOptions:
         + ") are taken too, and stored as the name they mean.", spellings=PRECISIONS)
     seed: int | None = _option(None, "Seeds Python, NumPy and torch, so that a CPU run repeats "
                                      "exactly (``genzoo train`` seeds the weights with it too).")
-    resume: str | None = _option(None, "A checkpoint to continue from, or ``\"auto\"`` for the run "
-                                       "folder's last one when it exists.",
+    resume: str | None = _option(None, "A checkpoint to continue from (a run folder: its last "
+                                       "one), or ``\"auto\"`` for the run folder's last one when "
+                                       "it exists.",
                                  "Training then goes on up to ``epochs`` in all.")
     checkpoint_every: int = _option(1, "Write ``checkpoints/last.pt`` every this many epochs (and "
                                        "always at the end and when interrupted); 0 writes only at "

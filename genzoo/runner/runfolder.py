@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import RunFolderError
-from ..checkpoint import temp_checkpoint_writer
+from ..checkpoint import last_checkpoint, temp_checkpoint_writer
 from ..files import probe_writable
 
 __all__ = ["RUN_FILES", "RunFolder", "holds_run", "clean_stale_temps", "check_writable"]
@@ -118,6 +118,8 @@ class RunFolder:
     def __init__(self, out: str | os.PathLike[str] | None, *,
                  resume: str | os.PathLike[str] | None) -> None:
         self.out = Path(out) if out is not None else None
+        if resume is not None and str(resume) != "auto":
+            resume = last_checkpoint(Path(resume)) or resume  # a run folder: its last checkpoint
         self.resume = resume is not None
         self.foreign = (resume is not None and str(resume) != "auto" and self.out is not None
                         and Path(resume).resolve() != (self.out / RUN_FILES[0]).resolve())

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import LAST_CHECKPOINT, model_payload, read_checkpoint, write_checkpoint
+from ..checkpoint import (LAST_CHECKPOINT, last_checkpoint, model_payload, read_checkpoint,
+                          write_checkpoint)
 from ..config import saved_config
 from ..errors import CheckpointError, ConfigError
 from ..sampling import sampling_fields
@@ -38,6 +39,7 @@ __all__ = ["LAST_CHECKPOINT", "RunState", "save_checkpoint", "read_checkpoint_st
            "find_resume", "restore", "seed_everything", "capture_rng", "restore_rng",
            "RandomStreams", "skip_batches", "describe_data_order", "check_data_order",
            "fingerprint"]
+
 
 @dataclass
 class RunState:
@@ -158,7 +160,7 @@ def find_resume(model: Any, opts: RunOptions) -> tuple[RunState, dict[str, torch
         if not path.exists():
             return None
     else:
-        path = Path(resume)
+        path = last_checkpoint(Path(resume)) or Path(resume)  # a run folder: its last checkpoint
     state, weights = read_checkpoint_state(path, model)
     return state, weights, path
 

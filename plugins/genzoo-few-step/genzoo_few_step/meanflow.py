@@ -87,7 +87,7 @@ class MeanFlowConfig(UNetOptions):
             (flow matching: no jump, no shortcut) before the jumps begin. Such a step costs
             under half a jumping one, and the long jumps learn faster on a velocity already
             formed (Kim et al. 2025). 0: jumps from the first step. A run of no more epochs
-            than this trains no jump, and is warned.
+            than this trains no jump, and is warned (one that ``max_steps`` ends sooner is not).
     """
 
     jump_share: float = added_option(0.75, absent=0.5)
@@ -217,9 +217,10 @@ class MeanFlow(UNetSampling, GenerativeModel):
         x = batch.images * 2 - 1
         labels = cfg.training_labels(batch, "meanflow")
         jumping = step.epoch >= cfg.flow_epochs
-        if step.epochs is not None and cfg.flow_epochs >= step.epochs and not self._warned_no_jumps:
+        epochs = getattr(step, "epochs", None)  # a StepContext of an older genzoo has none
+        if epochs is not None and cfg.flow_epochs >= epochs and not self._warned_no_jumps:
             self._warned_no_jumps = True
-            warnings.warn(f"flow_epochs={cfg.flow_epochs} in a run of {step.epochs} epochs trains no "
+            warnings.warn(f"flow_epochs={cfg.flow_epochs} in a run of {epochs} epochs trains no "
                           "jump, so one step does not yet make images; train more epochs than "
                           "flow_epochs (a resume to more epochs goes on with the jumps)", stacklevel=2)
         t, s = self._times(x.shape[0], x.device, cfg.jump_share if jumping else 0.0)
