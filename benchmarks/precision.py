@@ -2,16 +2,16 @@
 
 Builds the ``flow-matching`` model, or ``--model NAME`` (its defaults, or ``--set KEY=VALUE``
 settings), and times its training step (forward, backward, optimizer step) the way the runner
-takes it: under the precision's autocast, through :class:`genzoo.runner.Step`, ``"auto"``
-resolved for that model. Each precision gets warm-up steps,
-then ``--steps`` timed ones; the median is reported, with what ``"auto"`` resolved to and the
-CPU's native bfloat16 support, so the table says why ``"auto"`` chose what it did. On a CPU
+takes it: under the precision's autocast, through :class:`genzoo.runner.Step`. Each precision
+gets warm-up steps, then ``--steps`` timed ones; the median is reported, with what ``"auto"``
+resolved to and the CPU's native bfloat16 support, so the table says why ``"auto"`` chose what
+it did. On a CPU
 without native bfloat16 (AVX2 only), bf16 convolutions fall back to slow reference kernels.
 
 Usage::
 
     python benchmarks/precision.py                    # batch 64, 5 steps per precision
-    python benchmarks/precision.py --model gan        # the MLP GAN: "auto" keeps it in fp32
+    python benchmarks/precision.py --model gan --steps 200   # the MLP GAN (short runs are noisy)
     python benchmarks/precision.py --device cuda --batch-size 256
     python benchmarks/precision.py --quick            # batch 4, one step each (seconds)
     python benchmarks/precision.py --auto-repeats 8   # also: auto's measurement in 8 processes
@@ -44,7 +44,7 @@ def time_steps(name: str, model_settings: dict[str, str], precision: str, device
 
     where = resolve_device(device)
     model = genzoo.build(name, seed=0, **model_settings).to(where).train()
-    resolved = Precision(precision, where, model)
+    resolved = Precision(precision, where)
     optimizers = {name: (opt.optimizer if hasattr(opt, "optimizer") else opt)
                   for name, opt in model.configure_optimizers().items()}
     step = Step(optimizers, resolved.make_scaler(), where)

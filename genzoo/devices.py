@@ -23,8 +23,8 @@ import torch
 from .errors import DeviceError, PrecisionError
 from .files import atomic_output, cache_folder
 
-__all__ = ["resolve_device", "Precision", "resolve_precision", "has_convolution", "native_bf16",
-           "bf16_slowdown", "bf16_warning", "BF16_SLOWER"]
+__all__ = ["resolve_device", "Precision", "resolve_precision", "native_bf16", "bf16_slowdown",
+           "bf16_warning", "BF16_SLOWER"]
 
 #: bfloat16 counts as slower than full precision on a CPU when a convolution step takes this
 #: many times as long in it (a margin above 1 for the noise of a short measurement).
@@ -87,18 +87,15 @@ class Precision:
         name: ``"32"``, ``"bf16"``, ``"16"``, or ``"auto"`` (resolved by
             :func:`resolve_precision`; :attr:`name` is then what it resolved to).
         device: The training device.
-        model: The model to train, which ``"auto"`` looks at on a CPU
-            (:func:`resolve_precision`); ``None``: one with convolutions.
 
     Raises:
         PrecisionError: the combination is not supported (float16 off CUDA, bfloat16 on a GPU
             without it); nothing silently falls back to another precision.
     """
 
-    def __init__(self, name: str, device: torch.device,
-                 model: torch.nn.Module | None = None) -> None:
+    def __init__(self, name: str, device: torch.device) -> None:
         self.requested = name
-        name = resolve_precision(name, device, model)
+        name = resolve_precision(name, device)
         self.name = name
         self.device = device
         if name == "32":
@@ -136,8 +133,7 @@ class Precision:
 # -- "auto": the faster precision ---------------------------------------------------------------
 
 
-def resolve_precision(name: str, device: torch.device,
-                      model: torch.nn.Module | None = None) -> str:
+def resolve_precision(name: str, device: torch.device) -> str:
     """The precision ``name`` means on ``device``: ``"auto"`` resolved, any other name as it is.
 
     ``"auto"`` is ``"bf16"`` where the device computes in bfloat16 natively and faster:
@@ -145,41 +141,22 @@ def resolve_precision(name: str, device: torch.device,
     * a CUDA GPU with native bfloat16 (compute capability 8.0 and newer: A100, RTX 30xx, H100);
     * a CPU with native bfloat16 instructions (AVX-512-BF16 or AMX on x86, the BF16 extension on
       Arm) on which a short measurement of a convolution step (:func:`bf16_slowdown`, once per
-      machine, a fraction of a second) finds bfloat16 autocast faster than full precision, for
-      a ``model`` with convolutions;
+      process, a fraction of a second) finds bfloat16 autocast faster than full precision;
 
     and ``"32"`` everywhere else: a CPU without native bfloat16 (where bfloat16 convolutions
-    fall back to a slow reference kernel, about ten times slower), an older GPU, Apple's MPS,
-    and on a CPU a model without a convolution, for which the measurement does not speak: the
-    MLP GAN's and VAE's steps measured as fast in bfloat16 as in float32 on an AVX-512-BF16
-    CPU (0.95 to 1.05 times as long; the convolutional models' 0.55 to 0.9), so bfloat16 would
-    only change their numbers. float16 (``"16"``) is never chosen: it needs a gradient scaler
-    and can overflow.
-
-    Args:
-        name: ``"32"``, ``"bf16"``, ``"16"`` or ``"auto"``.
-        device: The training device.
-        model: The model to train; ``None``: one with convolutions (the measurement decides).
+    fall back to a slow reference kernel, about ten times slower), an older GPU, Apple's MPS.
+    float16 (``"16"``) is never chosen: it needs a gradient scaler and can overflow.
     """
     if name != "auto":
         return name
     if device.type == "cuda":
         return "bf16" if _cuda_native_bf16(device) else "32"
     if device.type == "cpu":
-        if model is not None and not has_convolution(model):
-            return "32"
         native, _ = native_bf16()
         if native:
             slowdown = bf16_slowdown()
             return "bf16" if slowdown is not None and slowdown < 1.0 else "32"
     return "32"
-
-
-def has_convolution(model: torch.nn.Module) -> bool:
-    """Whether ``model`` holds a convolution (of any dimension, transposed included)."""
-    kinds = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.ConvTranspose1d,
-             torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)
-    return any(isinstance(module, kinds) for module in model.modules())
 
 
 def _cuda_native_bf16(device: torch.device) -> bool:

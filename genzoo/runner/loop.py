@@ -195,7 +195,7 @@ class _Run:
                     return Precision(recorded, self.device)
                 except PrecisionError:
                     pass  # resumed on a device without it (fp16 off CUDA): choose afresh
-        precision = Precision(asked, self.device, self.model)
+        precision = Precision(asked, self.device)
         if asked == "bf16" and self.world.is_main:
             reason = bf16_warning(self.device)
             if reason is not None:

@@ -126,8 +126,7 @@ class RunOptions:
                 '``"32"`` (full), ``"bf16"`` (bfloat16 autocast; CPU, CUDA, MPS) or ``"16"`` '
                 "(float16 autocast with a gradient scaler; CUDA only).",
         '``"auto"`` is ``"32"`` on a CPU without native bfloat16, on MPS and on GPUs older than '
-        "compute capability 8.0, so it changes nothing there, and on a CPU for a model without "
-        "convolutions (the MLP GAN and VAE), which bfloat16 does not speed up; see "
+        "compute capability 8.0, so it changes nothing there; see "
         ":func:`genzoo.devices.resolve_precision`. A run records the precision it resolved to "
         "and a resume keeps it. bfloat16 asked for on a CPU where it is slower is warned about, "
         "with the measured slowdown. The other usual spellings (" + ", ".join(f'``"{k}"``' for k in PRECISIONS if PRECISIONS[k] != k)

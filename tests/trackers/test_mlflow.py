@@ -11,9 +11,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 from mlflow import MlflowClient
 
 import genzoo
+from genzoo.devices import resolve_precision
 from genzoo.errors import ConfigError, TrackerError
 from genzoo.runner.trackers import log_to_recorded_runs
 from tests.cli import FAST, TINY_VAE, invoke, ok, tiny_root, user_error  # noqa: F401
@@ -57,7 +59,8 @@ def test_a_run_logs_its_settings_metrics_grids_run_files_and_model(server, batch
     assert run.data.tags["genzoo.run_folder"] == str(out.resolve())
     params = run.data.params
     assert (params["model"], params["epochs"], params["config.hidden_dim"], params["log_every"],
-            params["mlflow"], params["precision"]) == ("vae", "2", "8", "2", server.uri, "32")
+            params["mlflow"], params["precision"]) == ("vae", "2", "8", "2", server.uri,
+                                                        resolve_precision("auto", torch.device("cpu")))
     steps = lines(out / "steps.jsonl")
     history = client.get_metric_history(run.info.run_id, "step/loss")
     assert [(m.step, m.value) for m in history] == [(s["step"], pytest.approx(s["loss"])) for s in steps]
