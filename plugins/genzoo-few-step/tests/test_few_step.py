@@ -319,7 +319,9 @@ def test_meanflow_options_are_checked_by_name():
                                 ("flow_epochs", -1, "flow_epochs must be 0 or more, got -1$"),
                                 ("lr", 0.0, "lr must be positive, got 0.0$"),
                                 ("time_std", -1.0, "time_std must be positive, got -1.0$"),
-                                ("guidance", 0.5, "guidance must be 1 or more, got 0.5$")):
+                                ("guidance", 0.5, "guidance must be 1 or more, got 0.5$"),
+                                ("adaptive_power", -1.0, "adaptive_power must be 0 or more, got -1.0$"),
+                                ("sample_steps", 0, "sample_steps.*at least 1")):
         with pytest.raises(genzoo.ConfigError, match=says):  # the one wrong option, alone
             genzoo.build("meanflow", **{**TINY, option: value})
 
