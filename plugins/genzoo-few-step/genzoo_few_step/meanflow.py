@@ -220,7 +220,8 @@ class MeanFlow(UNetSampling, GenerativeModel):
         epochs = getattr(step, "epochs", None)  # a StepContext of an older genzoo has none
         if epochs is not None and cfg.flow_epochs >= epochs and not self._warned_no_jumps:
             self._warned_no_jumps = True
-            warnings.warn(f"flow_epochs={cfg.flow_epochs} in a run of {epochs} epochs trains no "
+            run = f"{epochs} epoch{'s' if epochs != 1 else ''}"
+            warnings.warn(f"flow_epochs={cfg.flow_epochs} in a run of {run} trains no "
                           "jump, so one step does not yet make images; train more epochs than "
                           "flow_epochs (a resume to more epochs goes on with the jumps)", stacklevel=2)
         t, s = self._times(x.shape[0], x.device, cfg.jump_share if jumping else 0.0)
