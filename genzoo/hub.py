@@ -47,8 +47,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from .checkpoint import _first_line as first_line
-from .checkpoint import (LAST_CHECKPOINT, check_weights_choice, checkpoint_path, loading_weights,
-                         model_from_payload, read_checkpoint, rebuild_model, versions)
+from .checkpoint import (LAST_CHECKPOINT, check_weights_choice, checkpoint_path, last_checkpoint,
+                         loading_weights, model_from_payload, read_checkpoint, rebuild_model,
+                         versions)
 from .errors import (CheckpointError, ConfigError, HubError, OutputExistsError, PluginError,
                      UnknownModelError, UnsafeFileError)
 from .files import RUN_FOLDERS, output_path, read_regular_file
@@ -262,9 +263,9 @@ def read_folder_config(folder: Path, *, shown: str | None = None) -> dict[str, A
     shown = shown or str(folder)
     path = folder / CONFIG_FILE
     if not path.is_file():
-        if (folder / "checkpoints" / "last.pt").is_file():
+        if last_checkpoint(folder) is not None:
             raise CheckpointError(f"{shown} is a run folder, not a model folder; give its "
-                                  f"checkpoint {folder / 'checkpoints' / 'last.pt'}, or export it "
+                                  f"checkpoint {folder / LAST_CHECKPOINT}, or export it "
                                   f"with: genzoo export {folder} DIR")
         raise CheckpointError(f"{shown} has no {CONFIG_FILE}, so it is not a genzoo model folder "
                               "(genzoo export and save_pretrained write one)")

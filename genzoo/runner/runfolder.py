@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import RunFolderError
-from ..checkpoint import last_checkpoint, temp_checkpoint_writer
+from ..checkpoint import LAST_CHECKPOINT, last_checkpoint, temp_checkpoint_writer
 from ..files import probe_writable
 
 __all__ = ["RUN_FILES", "RunFolder", "holds_run", "clean_stale_temps", "check_writable"]
@@ -152,7 +152,7 @@ class RunFolder:
         if error is not None and self._created and not holds_run(self.out):
             self._remove_created()  # a run that failed before writing anything leaves no folder
         if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
-            last = self.out / "checkpoints" / "last.pt"
+            last = self.out / LAST_CHECKPOINT
             kept = (f"the last good checkpoint {last} is intact; resume from it once the "
                     "problem is fixed" if last.is_file() else "no checkpoint was written yet")
             where = error.filename or self.out
